@@ -1,0 +1,88 @@
+"""Sweeps: plain async functions run on an interval by the scheduler. Each works in small
+batches, one transaction per batch, over rows that are due (indexed), and is idempotent, so a
+sweep after downtime catches up and a repeated sweep changes nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from core.ports import UnitOfWorkFactory
+from core.school import School
+from core.services import access, checkout, lessons
+
+BATCH = 200
+
+
+async def open_lessons(
+    uow_factory: UnitOfWorkFactory, school: School, now: datetime, batch: int = BATCH
+) -> int:
+    """Deliver every lesson whose time has come. Returns how many lessons were delivered."""
+    total = 0
+    while True:
+        async with uow_factory() as uow:
+            due = await uow.purchases.due_lessons(now, batch)
+            for purchase in due:
+                total += len(await lessons.deliver_open(uow, school, purchase, now))
+                await uow.purchases.update(purchase)
+            await uow.commit()
+        if len(due) < batch:
+            return total
+
+
+async def expire_purchases(
+    uow_factory: UnitOfWorkFactory, now: datetime, batch: int = BATCH
+) -> int:
+    total = 0
+    while True:
+        async with uow_factory() as uow:
+            due = await uow.purchases.due_expiry(now, batch)
+            for purchase in due:
+                total += await access.expire(uow, purchase, now)
+            await uow.commit()
+        if len(due) < batch:
+            return total
+
+
+async def cancel_unpaid_orders(
+    uow_factory: UnitOfWorkFactory, school: School, now: datetime, batch: int = BATCH
+) -> int:
+    total = 0
+    while True:
+        async with uow_factory() as uow:
+            count = await checkout.expire_unpaid(uow, school, now, batch)
+            await uow.commit()
+        total += count
+        if count < batch:
+            return total
+
+
+async def resync_lesson_schedule(
+    uow_factory: UnitOfWorkFactory, school: School, now: datetime, batch: int = 500
+) -> int:
+    """Recompute every active purchase's next lesson time, at start: the school file may
+    have gained or moved lessons since the last run. Delivers nothing by itself."""
+    after, total = 0, 0
+    while True:
+        async with uow_factory() as uow:
+            ids = await uow.purchases.active_ids(after, batch)
+            for purchase_id in ids:
+                purchase = await uow.purchases.get(purchase_id)
+                if purchase is None:
+                    continue
+                upcoming = lessons.next_opening(school, purchase, now)
+                pending = [
+                    item
+                    for item in lessons.open_lessons(school, purchase, now)
+                    if item.lesson.id
+                    not in await uow.deliveries.delivered(purchase.user_id, item.course.code)
+                ]
+                due = now if pending else (upcoming.opens_at if upcoming else None)
+                if due != purchase.next_lesson_at:
+                    purchase.next_lesson_at = due
+                    await uow.purchases.update(purchase)
+                    total += 1
+            await uow.commit()
+        if len(ids) < batch:
+            return total
+        after = ids[-1]
+

@@ -1,0 +1,149 @@
+"""Entities the core keeps in storage. Plain mutable dataclasses; ids are assigned by storage
+(``id=0`` means "not stored yet"). Every datetime is aware UTC."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class User:
+    id: int = 0
+    created_at: datetime | None = None
+    name: str = ""
+    language: str = ""  # "" until the messenger tells us
+    timezone: str | None = None  # IANA name, when known
+    referral_code: str = ""  # this user's own code for inviting others; unique
+    referred_by: str | None = None  # referral code of whoever brought them (first one wins)
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    start_offer: str | None = None  # offer code of the first deep link
+
+
+@dataclass
+class Identity:
+    """One messenger account of a user. ``external_id`` is the private chat address too."""
+
+    id: int = 0
+    user_id: int = 0
+    messenger: str = ""
+    external_id: str = ""
+    name: str = ""
+    reachable: bool = True
+    last_seen_at: datetime | None = None
+
+
+class OrderStatus(enum.StrEnum):
+    NEW = "new"
+    PAID = "paid"
+    PARTIALLY_PAID = "partially_paid"  # money arrived but not enough: no access
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+
+@dataclass
+class Order:
+    id: int = 0
+    user_id: int = 0
+    offer_code: str = ""
+    token: str = ""  # unguessable, unique: the checkout page address
+    amount: int = 0  # minor units, after discount
+    list_amount: int = 0  # minor units, before discount
+    currency: str = ""
+    promo_code: str | None = None
+    status: OrderStatus = OrderStatus.NEW
+    created_at: datetime | None = None
+    expires_at: datetime | None = None  # an unpaid order is cancelled after this
+    paid_at: datetime | None = None
+    closed_at: datetime | None = None  # cancelled or refunded
+    close_reason: str | None = None
+    messenger: str | None = None  # where the student ordered, for the confirmation
+    # What the offer granted when the order was placed, so a later edit of the school file
+    # never changes what a paid order delivers.
+    products: tuple[str, ...] = ()
+    access: str = "lifetime"  # core.school.AccessKind value
+    period: str | None = None  # ISO-8601 duration
+    extends: tuple[str, ...] = ()
+
+
+class PaymentStatus(enum.StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+
+
+@dataclass
+class Payment:
+    id: int = 0
+    order_id: int = 0
+    gateway: str = ""
+    gateway_payment_id: str = ""  # unique together with gateway
+    amount: int = 0
+    currency: str = ""
+    status: PaymentStatus = PaymentStatus.SUCCEEDED
+    created_at: datetime | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class PurchaseStatus(enum.StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+@dataclass
+class Purchase:
+    id: int = 0
+    user_id: int = 0
+    order_id: int = 0  # the order that created it
+    offer_code: str = ""
+    products: tuple[str, ...] = ()
+    access: str = "lifetime"  # core.school.AccessKind value
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None  # None: lifetime
+    status: PurchaseStatus = PurchaseStatus.ACTIVE
+    next_lesson_at: datetime | None = None  # when the next undelivered lesson opens
+    updated_at: datetime | None = None
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass
+class OutboxMessage:
+    """A message to a student, recorded before it is sent and marked after."""
+
+    id: int = 0
+    user_id: int = 0
+    kind: str = ""  # e.g. "order_paid", "lesson_opened", "access_ended"
+    data: dict[str, Any] = field(default_factory=dict)
+    dedupe_key: str | None = None  # unique when set: the same event is recorded once
+    status: OutboxStatus = OutboxStatus.PENDING
+    created_at: datetime | None = None
+    due_at: datetime | None = None
+    attempts: int = 0
+    identity_id: int | None = None  # chosen when the message is claimed
+    claimed_at: datetime | None = None
+    sent_at: datetime | None = None
+    error: str | None = None
+
+
+@dataclass
+class ChatState:
+    """The step a chat is on and its data, kept on the server (buttons carry only ids)."""
+
+    messenger: str
+    chat_id: str
+    step: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    updated_at: datetime | None = None

@@ -1,0 +1,90 @@
+"""Money as integer minor units plus an ISO currency; per-currency price limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+
+@dataclass(frozen=True)
+class CurrencyRule:
+    exponent: int  # digits after the decimal point
+    minimum: int  # in major units
+    maximum: int  # in major units
+
+
+# Limits follow the payment providers' own (Telegram Payments publishes the same table).
+CURRENCIES: dict[str, CurrencyRule] = {
+    "USD": CurrencyRule(2, 1, 2000),
+    "EUR": CurrencyRule(2, 1, 2000),
+    "GBP": CurrencyRule(2, 1, 2000),
+    "CHF": CurrencyRule(2, 1, 2000),
+    "PLN": CurrencyRule(2, 1, 8000),
+    "RUB": CurrencyRule(2, 1, 200000),
+    "CZK": CurrencyRule(2, 1, 46000),
+    "SEK": CurrencyRule(2, 1, 18000),
+    "NOK": CurrencyRule(2, 1, 17000),
+    "DKK": CurrencyRule(2, 1, 13000),
+    "XTR": CurrencyRule(0, 1, 10000),  # Telegram Stars
+}
+
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "RUB": "₽", "XTR": "⭐"}
+
+
+def currency_rule(currency: str) -> CurrencyRule:
+    try:
+        return CURRENCIES[currency]
+    except KeyError:
+        supported = ", ".join(sorted(CURRENCIES))
+        raise ValueError(f"unsupported currency {currency!r} (supported: {supported})") from None
+
+
+@dataclass(frozen=True, order=True)
+class Money:
+    amount: int  # minor units
+    currency: str
+
+    @classmethod
+    def from_major(cls, value: object, currency: str) -> Money:
+        """Parse ``49.90`` (str, int or float from YAML) exactly; reject sub-minor fractions."""
+        rule = currency_rule(currency)
+        try:
+            major = Decimal(str(value).strip())
+        except (InvalidOperation, ValueError):
+            raise ValueError(f"{value!r} is not a number") from None
+        if not major.is_finite():
+            raise ValueError(f"{value!r} is not a number")
+        minor = major.scaleb(rule.exponent)
+        if minor != minor.to_integral_value():
+            raise ValueError(
+                f"{value} {currency} has more than {rule.exponent} digits after the point"
+            )
+        return cls(int(minor), currency)
+
+    @property
+    def major(self) -> Decimal:
+        return Decimal(self.amount).scaleb(-currency_rule(self.currency).exponent)
+
+    def limits_problem(self) -> str | None:
+        """Why this is not a valid price in its currency, or None."""
+        rule = currency_rule(self.currency)
+        if self.major < rule.minimum:
+            return f"{self.format()} is below the minimum of {rule.minimum}"
+        if self.major > rule.maximum:
+            return f"{self.format()} is above the maximum of {rule.maximum}"
+        return None
+
+    def minimum(self) -> Money:
+        rule = currency_rule(self.currency)
+        return Money(rule.minimum * 10**rule.exponent, self.currency)
+
+    def format(self, language: str = "en") -> str:
+        rule = currency_rule(self.currency)
+        whole = self.amount % 10**rule.exponent == 0
+        text = str(self.amount // 10**rule.exponent) if whole else f"{self.major:.{rule.exponent}f}"
+        if language in ("ru", "fr", "uk", "de"):
+            text = text.replace(".", ",")
+        return f"{text} {self.currency}"
+
+    def __str__(self) -> str:
+        return self.format()

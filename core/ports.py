@@ -1,0 +1,198 @@
+"""What the core needs from the outside. ``storage.memory`` and ``storage.repositories``
+implement the repositories; a contract test suite runs against both.
+
+Rules every implementation keeps:
+- repositories never commit; only ``UnitOfWork.commit`` does;
+- a method that returns an entity returns a copy: changing it changes nothing until
+  the matching ``update``/``save`` call;
+- ``add`` fills in ``id`` on the object passed and returns it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from core.models import (
+    ChatState,
+    Identity,
+    Order,
+    OrderStatus,
+    OutboxMessage,
+    Payment,
+    Purchase,
+    User,
+)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class UserRepository(Protocol):
+    async def add(self, user: User) -> User: ...
+    async def get(self, user_id: int) -> User | None: ...
+    async def update(self, user: User) -> None: ...
+    async def by_referral_code(self, code: str) -> User | None: ...
+
+    async def add_identity(self, identity: Identity) -> Identity: ...
+    async def identity(self, messenger: str, external_id: str) -> Identity | None: ...
+    async def identity_by_id(self, identity_id: int) -> Identity | None: ...
+    async def update_identity(self, identity: Identity) -> None: ...
+    async def identities(self, user_id: int) -> list[Identity]:
+        """The user's identities, most recently seen first."""
+        ...
+
+
+class OrderRepository(Protocol):
+    async def add(self, order: Order) -> Order: ...
+    async def get(self, order_id: int) -> Order | None: ...
+
+    async def get_for_update(self, order_id: int) -> Order | None:
+        """Like ``get``, and lock the row until the transaction ends (PostgreSQL)."""
+        ...
+
+    async def by_token(self, token: str) -> Order | None: ...
+
+    async def transition(
+        self,
+        order_id: int,
+        expected: frozenset[OrderStatus],
+        new: OrderStatus,
+        at: datetime,
+        reason: str | None = None,
+    ) -> bool:
+        """Compare-and-set: move to ``new`` only if the status is in ``expected``.
+        Sets ``paid_at`` when ``new`` is PAID, ``closed_at``/``close_reason`` when it is
+        CANCELLED or REFUNDED. Returns whether this call made the change."""
+        ...
+
+    async def expired_unpaid(self, now: datetime, limit: int) -> list[Order]:
+        """NEW orders whose ``expires_at`` <= now, oldest first."""
+        ...
+
+    async def for_user(self, user_id: int) -> list[Order]: ...
+
+
+class PaymentRepository(Protocol):
+    async def add(self, payment: Payment) -> bool:
+        """Insert unless ``(gateway, gateway_payment_id)`` exists. True if inserted."""
+        ...
+
+    async def get(self, gateway: str, gateway_payment_id: str) -> Payment | None: ...
+    async def for_order(self, order_id: int) -> list[Payment]: ...
+    async def update(self, payment: Payment) -> None: ...
+
+
+class PurchaseRepository(Protocol):
+    async def add(self, purchase: Purchase) -> Purchase: ...
+    async def get(self, purchase_id: int) -> Purchase | None: ...
+    async def update(self, purchase: Purchase) -> None: ...
+
+    async def for_user(self, user_id: int) -> list[Purchase]:
+        """All the user's purchases, newest first."""
+        ...
+
+    async def for_order(self, order_id: int) -> list[Purchase]: ...
+
+    async def due_lessons(self, now: datetime, limit: int) -> list[Purchase]:
+        """ACTIVE purchases with ``next_lesson_at`` <= now, earliest first."""
+        ...
+
+    async def due_expiry(self, now: datetime, limit: int) -> list[Purchase]:
+        """ACTIVE purchases with ``ends_at`` <= now, earliest first."""
+        ...
+
+    async def active_ids(self, after_id: int, limit: int) -> list[int]:
+        """Ids of ACTIVE purchases above ``after_id``, ascending (for paging over all)."""
+        ...
+
+
+class CounterRepository(Protocol):
+    """Named counters with a ceiling: offer seats (``seats:<offer>``), promo uses (``promo:<CODE>``)."""
+
+    async def take(self, key: str, limit: int | None) -> bool:
+        """Add one unless that would pass ``limit`` (None: no limit). Atomic. True if taken."""
+        ...
+
+    async def release(self, key: str) -> None:
+        """Give one back (never below zero)."""
+        ...
+
+    async def force_take(self, key: str) -> None:
+        """Add one whatever the limit (a late payment must still be honoured)."""
+        ...
+
+    async def used(self, key: str) -> int: ...
+
+
+class LessonDeliveryRepository(Protocol):
+    async def add_if_absent(
+        self, user_id: int, course: str, lesson: str, purchase_id: int, at: datetime
+    ) -> bool:
+        """Record that the student got this lesson. False if it was recorded already."""
+        ...
+
+    async def delivered(self, user_id: int, course: str) -> set[str]:
+        """Lesson ids of ``course`` this student has received."""
+        ...
+
+
+class OutboxRepository(Protocol):
+    async def add(self, message: OutboxMessage) -> bool:
+        """Record a message to send. False (and nothing stored) if ``dedupe_key`` exists."""
+        ...
+
+    async def claim(self, now: datetime, stale_before: datetime, limit: int) -> list[OutboxMessage]:
+        """Mark as SENDING and return messages that are PENDING and due (``due_at`` <= now),
+        or SENDING but claimed before ``stale_before`` (their sender died). Oldest first.
+        Increments ``attempts`` and sets ``claimed_at=now``. Skips rows other transactions
+        have locked (PostgreSQL ``FOR UPDATE SKIP LOCKED``)."""
+        ...
+
+    async def get(self, message_id: int) -> OutboxMessage | None: ...
+
+    async def mark_sent(self, message_id: int, identity_id: int | None, at: datetime) -> None: ...
+
+    async def mark_retry(self, message_id: int, due_at: datetime, error: str) -> None:
+        """Back to PENDING, due again at ``due_at``."""
+        ...
+
+    async def mark_failed(self, message_id: int, error: str) -> None: ...
+
+    async def for_user(self, user_id: int) -> list[OutboxMessage]:
+        """All messages to a user, oldest first (for tests, admin views and the sandbox)."""
+        ...
+
+
+class ChatStateRepository(Protocol):
+    async def get(self, messenger: str, chat_id: str) -> ChatState | None: ...
+    async def put(self, state: ChatState) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. ``async with factory() as uow``: leaving without ``commit`` rolls back."""
+
+    users: UserRepository
+    orders: OrderRepository
+    payments: PaymentRepository
+    purchases: PurchaseRepository
+    counters: CounterRepository
+    deliveries: LessonDeliveryRepository
+    outbox: OutboxRepository
+    chat_states: ChatStateRepository
+
+    async def __aenter__(self) -> UnitOfWork: ...
+    async def __aexit__(self, *exc: object) -> None: ...
+    async def commit(self) -> None: ...
+    async def rollback(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+class Notifier(Protocol):
+    """Told after a commit that recorded outbox messages, so they go out at once."""
+
+    def wake(self) -> None: ...

@@ -1,0 +1,199 @@
+"""The school as the core sees it: catalog, lessons, groups, texts. Immutable; built by
+``core.school_file`` from the YAML file and replaced as a whole when the file changes."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from core.money import Money
+from core.periods import Period
+
+# A text in several languages: {"en": "...", "ru": "..."}.
+LocalText = Mapping[str, str]
+
+
+def pick(text: LocalText | None, language: str, fallback: str) -> str:
+    """The text in ``language``, else in the school's ``fallback`` language, else any."""
+    if not text:
+        return ""
+    if language in text:
+        return text[language]
+    if fallback in text:
+        return text[fallback]
+    return next(iter(text.values()))
+
+
+class OpeningKind(enum.StrEnum):
+    IMMEDIATE = "immediate"
+    AT = "at"  # a fixed moment
+    AFTER = "after"  # a delay after the purchase starts
+
+
+@dataclass(frozen=True)
+class LessonOpening:
+    kind: OpeningKind = OpeningKind.IMMEDIATE
+    at: datetime | None = None  # aware UTC, for AT
+    after: Period | None = None  # for AFTER
+
+    def opens_at(self, purchase_start: datetime) -> datetime:
+        if self.kind is OpeningKind.AT:
+            assert self.at is not None
+            return self.at
+        if self.kind is OpeningKind.AFTER:
+            assert self.after is not None
+            return self.after.add_to(purchase_start)
+        return purchase_start
+
+
+@dataclass(frozen=True)
+class Lesson:
+    id: str
+    title: LocalText
+    link: str | None = None
+    text: LocalText | None = None
+    opening: LessonOpening = LessonOpening()
+
+
+@dataclass(frozen=True)
+class Course:
+    code: str
+    title: LocalText
+    description: LocalText = field(default_factory=dict)
+    lessons: tuple[Lesson, ...] = ()
+
+
+class JoinMode(enum.StrEnum):
+    INVITE_LINK = "invite_link"
+    JOIN_REQUEST = "join_request"
+
+
+@dataclass(frozen=True)
+class Group:
+    code: str
+    chat_id: int
+    title: LocalText
+    kind: str = "group"  # group | channel
+    join: JoinMode = JoinMode.INVITE_LINK
+
+
+class ProductKind(enum.StrEnum):
+    COURSE = "course"
+    GROUP = "group"
+    EXTERNAL = "external"
+
+
+@dataclass(frozen=True)
+class Product:
+    code: str
+    kind: ProductKind
+    title: LocalText
+    course: str | None = None
+    group: str | None = None
+
+
+class AccessKind(enum.StrEnum):
+    LIFETIME = "lifetime"
+    PERIOD = "period"
+    SUBSCRIPTION = "subscription"
+
+
+@dataclass(frozen=True)
+class Offer:
+    code: str
+    title: LocalText
+    price: Money
+    products: tuple[str, ...]
+    access: AccessKind = AccessKind.LIFETIME
+    period: Period | None = None
+    description: LocalText = field(default_factory=dict)
+    public: bool = True
+    sale_starts: datetime | None = None
+    sale_ends: datetime | None = None
+    seats: int | None = None
+    extends: tuple[str, ...] = ()  # product codes; only their holders may buy
+
+    @property
+    def is_renewal(self) -> bool:
+        return bool(self.extends)
+
+    def on_sale(self, now: datetime) -> bool:
+        if self.sale_starts and now < self.sale_starts:
+            return False
+        return not (self.sale_ends and now >= self.sale_ends)
+
+
+@dataclass(frozen=True)
+class PromoCode:
+    code: str
+    percent: int | None = None
+    amount: Money | None = None
+    offers: tuple[str, ...] = ()  # empty: every offer
+    max_uses: int | None = None
+    valid_until: datetime | None = None
+
+    def applies_to(self, offer_code: str) -> bool:
+        return not self.offers or offer_code in self.offers
+
+    def discounted(self, price: Money) -> Money:
+        """The price after this code. Only 100 % gives zero; otherwise never below the minimum."""
+        if self.percent == 100:
+            return Money(0, price.currency)
+        if self.percent is not None:
+            # Round the discount down so the school never loses a fraction of a minor unit.
+            new_amount = price.amount - price.amount * self.percent // 100
+        else:
+            assert self.amount is not None
+            new_amount = price.amount - self.amount.amount
+        return max(Money(new_amount, price.currency), price.minimum())
+
+
+@dataclass(frozen=True)
+class AdminRef:
+    messenger: str
+    external_id: str
+
+
+@dataclass(frozen=True)
+class School:
+    name: str
+    default_language: str
+    timezone: ZoneInfo
+    currency: str
+    texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    admins: tuple[AdminRef, ...] = ()
+    courses: Mapping[str, Course] = field(default_factory=dict)
+    groups: Mapping[str, Group] = field(default_factory=dict)
+    products: Mapping[str, Product] = field(default_factory=dict)
+    offers: Mapping[str, Offer] = field(default_factory=dict)  # in file order
+    promo_codes: Mapping[str, PromoCode] = field(default_factory=dict)  # keys upper-case
+    order_ttl: timedelta = timedelta(hours=1)
+    support: str = ""  # contact shown in help, e.g. "@school_support"
+
+    def text(self, key: str, language: str) -> str | None:
+        """The school's own wording for ``key``, if the file sets one."""
+        for lang in (language, self.default_language):
+            value = self.texts.get(lang, {}).get(key)
+            if value:
+                return value
+        return None
+
+    def offer(self, code: str) -> Offer | None:
+        return self.offers.get(code)
+
+    def courses_of(self, product_codes: tuple[str, ...]) -> list[Course]:
+        result = []
+        for code in product_codes:
+            product = self.products.get(code)
+            if product and product.kind is ProductKind.COURSE and product.course in self.courses:
+                result.append(self.courses[product.course])
+        return result
+
+    def promo(self, code: str) -> PromoCode | None:
+        return self.promo_codes.get(code.strip().upper())
+
+    def is_admin(self, messenger: str, external_id: str) -> bool:
+        return AdminRef(messenger, str(external_id)) in self.admins

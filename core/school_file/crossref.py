@@ -1,0 +1,269 @@
+"""Rules across the items of the school file, and building the ``School`` once all is well.
+
+The items come validated one by one (``models``); a broken item is still ``known`` by the code
+written in it, so a reference to it is not reported on top of its own problems.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel
+
+from core.school import (
+    Course,
+    Group,
+    Lesson,
+    LessonOpening,
+    Offer,
+    OpeningKind,
+    Product,
+    ProductKind,
+    PromoCode,
+    School,
+)
+from core.school_file.fields import Context
+from core.school_file.models import (
+    CourseItem,
+    GroupItem,
+    OfferItem,
+    ProductItem,
+    PromoItem,
+    SchoolSection,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class Entry(Generic[M]):
+    index: int
+    code: str | None  # as written, when it is text: known even if the item is broken
+    item: M | None  # None when the item has problems
+
+
+def _known(entries: list[Entry[M]]) -> list[str]:
+    return list(dict.fromkeys(entry.code for entry in entries if entry.code is not None))
+
+
+def _valid(entries: list[Entry[M]]) -> list[tuple[int, M]]:
+    return [(entry.index, entry.item) for entry in entries if entry.item is not None]
+
+
+def _unknown(what: str, plural: str, code: str, known: list[str]) -> str:
+    if not known:
+        return f"unknown {what} {code!r} (no {plural} are defined)"
+    listing = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+    return f"unknown {what} {code!r} (known: {listing})"
+
+
+class Checks:
+    """Rules across items: lesson ids, references, chat ids, promo currencies."""
+
+    def __init__(
+        self,
+        context: Context,
+        courses: list[Entry[CourseItem]],
+        groups: list[Entry[GroupItem]],
+        products: list[Entry[ProductItem]],
+        offers: list[Entry[OfferItem]],
+        promos: list[Entry[PromoItem]],
+    ) -> None:
+        self.context = context
+        self.courses, self.groups, self.products = courses, groups, products
+        self.offers, self.promos = offers, promos
+        self.lesson_ids: dict[int, list[str]] = {}  # course index -> lesson ids
+        self.promo_offers: dict[int, tuple[str, ...]] = {}  # promo index -> offers it fits
+        self.problems: list[str] = []
+
+    def run(self) -> list[str]:
+        self._lessons()
+        self._products()
+        self._groups()
+        self._offers()
+        self._promos()
+        return self.problems
+
+    def _lessons(self) -> None:
+        for index, course in _valid(self.courses):
+            ids: list[str] = []
+            where: dict[str, int] = {}
+            for position, lesson in enumerate(course.lessons):
+                lesson_id = lesson.id or str(position + 1)
+                if lesson_id in where:
+                    other = f"courses[{index}].lessons[{where[lesson_id]}]"
+                    if lesson.id:
+                        self.problems.append(
+                            f"courses[{index}].lessons[{position}].id: duplicate id "
+                            f"{lesson_id!r}, already used by {other}"
+                        )
+                    else:
+                        self.problems.append(
+                            f"courses[{index}].lessons[{position}]: its default id "
+                            f"{lesson_id!r} (its position) is already used by {other}; "
+                            "give it an id"
+                        )
+                where.setdefault(lesson_id, position)
+                ids.append(lesson_id)
+            self.lesson_ids[index] = ids
+
+    def _products(self) -> None:
+        courses, groups = _known(self.courses), _known(self.groups)
+        for index, product in _valid(self.products):
+            if product.course is not None and product.course not in courses:
+                self.problems.append(
+                    f"products[{index}].course: "
+                    + _unknown("course", "courses", product.course, courses)
+                )
+            if product.group is not None and product.group not in groups:
+                self.problems.append(
+                    f"products[{index}].group: "
+                    + _unknown("group", "groups", product.group, groups)
+                )
+
+    def _groups(self) -> None:
+        chats: dict[int, int] = {}
+        for index, group in _valid(self.groups):
+            if group.chat_id in chats:
+                self.problems.append(
+                    f"groups[{index}].chat_id: the same chat as groups[{chats[group.chat_id]}]"
+                )
+            chats.setdefault(group.chat_id, index)
+
+    def _offers(self) -> None:
+        products = _known(self.products)
+        for index, offer in _valid(self.offers):
+            for field in ("products", "extends"):
+                for position, code in enumerate(getattr(offer, field)):
+                    if code not in products:
+                        self.problems.append(
+                            f"offers[{index}].{field}[{position}]: "
+                            + _unknown("product", "products", code, products)
+                        )
+
+    def offer_currency(self, offer: OfferItem) -> str | None:
+        return offer.currency or self.context.currency
+
+    def _promos(self) -> None:
+        offers = _known(self.offers)
+        valid_offers = {offer.code: offer for _, offer in _valid(self.offers)}
+        all_valid = len(valid_offers) == len(self.offers)
+        for index, promo in _valid(self.promos):
+            currency = promo.amount.currency if promo.amount is not None else None
+            for position, code in enumerate(promo.offers or ()):
+                if code not in offers:
+                    self.problems.append(
+                        f"promo_codes[{index}].offers[{position}]: "
+                        + _unknown("offer", "offers", code, offers)
+                    )
+                elif currency and code in valid_offers:
+                    offer_currency = self.offer_currency(valid_offers[code])
+                    if offer_currency != currency:
+                        self.problems.append(
+                            f"promo_codes[{index}].offers[{position}]: offer {code!r} is priced "
+                            f"in {offer_currency}, but the amount is in {currency}"
+                        )
+            if currency and promo.offers is None:
+                # A fixed amount only fits offers in its currency: the code applies to those.
+                fitting = tuple(
+                    code
+                    for code, offer in valid_offers.items()
+                    if self.offer_currency(offer) == currency
+                )
+                if not fitting and valid_offers and all_valid:
+                    self.problems.append(
+                        f"promo_codes[{index}].amount: no offer is priced in {currency}"
+                    )
+                if len(fitting) < len(valid_offers):
+                    self.promo_offers[index] = fitting
+
+
+# ---- building the School -----------------------------------------------------------------------
+
+
+def _frozen(items: dict[str, object]) -> MappingProxyType:  # type: ignore[type-arg]
+    return MappingProxyType(items)
+
+
+def build_school(
+    section: SchoolSection, texts: dict[str, MappingProxyType[str, str]], checks: Checks
+) -> School:
+    empty: MappingProxyType[str, str] = MappingProxyType({})
+    courses: dict[str, Course] = {}
+    for index, course in _valid(checks.courses):
+        lessons = []
+        for lesson, lesson_id in zip(course.lessons, checks.lesson_ids[index], strict=True):
+            if lesson.open_at is not None:
+                opening = LessonOpening(OpeningKind.AT, at=lesson.open_at)
+            elif lesson.open_after is not None:
+                opening = LessonOpening(OpeningKind.AFTER, after=lesson.open_after)
+            else:
+                opening = LessonOpening()
+            lessons.append(Lesson(lesson_id, lesson.title, lesson.link, lesson.text, opening))
+        courses[course.code] = Course(
+            course.code, course.title, course.description or empty, tuple(lessons)
+        )
+
+    groups = {
+        group.code: Group(group.code, group.chat_id, group.title, group.kind, group.join)
+        for _, group in _valid(checks.groups)
+    }
+
+    products: dict[str, Product] = {}
+    for _, product in _valid(checks.products):
+        title = product.title
+        if title is None and product.kind is ProductKind.COURSE and product.course:
+            title = courses[product.course].title
+        if title is None and product.kind is ProductKind.GROUP and product.group:
+            title = groups[product.group].title
+        products[product.code] = Product(
+            product.code, product.kind, title or empty, product.course, product.group
+        )
+
+    offers = {
+        offer.code: Offer(
+            code=offer.code,
+            title=offer.title,
+            price=offer.money,
+            products=tuple(offer.products),
+            access=offer.access,
+            period=offer.period,
+            description=offer.description or empty,
+            public=offer.public,
+            sale_starts=offer.sale.starts if offer.sale else None,
+            sale_ends=offer.sale.ends if offer.sale else None,
+            seats=offer.seats,
+            extends=tuple(offer.extends),
+        )
+        for _, offer in _valid(checks.offers)
+    }
+
+    promo_codes = {
+        promo.code: PromoCode(
+            code=promo.code,
+            percent=promo.percent,
+            amount=promo.amount,
+            offers=checks.promo_offers.get(index, tuple(promo.offers or ())),
+            max_uses=promo.max_uses,
+            valid_until=promo.valid_until,
+        )
+        for index, promo in _valid(checks.promos)
+    }
+
+    return School(
+        name=section.name,
+        default_language=section.default_language,
+        timezone=section.timezone,
+        currency=section.currency,
+        texts=_frozen(dict(texts)),
+        admins=tuple(dict.fromkeys(section.admins)),
+        courses=_frozen(dict(courses)),
+        groups=_frozen(dict(groups)),
+        products=_frozen(dict(products)),
+        offers=_frozen(dict(offers)),
+        promo_codes=_frozen(dict(promo_codes)),
+        support=section.support,
+        **({"order_ttl": section.order_ttl} if section.order_ttl is not None else {}),
+    )

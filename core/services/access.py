@@ -1,0 +1,151 @@
+"""Purchases: granting an order's access, extending, expiring and revoking it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from core.models import Order, Purchase, PurchaseStatus
+from core.periods import Period
+from core.ports import UnitOfWork
+from core.school import School
+from core.services import lessons
+from core.services.outbox import enqueue
+
+HOLDER_STATUSES = (PurchaseStatus.ACTIVE, PurchaseStatus.EXPIRED)
+
+
+def new_end(purchase: Purchase, period: Period, now: datetime) -> datetime:
+    """Running access grows from its current end, never from now; lapsed access restarts now."""
+    if purchase.status is PurchaseStatus.ACTIVE and purchase.ends_at and purchase.ends_at > now:
+        return period.add_to(purchase.ends_at)
+    return period.add_to(now)
+
+
+async def holds_any(uow: UnitOfWork, user_id: int, products: tuple[str, ...]) -> bool:
+    """Is the user a current or former holder (refunds excluded) of any of ``products``?"""
+    return any(
+        p.status in HOLDER_STATUSES and set(p.products) & set(products)
+        for p in await uow.purchases.for_user(user_id)
+    )
+
+
+async def active_lifetime(uow: UnitOfWork, user_id: int, offer_code: str) -> Purchase | None:
+    for purchase in await uow.purchases.for_user(user_id):
+        if (
+            purchase.offer_code == offer_code
+            and purchase.status is PurchaseStatus.ACTIVE
+            and purchase.ends_at is None
+        ):
+            return purchase
+    return None
+
+
+async def _extension_target(uow: UnitOfWork, order: Order) -> Purchase | None:
+    """The purchase an order extends: the holder's latest purchase of the ``extends``
+    products, or their running purchase of the same period offer."""
+    candidates = []
+    for purchase in await uow.purchases.for_user(order.user_id):
+        if purchase.status not in HOLDER_STATUSES or purchase.ends_at is None:
+            continue
+        if order.extends:
+            if set(purchase.products) & set(order.extends):
+                candidates.append(purchase)
+        elif purchase.offer_code == order.offer_code and purchase.status is PurchaseStatus.ACTIVE:
+            candidates.append(purchase)
+    return max(candidates, key=lambda p: p.ends_at, default=None)
+
+
+async def grant(uow: UnitOfWork, school: School, order: Order, now: datetime) -> Purchase:
+    """Give the access a paid order bought. Called once per order, inside the transaction
+    whose compare-and-set moved the order to PAID. Queues the confirmation with the lessons
+    open now."""
+    period = Period(order.period) if order.period else None
+    target = await _extension_target(uow, order) if period else None
+    if target is not None and period is not None:
+        target.ends_at = new_end(target, period, now)
+        if target.status is not PurchaseStatus.ACTIVE:
+            target.status = PurchaseStatus.ACTIVE
+            target.ended_at = None
+            target.end_reason = None
+        target.updated_at = now
+        purchase = target
+        extended = True
+    else:
+        purchase = await uow.purchases.add(
+            Purchase(
+                user_id=order.user_id,
+                order_id=order.id,
+                offer_code=order.offer_code,
+                # A renewal bought by someone whose purchase is gone still gets what it extends.
+                products=order.products or order.extends,
+                access=order.access,
+                starts_at=now,
+                ends_at=period.add_to(now) if period else None,
+                updated_at=now,
+            )
+        )
+        extended = False
+    opened = await lessons.deliver_open(uow, school, purchase, now, notify=False)
+    await uow.purchases.update(purchase)
+    await enqueue(
+        uow,
+        now,
+        order.user_id,
+        "order_paid",
+        {
+            "order": order.id,
+            "purchase": purchase.id,
+            "extended": extended,
+            "lessons": [[item.course.code, item.lesson.id] for item in opened],
+        },
+        dedupe_key=f"order_paid:{order.id}",
+    )
+    return purchase
+
+
+async def expire(uow: UnitOfWork, purchase: Purchase, now: datetime) -> bool:
+    """End a purchase whose time is up. False if it was not due (already renewed or ended)."""
+    current = await uow.purchases.get(purchase.id)
+    if (
+        current is None
+        or current.status is not PurchaseStatus.ACTIVE
+        or current.ends_at is None
+        or current.ends_at > now
+    ):
+        return False
+    current.status = PurchaseStatus.EXPIRED
+    current.ended_at = now
+    current.end_reason = "expired"
+    current.next_lesson_at = None
+    current.updated_at = now
+    await uow.purchases.update(current)
+    await enqueue(
+        uow,
+        now,
+        current.user_id,
+        "access_ended",
+        {"purchase": current.id, "reason": "expired"},
+        dedupe_key=f"ended:{current.id}:{current.ends_at.isoformat()}",
+    )
+    return True
+
+
+async def revoke(uow: UnitOfWork, purchase_id: int, now: datetime, reason: str) -> bool:
+    purchase = await uow.purchases.get(purchase_id)
+    if purchase is None or purchase.status is PurchaseStatus.REVOKED:
+        return False
+    purchase.status = PurchaseStatus.REVOKED
+    purchase.ended_at = now
+    purchase.end_reason = reason
+    purchase.next_lesson_at = None
+    purchase.updated_at = now
+    await uow.purchases.update(purchase)
+    await enqueue(
+        uow,
+        now,
+        purchase.user_id,
+        "access_ended",
+        {"purchase": purchase.id, "reason": reason},
+        dedupe_key=f"revoked:{purchase.id}",
+    )
+    return True

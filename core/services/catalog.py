@@ -1,0 +1,85 @@
+"""What a student may see and buy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from core import errors
+from core.models import User
+from core.money import Money
+from core.ports import UnitOfWork
+from core.school import Offer, PromoCode, School
+from core.services import access
+
+
+def seats_key(offer_code: str) -> str:
+    return f"seats:{offer_code}"
+
+
+def promo_key(code: str) -> str:
+    return f"promo:{code.upper()}"
+
+
+async def visible_offers(uow: UnitOfWork, school: School, user: User, now: datetime) -> list[Offer]:
+    """Public offers on sale, in file order. Renewal offers only for those who may buy them."""
+    result = []
+    for offer in school.offers.values():
+        if not offer.public or not offer.on_sale(now):
+            continue
+        if offer.extends and not await access.holds_any(uow, user.id, offer.extends):
+            continue
+        result.append(offer)
+    return result
+
+
+async def seats_left(uow: UnitOfWork, offer: Offer) -> int | None:
+    if offer.seats is None:
+        return None
+    return max(offer.seats - await uow.counters.used(seats_key(offer.code)), 0)
+
+
+async def check_can_buy(
+    uow: UnitOfWork, school: School, user: User, offer: Offer, now: datetime, unlocked: bool
+) -> None:
+    """Raise the reason this student cannot buy ``offer`` now. ``unlocked``: the student
+    reached a hidden offer through its deep link."""
+    if not offer.public and not unlocked:
+        raise errors.OfferUnavailable(offer=offer.code)
+    if not offer.on_sale(now):
+        raise errors.OfferUnavailable(offer=offer.code)
+    if offer.extends and not await access.holds_any(uow, user.id, offer.extends):
+        raise errors.NotEligible(offer=offer.code)
+    if offer.period is None and await access.active_lifetime(uow, user.id, offer.code):
+        raise errors.AlreadyOwned(offer=offer.code)
+    if await seats_left(uow, offer) == 0:
+        raise errors.SoldOut(offer=offer.code)
+
+
+@dataclass(frozen=True)
+class Quote:
+    offer: Offer
+    list_price: Money
+    price: Money
+    promo: PromoCode | None = None
+
+
+def quote(school: School, offer: Offer, promo_code: str | None, now: datetime) -> Quote:
+    """The price of ``offer`` with ``promo_code``; raises PromoInvalid for a code that does
+    not exist, has run out of time or does not apply. Usage limits are checked when ordering."""
+    if not promo_code:
+        return Quote(offer, offer.price, offer.price)
+    promo = school.promo(promo_code)
+    if promo is None or not promo.applies_to(offer.code):
+        raise errors.PromoInvalid(code=promo_code)
+    if promo.valid_until is not None and now >= promo.valid_until:
+        raise errors.PromoInvalid(code=promo_code)
+    if promo.amount is not None and promo.amount.currency != offer.price.currency:
+        raise errors.PromoInvalid(code=promo_code)
+    return Quote(offer, offer.price, promo.discounted(offer.price), promo)
+
+
+async def promo_has_uses(uow: UnitOfWork, promo: PromoCode) -> bool:
+    if promo.max_uses is None:
+        return True
+    return await uow.counters.used(promo_key(promo.code)) < promo.max_uses

@@ -1,0 +1,31 @@
+"""Recording messages to students. Sending is the dispatcher's job (``flows.outbound``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from core.models import OutboxMessage
+from core.ports import UnitOfWork
+
+
+async def enqueue(
+    uow: UnitOfWork,
+    now: datetime,
+    user_id: int,
+    kind: str,
+    data: dict[str, Any],
+    dedupe_key: str | None = None,
+) -> bool:
+    """Record a message in the caller's transaction. With ``dedupe_key`` the same event is
+    recorded once however often it is reported."""
+    return await uow.outbox.add(
+        OutboxMessage(
+            user_id=user_id,
+            kind=kind,
+            data=data,
+            dedupe_key=dedupe_key,
+            created_at=now,
+            due_at=now,
+        )
+    )

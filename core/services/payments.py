@@ -1,0 +1,124 @@
+"""The one path by which money becomes access. Every gateway's webhook, the test checkout
+page and free orders end here.
+
+Exactly-once: the payment row is unique on ``(gateway, gateway_payment_id)`` and the order's
+move to PAID is a compare-and-set in the same transaction that grants the purchase, so a
+repeated or concurrent confirmation finds either the payment or the order already taken and
+grants nothing."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from core import errors
+from core.models import Order, OrderStatus, Payment, PaymentStatus
+from core.ports import UnitOfWork
+from core.school import School
+from core.services import access, catalog
+from core.services.outbox import enqueue
+
+PAYABLE = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_PAID})
+
+
+@dataclass(frozen=True)
+class PaymentNotice:
+    """A gateway's word that money moved (or did not), already authenticated by the gateway."""
+
+    gateway: str
+    gateway_payment_id: str
+    order_token: str
+    amount: int
+    currency: str
+    succeeded: bool = True
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Outcome(enum.StrEnum):
+    GRANTED = "granted"  # this notice paid the order and granted access
+    DUPLICATE = "duplicate"  # this payment was reported before: nothing changed
+    PARTIAL = "partial"  # money arrived but not enough: recorded, no access
+    EXTRA = "extra"  # the order was already settled: recorded for a refund, no access
+    FAILED = "failed"  # the gateway reports a failed attempt: recorded, the order stays open
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    outcome: Outcome
+    order: Order
+
+
+def _late_but_honoured(order: Order) -> bool:
+    """An order cancelled only because time ran out is still paid when money arrives."""
+    return order.status is OrderStatus.CANCELLED and order.close_reason == "expired"
+
+
+async def confirm(uow: UnitOfWork, school: School, notice: PaymentNotice, now: datetime):
+    order = await uow.orders.by_token(notice.order_token)
+    if order is None:
+        raise errors.NotFound(order=notice.order_token)
+    order = await uow.orders.get_for_update(order.id)
+    assert order is not None
+    payment = Payment(
+        order_id=order.id,
+        gateway=notice.gateway,
+        gateway_payment_id=notice.gateway_payment_id,
+        amount=notice.amount,
+        currency=notice.currency,
+        status=PaymentStatus.SUCCEEDED if notice.succeeded else PaymentStatus.FAILED,
+        created_at=now,
+        details=notice.details,
+    )
+    if not await uow.payments.add(payment):
+        return Confirmation(Outcome.DUPLICATE, order)
+    if not notice.succeeded:
+        await enqueue(
+            uow, now, order.user_id, "payment_failed", {"order": order.id},
+            dedupe_key=f"payment_failed:{notice.gateway}:{notice.gateway_payment_id}",
+        )
+        return Confirmation(Outcome.FAILED, order)
+
+    received = sum(
+        p.amount
+        for p in await uow.payments.for_order(order.id)
+        if p.status is PaymentStatus.SUCCEEDED and p.currency == order.currency
+    )
+    late = _late_but_honoured(order)
+    expected = PAYABLE | {OrderStatus.CANCELLED} if late else PAYABLE
+    if received < order.amount:
+        if await uow.orders.transition(order.id, expected, OrderStatus.PARTIALLY_PAID, now):
+            await enqueue(
+                uow, now, order.user_id, "payment_partial",
+                {"order": order.id, "received": received, "currency": order.currency},
+                dedupe_key=f"payment_partial:{notice.gateway}:{notice.gateway_payment_id}",
+            )
+            return Confirmation(Outcome.PARTIAL, order)
+        return Confirmation(Outcome.EXTRA, order)
+    if not await uow.orders.transition(order.id, expected, OrderStatus.PAID, now):
+        return Confirmation(Outcome.EXTRA, order)
+    if late:
+        await _retake_holds(uow, school, order)
+    await access.grant(uow, school, order, now)
+    return Confirmation(Outcome.GRANTED, order)
+
+
+async def _retake_holds(uow: UnitOfWork, school: School, order: Order) -> None:
+    """The expired order gave its seat and promo use back; paid after all, it takes them again
+    even past the limit: money is never refused."""
+    if order.promo_code:
+        await uow.counters.force_take(catalog.promo_key(order.promo_code))
+    offer = school.offer(order.offer_code)
+    if offer is not None and offer.seats is not None:
+        await uow.counters.force_take(catalog.seats_key(order.offer_code))
+
+
+async def complete_free(uow: UnitOfWork, school: School, order: Order, now: datetime) -> bool:
+    """A zero-price order (100 % promo code) is paid with no payment."""
+    if order.amount != 0:
+        raise errors.OrderNotPayable(order=order.id)
+    if not await uow.orders.transition(order.id, PAYABLE, OrderStatus.PAID, now):
+        return False
+    await access.grant(uow, school, order, now)
+    return True

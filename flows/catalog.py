@@ -1,0 +1,124 @@
+"""The catalog, the offer card and promo codes."""
+
+from __future__ import annotations
+
+from core import errors
+from core.school import AccessKind, Offer, pick
+from core.services import catalog as shop
+from flows.engine import Context, Reply, Stale, error_text
+from flows.ui import Button, Screen, screen
+
+
+def _title(ctx: Context, offer: Offer) -> str:
+    return pick(offer.title, ctx.t.language, ctx.school.default_language)
+
+
+def _promo_for(ctx: Context, offer_code: str) -> str | None:
+    return ctx.state.data.get("promos", {}).get(offer_code)
+
+
+def offer_for(ctx: Context, code: str) -> Offer:
+    """The offer a button names, if this student may see it."""
+    offer = ctx.school.offer(code)
+    if offer is None or (not offer.public and code not in ctx.unlocked):
+        raise Stale(code)
+    return offer
+
+
+async def show_catalog(ctx: Context, _: str) -> Reply:
+    t = ctx.t
+    offers = await shop.visible_offers(ctx.uow, ctx.school, ctx.user, ctx.now)
+    buttons = [
+        Button(f"{_title(ctx, offer)} · {offer.price.format(t.language)}", action=f"o:{offer.code}")
+        for offer in offers
+    ]
+    text = t("catalog_title") if offers else t("catalog_empty")
+    return Reply(screen(text, *buttons, Button(t("btn_back"), action="menu")), edit=True)
+
+
+def _access_line(ctx: Context, offer: Offer) -> str:
+    t = ctx.t
+    if offer.period is None:
+        return t("access_lifetime")
+    period = t.period(offer.period.iso)
+    if offer.extends:
+        return t("access_extends", period=period)
+    if offer.access is AccessKind.SUBSCRIPTION:
+        return t("access_subscription", period=period)
+    return t("access_period", period=period)
+
+
+async def offer_screen(ctx: Context, code: str, notice: str = "") -> Screen:
+    t = ctx.t
+    offer = offer_for(ctx, code)
+    lines = [notice] if notice else []
+    lines.append(_title(ctx, offer))
+    description = pick(offer.description, t.language, ctx.school.default_language)
+    if description:
+        lines += ["", description]
+    lines.append("")
+    price = offer.price
+    promo_code = _promo_for(ctx, offer.code)
+    if promo_code:
+        try:
+            quote = shop.quote(ctx.school, offer, promo_code, ctx.now)
+            price = quote.price
+            lines.append(
+                t("price_discounted", price=price.format(t.language),
+                  old=offer.price.format(t.language), code=promo_code)
+            )
+        except errors.PromoInvalid:
+            ctx.state.data.get("promos", {}).pop(offer.code, None)
+            lines.append(t("price", price=price.format(t.language)))
+    else:
+        lines.append(t("price", price=price.format(t.language)))
+    lines.append(_access_line(ctx, offer))
+    left = await shop.seats_left(ctx.uow, offer)
+    if left is not None:
+        lines.append(t("seats_left", n=left))
+    rows: list[Button] = []
+    try:
+        await shop.check_can_buy(
+            ctx.uow, ctx.school, ctx.user, offer, ctx.now, offer.code in ctx.unlocked
+        )
+    except errors.DomainError as exc:
+        lines += ["", error_text(t, exc)]
+    else:
+        rows.append(Button(t("btn_buy", price=price.format(t.language)), action=f"b:{offer.code}"))
+        if ctx.school.promo_codes and not promo_code:
+            rows.append(Button(t("btn_promo"), action=f"pr:{offer.code}"))
+    rows.append(Button(t("btn_back"), action="cat"))
+    return screen("\n".join(lines), *rows)
+
+
+async def show_offer(ctx: Context, code: str) -> Reply:
+    ctx.state.step = ""
+    return Reply(await offer_screen(ctx, code), edit=True)
+
+
+async def ask_promo(ctx: Context, code: str) -> Reply:
+    offer = offer_for(ctx, code)
+    ctx.state.step = "promo"
+    ctx.state.data["promo_for"] = offer.code
+    return Reply(
+        screen(ctx.t("promo_prompt"), Button(ctx.t("btn_back"), action=f"o:{offer.code}")),
+        edit=True,
+    )
+
+
+async def enter_promo(ctx: Context, text: str) -> Reply:
+    """The student typed a promo code for the offer they were looking at."""
+    t = ctx.t
+    code = ctx.state.data.pop("promo_for", "")
+    ctx.state.step = ""
+    offer = offer_for(ctx, code)
+    typed = text.strip().upper()[:32]
+    try:
+        quote = shop.quote(ctx.school, offer, typed, ctx.now)
+    except errors.PromoInvalid:
+        return Reply(await offer_screen(ctx, offer.code, t("promo_invalid", code=typed)))
+    assert quote.promo is not None
+    if not await shop.promo_has_uses(ctx.uow, quote.promo):
+        return Reply(await offer_screen(ctx, offer.code, t("promo_exhausted", code=typed)))
+    ctx.state.data.setdefault("promos", {})[offer.code] = quote.promo.code
+    return Reply(await offer_screen(ctx, offer.code, t("promo_applied", code=quote.promo.code)))

@@ -1,0 +1,43 @@
+"""The part of a messenger that flows talk to: sending, editing, acknowledging, and the errors
+that tell a passing failure from a student who cannot be reached.
+
+DESIGN.md places these in ``bots/base.py``; they live here because the flow engine and the
+outbound dispatcher must use them and dependencies point ``bots -> flows``, never back.
+``bots.base`` re-exports them and adds what only adapters need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from flows.ui import Incoming, MessageRef, Peer, Screen
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    can_edit: bool = True
+    max_buttons: int | None = None  # per message; the adapter's renderer pages longer lists
+    url_buttons: bool = True
+
+
+class MessengerError(Exception):
+    """Sending failed for a reason that may pass: try again later."""
+
+
+class RetryAfter(MessengerError):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"rate limited for {seconds} s")
+        self.seconds = seconds
+
+
+class UserBlocked(MessengerError):
+    """The student blocked the bot or never allowed it to write: stop until they write again."""
+
+
+class Channel(Protocol):
+    name: str
+    capabilities: Capabilities
+
+    async def send(self, peer: Peer, screen: Screen) -> MessageRef: ...
+    async def edit(self, ref: MessageRef, screen: Screen) -> MessageRef: ...
+    async def ack(self, incoming: Incoming, toast: str | None = None) -> None: ...

@@ -1,0 +1,75 @@
+"""Buying: the order with its pay button, free orders, cancelling."""
+
+from __future__ import annotations
+
+from core import errors
+from core.money import Money
+from core.services import checkout
+from flows import catalog
+from flows.engine import Context, Reply, Stale, error_text
+from flows.start import title_of_offer
+from flows.ui import Button, screen
+
+
+async def buy(ctx: Context, code: str) -> Reply:
+    t = ctx.t
+    offer = catalog.offer_for(ctx, code)
+    promos = ctx.state.data.get("promos", {})
+    try:
+        placed = await checkout.place_order(
+            ctx.uow,
+            ctx.school,
+            ctx.now,
+            ctx.user,
+            offer.code,
+            promos.get(offer.code),
+            messenger=ctx.incoming.peer.messenger,
+            unlocked=offer.code in ctx.unlocked,
+        )
+    except errors.PromoInvalid as exc:
+        promos.pop(offer.code, None)
+        return Reply(await catalog.offer_screen(ctx, offer.code, error_text(t, exc)), edit=True)
+    except errors.DomainError as exc:
+        return Reply(await catalog.offer_screen(ctx, offer.code, error_text(t, exc)), edit=True)
+    order = placed.order
+    promos.pop(offer.code, None)
+    if placed.completed:
+        ctx.queued = True
+        return Reply(
+            screen(t("order_free", id=order.id), Button(t("btn_my"), action="my")), edit=True
+        )
+    price = Money(order.amount, order.currency).format(t.language)
+    assert order.expires_at is not None
+    text = t(
+        "order_created",
+        id=order.id,
+        title=title_of_offer(ctx, order.offer_code),
+        price=price,
+        until=t.datetime(order.expires_at),
+    )
+    return Reply(
+        screen(
+            text,
+            Button(t("btn_pay", price=price), url=ctx.checkout_url(order)),
+            Button(t("btn_cancel_order"), action=f"x:{order.id}"),
+            Button(t("btn_back"), action=f"o:{offer.code}"),
+        ),
+        edit=True,
+    )
+
+
+async def cancel(ctx: Context, order_id: str) -> Reply:
+    t = ctx.t
+    if not order_id.isdigit():
+        raise Stale(order_id)
+    try:
+        cancelled = await checkout.cancel(
+            ctx.uow, ctx.school, int(order_id), ctx.user.id, ctx.now
+        )
+    except errors.NotFound:
+        raise Stale(order_id) from None
+    text = t("order_cancelled", id=order_id) if cancelled else t("order_gone")
+    return Reply(
+        screen(text, Button(t("btn_catalog"), action="cat"), Button(t("btn_menu"), action="menu")),
+        edit=True,
+    )

@@ -1,0 +1,200 @@
+"""Incoming -> the right flow step -> a reply. The one error boundary of the conversation:
+whatever a handler raises, the transaction is rolled back and the student gets a polite
+answer, never silence."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core import errors
+from core.models import ChatState, Identity, Order, User
+from core.ports import Clock, Notifier, UnitOfWork, UnitOfWorkFactory
+from core.school import School
+from core.services import users
+from flows.channel import Channel, MessengerError, UserBlocked
+from flows.texts import Texts, normalize
+from flows.ui import Button, Incoming, IncomingKind, Screen
+
+log = logging.getLogger(__name__)
+
+
+class Stale(Exception):
+    """A button whose ids no longer resolve for this student (old, tampered or not theirs)."""
+
+
+@dataclass
+class Reply:
+    screen: Screen | None
+    edit: bool = False  # replace the message whose button was pressed, where possible
+    toast: str | None = None
+
+
+@dataclass
+class Context:
+    uow: UnitOfWork
+    school: School
+    now: datetime
+    user: User
+    identity: Identity
+    state: ChatState
+    t: Texts
+    incoming: Incoming
+    checkout_url: Callable[[Order], str]
+    queued: bool = False  # messages were recorded in the outbox: wake the dispatcher
+
+    @property
+    def unlocked(self) -> list[str]:
+        """Hidden offers this chat reached through their deep link."""
+        return self.state.data.setdefault("unlocked", [])
+
+
+Handler = Callable[[Context, str], Awaitable[Reply]]
+
+
+@dataclass
+class Router:
+    commands: dict[str, Handler] = field(default_factory=dict)  # "/start" -> handler
+    actions: dict[str, Handler] = field(default_factory=dict)  # "o" of "o:python" -> handler
+    steps: dict[str, Handler] = field(default_factory=dict)  # chat step awaiting typed text
+    fallback: Handler | None = None
+
+    def route(self, incoming: Incoming, state: ChatState) -> tuple[Handler | None, str]:
+        if incoming.kind is IncomingKind.STARTED:
+            state.step = ""
+            return self.commands.get("/start"), incoming.text
+        if incoming.kind is IncomingKind.ACTION:
+            prefix, _, arg = incoming.action.partition(":")
+            return self.actions.get(prefix), arg
+        text = incoming.text.strip()
+        if text.startswith("/"):
+            command, _, arg = text.partition(" ")
+            state.step = ""
+            return self.commands.get(command.split("@")[0].lower(), self.fallback), arg.strip()
+        if state.step in self.steps:
+            return self.steps[state.step], text
+        return self.fallback, text
+
+
+def menu_button(t: Texts) -> Button:
+    return Button(t("btn_menu"), action="menu")
+
+
+class FlowEngine:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        school: Callable[[], School],
+        router: Router,
+        channels: dict[str, Channel],
+        checkout_url: Callable[[Order], str],
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.clock = clock
+        self.school = school
+        self.router = router
+        self.channels = channels
+        self.checkout_url = checkout_url
+        self.notifier = notifier
+
+    async def handle(self, incoming: Incoming) -> None:
+        school = self.school()
+        t = Texts(school, incoming.sender.language)
+        try:
+            reply, queued = await self._converse(school, incoming)
+        except Stale:
+            reply, queued = Reply(Screen(t("err_stale_button"), ((menu_button(t),),))), False
+            reply.toast = t("err_stale_button")
+        except errors.DomainError as exc:
+            reply, queued = Reply(Screen(error_text(t, exc), ((menu_button(t),),))), False
+        except Exception:
+            log.exception("flow failed on %s", incoming)
+            reply, queued = Reply(Screen(t("err_generic"), ((menu_button(t),),))), False
+        if queued and self.notifier is not None:
+            self.notifier.wake()
+        await self._deliver(incoming, reply)
+
+    async def _converse(self, school: School, incoming: Incoming) -> tuple[Reply, bool]:
+        now = self.clock.now()
+        async with self.uow_factory() as uow:
+            user, identity = await users.resolve(
+                uow,
+                now,
+                incoming.peer.messenger,
+                incoming.sender.external_id,
+                incoming.sender.name,
+                normalize(incoming.sender.language),
+            )
+            state = await uow.chat_states.get(
+                incoming.peer.messenger, incoming.peer.chat_id
+            ) or ChatState(incoming.peer.messenger, incoming.peer.chat_id)
+            ctx = Context(
+                uow=uow,
+                school=school,
+                now=now,
+                user=user,
+                identity=identity,
+                state=state,
+                t=Texts(school, user.language or incoming.sender.language, user.timezone),
+                incoming=incoming,
+                checkout_url=self.checkout_url,
+            )
+            handler, arg = self.router.route(incoming, state)
+            if handler is None:
+                raise Stale(incoming.action or incoming.text)
+            reply = await handler(ctx, arg)
+            state.updated_at = now
+            await uow.chat_states.put(state)
+            await uow.commit()
+        return reply, ctx.queued
+
+    async def _deliver(self, incoming: Incoming, reply: Reply) -> None:
+        channel = self.channels.get(incoming.peer.messenger)
+        if channel is None:
+            log.error("no channel for %s", incoming.peer.messenger)
+            return
+        try:
+            if incoming.kind is IncomingKind.ACTION:
+                await channel.ack(incoming, reply.toast)
+            if reply.screen is None:
+                return
+            if reply.edit and incoming.message is not None and channel.capabilities.can_edit:
+                try:
+                    await channel.edit(incoming.message, reply.screen)
+                    return
+                except UserBlocked:
+                    raise
+                except MessengerError:
+                    log.info("edit failed, sending a new message instead")
+            await channel.send(incoming.peer, reply.screen)
+        except UserBlocked:
+            async with self.uow_factory() as uow:
+                identity = await uow.users.identity(
+                    incoming.peer.messenger, incoming.sender.external_id
+                )
+                if identity is not None:
+                    await users.mark_unreachable(uow, identity.id)
+                    await uow.commit()
+        except MessengerError as exc:
+            log.warning("reply to %s not delivered: %s", incoming.peer, exc)
+
+
+def error_text(t: Texts, exc: errors.DomainError) -> str:
+    key = {
+        errors.SoldOut: "err_sold_out",
+        errors.OfferUnavailable: "err_offer_unavailable",
+        errors.NotEligible: "err_not_eligible",
+        errors.AlreadyOwned: "err_already_owned",
+        errors.PromoExhausted: "promo_exhausted",
+        errors.PromoInvalid: "promo_invalid",
+        errors.NotFound: "err_not_found",
+        errors.OrderNotPayable: "order_gone",
+    }
+    for kind in type(exc).__mro__:
+        if kind in key:
+            return t(key[kind], **{k: str(v) for k, v in exc.params.items()})
+    return t("err_generic")

@@ -1,0 +1,75 @@
+"""“My courses”: what the student has, until when, and the lessons open now."""
+
+from __future__ import annotations
+
+from core.models import Purchase, PurchaseStatus
+from core.school import pick
+from core.services import lessons
+from flows.engine import Context, Reply, Stale
+from flows.start import title_of_offer
+from flows.ui import Button, screen
+
+
+def purchase_line(ctx: Context, purchase: Purchase) -> str:
+    t = ctx.t
+    title = title_of_offer(ctx, purchase.offer_code)
+    if purchase.status is not PurchaseStatus.ACTIVE:
+        return t("my_item_ended", title=title, date=t.date(purchase.ended_at or ctx.now))
+    if purchase.ends_at is None:
+        return t("my_item_forever", title=title)
+    return t("my_item_until", title=title, date=t.date(purchase.ends_at))
+
+
+async def my_courses(ctx: Context, _: str) -> Reply:
+    t = ctx.t
+    purchases = [
+        p for p in await ctx.uow.purchases.for_user(ctx.user.id)
+        if p.status is not PurchaseStatus.REVOKED
+    ]
+    if not purchases:
+        return Reply(
+            screen(t("my_empty"), Button(t("btn_catalog"), action="cat"),
+                   Button(t("btn_back"), action="menu")),
+            edit=True,
+        )
+    active = [p for p in purchases if p.status is PurchaseStatus.ACTIVE]
+    ended = [p for p in purchases if p.status is PurchaseStatus.EXPIRED]
+    lines = [t("my_title")] + [purchase_line(ctx, p) for p in ended]
+    buttons = [Button(purchase_line(ctx, p), action=f"p:{p.id}") for p in active]
+    return Reply(
+        screen("\n".join(lines), *buttons, Button(t("btn_catalog"), action="cat"),
+               Button(t("btn_back"), action="menu")),
+        edit=True,
+    )
+
+
+async def purchase_detail(ctx: Context, purchase_id: str) -> Reply:
+    t = ctx.t
+    purchase = (
+        await ctx.uow.purchases.get(int(purchase_id)) if purchase_id.isdigit() else None
+    )
+    if purchase is None or purchase.user_id != ctx.user.id:
+        raise Stale(purchase_id)
+    lang, default = t.language, ctx.school.default_language
+    lines = [purchase_line(ctx, purchase), ""]
+    buttons: list[Button] = []
+    opened = lessons.open_lessons(ctx.school, purchase, ctx.now)
+    for item in opened:
+        title = pick(item.lesson.title, lang, default)
+        course = pick(item.course.title, lang, default)
+        if item.lesson.link:
+            buttons.append(Button(t("btn_open", title=title), url=item.lesson.link))
+        else:
+            lines.append(f"• {course}: {title}\n{pick(item.lesson.text, lang, default)}")
+    if not opened:
+        lines.append(t("no_lessons_yet"))
+    upcoming = lessons.next_opening(ctx.school, purchase, ctx.now)
+    if upcoming is not None and purchase.status is PurchaseStatus.ACTIVE:
+        lines.append(
+            t("next_lesson", title=pick(upcoming.lesson.title, lang, default),
+              date=t.datetime(upcoming.opens_at))
+        )
+    return Reply(
+        screen("\n".join(lines).strip(), *buttons, Button(t("btn_back"), action="my")),
+        edit=True,
+    )

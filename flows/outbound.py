@@ -1,0 +1,129 @@
+"""The one path for messages the platform starts (payment confirmations, lessons, access
+ending): each is recorded in the outbox before sending and marked after, so a crash loses
+none and only a message in flight at the crash can go out twice.
+
+Replies to a student's own message or button press are answered directly by the engine
+instead: the student is there and repeats the action if a crash swallows the answer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from core.models import Identity, Order, OutboxMessage
+from core.ports import Clock, UnitOfWorkFactory
+from core.school import School
+from core.services import users
+from flows import notifications
+from flows.channel import Channel, MessengerError, RetryAfter, UserBlocked
+from flows.texts import Texts
+from flows.ui import Peer
+
+log = logging.getLogger(__name__)
+
+STALE_AFTER = timedelta(minutes=2)  # a SENDING message older than this lost its sender
+MAX_ATTEMPTS = 8
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(30 * 2 ** (attempts - 1), 3600))
+
+
+class OutboundDispatcher:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        school: Callable[[], School],
+        channels: dict[str, Channel],
+        checkout_url: Callable[[Order], str],
+        batch: int = 50,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.clock = clock
+        self.school = school
+        self.channels = channels
+        self.checkout_url = checkout_url
+        self.batch = batch
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_forever(self, idle: float = 5.0) -> None:
+        while True:
+            try:
+                while await self.dispatch_once() == self.batch:
+                    pass
+            except Exception:
+                log.exception("outbound dispatch failed")
+            try:
+                await asyncio.wait_for(self._wake.wait(), idle)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def dispatch_once(self) -> int:
+        """Claim due messages and send them. Returns how many were claimed."""
+        now = self.clock.now()
+        async with self.uow_factory() as uow:
+            claimed = await uow.outbox.claim(now, now - STALE_AFTER, self.batch)
+            await uow.commit()
+        for message in claimed:
+            await self._send_one(message)
+        return len(claimed)
+
+    async def _target(self, uow, user_id: int) -> Identity | None:
+        """The messenger the student used last, among those that can reach them now."""
+        for identity in await uow.users.identities(user_id):
+            if identity.reachable and identity.messenger in self.channels:
+                return identity
+        return None
+
+    async def _send_one(self, message: OutboxMessage) -> None:
+        school = self.school()
+        async with self.uow_factory() as uow:
+            user = await uow.users.get(message.user_id)
+            identity = await self._target(uow, message.user_id)
+            screen = None
+            if user is not None and identity is not None:
+                t = Texts(school, user.language, user.timezone)
+                screen = await notifications.render(uow, school, t, message, self.checkout_url)
+        if identity is None or screen is None:
+            reason = "no reachable messenger" if identity is None else "nothing to send"
+            await self._finish(message, failed=reason)
+            return
+        channel = self.channels[identity.messenger]
+        try:
+            await channel.send(Peer(identity.messenger, identity.external_id), screen)
+        except UserBlocked as exc:
+            async with self.uow_factory() as uow:
+                await users.mark_unreachable(uow, identity.id)
+                await uow.commit()
+            await self._finish(message, retry_in=timedelta(0), error=str(exc))
+        except RetryAfter as exc:
+            await self._finish(message, retry_in=timedelta(seconds=exc.seconds), error=str(exc))
+        except MessengerError as exc:
+            await self._finish(message, retry_in=backoff(message.attempts), error=str(exc))
+        else:
+            await self._finish(message, sent_to=identity.id)
+
+    async def _finish(
+        self,
+        message: OutboxMessage,
+        sent_to: int | None = None,
+        retry_in: timedelta | None = None,
+        error: str = "",
+        failed: str = "",
+    ) -> None:
+        now = self.clock.now()
+        async with self.uow_factory() as uow:
+            if retry_in is not None and message.attempts < MAX_ATTEMPTS:
+                await uow.outbox.mark_retry(message.id, now + retry_in, error)
+            elif retry_in is not None or failed:
+                await uow.outbox.mark_failed(message.id, failed or error)
+            else:
+                await uow.outbox.mark_sent(message.id, sent_to, now)
+            await uow.commit()

@@ -1,0 +1,31 @@
+"""Which step answers which command, button or typed text. Button ids are ``prefix:arg``."""
+
+from __future__ import annotations
+
+from flows import catalog, checkout, my_courses, start
+from flows.engine import Router
+
+
+def student_router() -> Router:
+    return Router(
+        commands={
+            "/start": start.start,
+            "/menu": start.menu,
+            "/help": start.help_screen,
+            "/courses": catalog.show_catalog,
+            "/my": my_courses.my_courses,
+        },
+        actions={
+            "menu": start.menu,
+            "help": start.help_screen,
+            "cat": catalog.show_catalog,
+            "o": catalog.show_offer,
+            "pr": catalog.ask_promo,
+            "b": checkout.buy,
+            "x": checkout.cancel,
+            "my": my_courses.my_courses,
+            "p": my_courses.purchase_detail,
+        },
+        steps={"promo": catalog.enter_promo},
+        fallback=start.unknown_text,
+    )

@@ -1,0 +1,56 @@
+"""/start (with deep links), the main menu and help."""
+
+from __future__ import annotations
+
+from core.school import pick
+from core.services import users
+from core.services.users import DeepLink
+from flows import catalog
+from flows.engine import Context, Reply, menu_button
+from flows.ui import Button, Screen, screen
+
+
+def main_menu(ctx: Context) -> Screen:
+    t = ctx.t
+    welcome = t("welcome", school=ctx.school.name)
+    return screen(
+        welcome,
+        Button(t("btn_catalog"), action="cat"),
+        Button(t("btn_my"), action="my"),
+        Button(t("btn_help"), action="help"),
+    )
+
+
+async def start(ctx: Context, payload: str) -> Reply:
+    link = DeepLink.parse(payload)
+    await users.record_deep_link(ctx.uow, ctx.user, link)
+    ctx.state.step = ""
+    offer = ctx.school.offer(link.offer) if link.offer else None
+    if offer is not None:
+        if offer.code not in ctx.unlocked:
+            ctx.unlocked.append(offer.code)
+        return Reply(await catalog.offer_screen(ctx, offer.code))
+    return Reply(main_menu(ctx))
+
+
+async def menu(ctx: Context, _: str) -> Reply:
+    ctx.state.step = ""
+    return Reply(main_menu(ctx), edit=True)
+
+
+async def help_screen(ctx: Context, _: str) -> Reply:
+    t = ctx.t
+    text = t("help")
+    if ctx.school.support:
+        text += "\n\n" + t("help_support", support=ctx.school.support)
+    return Reply(screen(text, menu_button(t)), edit=ctx.incoming.message is not None)
+
+
+async def unknown_text(ctx: Context, _: str) -> Reply:
+    menu = main_menu(ctx)
+    return Reply(Screen(ctx.t("err_unknown_text"), menu.rows))
+
+
+def title_of_offer(ctx: Context, offer_code: str) -> str:
+    offer = ctx.school.offer(offer_code)
+    return pick(offer.title, ctx.t.language, ctx.school.default_language) if offer else offer_code

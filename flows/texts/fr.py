@@ -1,0 +1,67 @@
+TEXTS = {
+    "welcome": "Bienvenue à {school} ! Choisissez un cours, payez ici même et recevez vos leçons dans ce chat.",
+    "btn_catalog": "📚 Cours",
+    "btn_my": "🎓 Mes cours",
+    "btn_help": "❓ Aide",
+    "btn_back": "⬅️ Retour",
+    "btn_menu": "🏠 Menu",
+    "catalog_title": "Choisissez ce que vous voulez apprendre :",
+    "catalog_empty": "Rien n'est en vente pour le moment. Revenez plus tard.",
+    "price": "Prix : {price}",
+    "price_discounted": "Prix : {price} au lieu de {old} (code {code})",
+    "access_lifetime": "Accès : à vie",
+    "access_period": "Accès : {period}",
+    "access_subscription": "Abonnement : renouvelé tous les {period}",
+    "access_extends": "Ajoute {period} à votre accès actuel",
+    "seats_left": "Places restantes : {n}",
+    "btn_buy": "💳 Acheter pour {price}",
+    "btn_promo": "🎟 J'ai un code promo",
+    "btn_pay": "💳 Payer {price}",
+    "btn_cancel_order": "✖️ Annuler la commande",
+    "promo_prompt": "Envoyez-moi votre code promo en message.",
+    "promo_applied": "Code {code} appliqué.",
+    "promo_invalid": "Le code {code} ne fonctionne pas pour cette offre.",
+    "promo_exhausted": "Le code {code} a déjà été utilisé.",
+    "order_created": "Commande n° {id} : {title}\nÀ payer : {price}\n\nAppuyez sur le bouton pour payer. La commande vous est réservée jusqu'au {until}.",
+    "order_free": "✅ La commande n° {id} est validée, aucun paiement nécessaire.",
+    "order_cancelled": "La commande n° {id} est annulée.",
+    "order_gone": "Cette commande ne peut plus être modifiée.",
+    "err_offer_unavailable": "Cette offre n'est pas disponible pour le moment.",
+    "err_sold_out": "Désolé, toutes les places sont prises.",
+    "err_not_eligible": "Ce renouvellement est réservé à ceux qui ont déjà cet accès.",
+    "err_already_owned": "Vous l'avez déjà — voir « Mes cours ».",
+    "err_not_found": "Introuvable. Cela a peut-être été retiré.",
+    "err_stale_button": "Ce bouton n'est plus valable. Voici le menu.",
+    "err_unknown_text": "Je n'ai pas compris. Utilisez les boutons ci-dessous.",
+    "err_generic": "Un problème est survenu de notre côté. Réessayez dans une minute.",
+    "paid": "✅ Paiement reçu ! Commande n° {id} : {title}.",
+    "until": "Votre accès dure jusqu'au {date}.",
+    "forever": "Votre accès est à vie.",
+    "lessons_open_now": "Déjà ouvert :",
+    "next_lesson": "Prochaine leçon : « {title} » le {date}.",
+    "lesson_opened": "📖 Une nouvelle leçon de « {course} » est ouverte : {title}",
+    "btn_open": "▶️ {title}",
+    "access_ended_expired": "Votre accès à « {title} » est terminé. Vous pouvez le renouveler à tout moment depuis le menu.",
+    "access_ended_revoked": "Votre accès à « {title} » a été retiré.",
+    "payment_failed": "Le paiement de la commande n° {id} n'a pas abouti. Vous pouvez réessayer.",
+    "payment_partial": "Nous avons reçu {received} pour la commande n° {id}, moins que {price}. Notre équipe vous contactera.",
+    "my_empty": "Vous n'avez pas encore de cours.",
+    "my_title": "Vos cours :",
+    "my_item_until": "{title} — jusqu'au {date}",
+    "my_item_forever": "{title} — à vie",
+    "my_item_ended": "{title} — terminé le {date}",
+    "no_lessons_yet": "Aucune leçon n'est encore ouverte.",
+    "help": "Achetez un cours dans « Cours », payez sur la page qui s'ouvre, et vos leçons arrivent ici. « Mes cours » montre ce que vous avez et jusqu'à quand.",
+    "help_support": "Des questions ? Écrivez à {support}.",
+}
+
+UNITS = {"Y": ("an", "ans"), "M": ("mois", "mois"), "W": ("semaine", "semaines"),
+         "D": ("jour", "jours"), "H": ("heure", "heures")}
+
+
+def plural(n: int, forms: tuple[str, ...]) -> str:
+    return forms[0] if n <= 1 else forms[1]
+
+
+def date(d) -> str:
+    return d.strftime("%d/%m/%Y")

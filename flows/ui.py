@@ -1,0 +1,77 @@
+"""The neutral UI every messenger renders: screens of text and rows of buttons."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+MAX_ACTION_BYTES = 64  # Telegram's callback_data limit; VK (255) and Viber allow more
+
+
+@dataclass(frozen=True)
+class Button:
+    """An action button (a short opaque id the server resolves) or a link button."""
+
+    text: str
+    action: str | None = None
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.action is None) == (self.url is None):
+            raise ValueError("a button has exactly one of action and url")
+        if self.action is not None and not 0 < len(self.action.encode()) <= MAX_ACTION_BYTES:
+            raise ValueError(f"button action {self.action!r} is not 1..64 bytes")
+
+
+@dataclass(frozen=True)
+class Screen:
+    text: str
+    rows: tuple[tuple[Button, ...], ...] = ()
+
+    @property
+    def buttons(self) -> list[Button]:
+        return [button for row in self.rows for button in row]
+
+
+def screen(text: str, *rows: list[Button] | tuple[Button, ...] | Button) -> Screen:
+    """``screen("Hi", [b1, b2], b3)``: a list is a row, a lone button is a row of one."""
+    return Screen(text, tuple(tuple(r) if isinstance(r, list | tuple) else (r,) for r in rows))
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A chat the bot talks in."""
+
+    messenger: str
+    chat_id: str
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    peer: Peer
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Sender:
+    external_id: str
+    name: str = ""
+    language: str | None = None  # as the messenger reports it, e.g. "ru" or "en-US"
+
+
+class IncomingKind(enum.StrEnum):
+    TEXT = "text"  # a typed message; commands start with "/"
+    ACTION = "action"  # an action button was pressed
+    STARTED = "started"  # the messenger's "conversation started" with an optional payload
+
+
+@dataclass(frozen=True)
+class Incoming:
+    peer: Peer
+    sender: Sender
+    kind: IncomingKind
+    text: str = ""
+    action: str = ""
+    message: MessageRef | None = None  # the message whose button was pressed
+    event_id: str | None = None  # the messenger's id for acknowledging a button press
+    extra: dict[str, object] = field(default_factory=dict, compare=False)

@@ -1,0 +1,75 @@
+"""The built-in test gateway: a checkout page with Pay and Decline, no money involved.
+
+The page is a form whose fields (order, payment id, amount, outcome) are signed with the
+platform's secret; submitting it is this gateway's webhook, handled by the same code path as
+any real gateway's: a forged or altered form is refused and changes nothing. The payment id
+is fixed per order, so pressing Pay twice (or replaying the form) is one payment."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from urllib.parse import parse_qsl
+
+from core.models import Order
+from core.services.payments import PaymentNotice
+from payments.base import InvalidNotification
+
+NAME = "test"
+OUTCOMES = ("pay", "decline")
+
+
+class TestGateway:
+    name = NAME
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, secret: bytes, base_url: str) -> None:
+        if len(secret) < 16:
+            raise ValueError("the test gateway needs a secret of at least 16 bytes")
+        self._secret = secret
+        self.base_url = base_url.rstrip("/")
+
+    def checkout_url(self, order: Order) -> str:
+        return f"{self.base_url}/pay/{order.token}"
+
+    def payment_id(self, order: Order, outcome: str) -> str:
+        digest = hmac.new(self._secret, f"id|{order.token}|{outcome}".encode(), hashlib.sha256)
+        return f"test_{order.id}_{outcome}_{digest.hexdigest()[:12]}"
+
+    def _sign(self, fields: Mapping[str, str]) -> str:
+        message = "|".join(f"{k}={fields[k]}" for k in sorted(fields) if k != "signature")
+        return hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
+
+    def form_fields(self, order: Order, outcome: str) -> dict[str, str]:
+        """The hidden fields of the Pay or Decline form for ``order``."""
+        fields = {
+            "order": order.token,
+            "payment_id": self.payment_id(order, outcome),
+            "amount": str(order.amount),
+            "currency": order.currency,
+            "outcome": outcome,
+        }
+        fields["signature"] = self._sign(fields)
+        return fields
+
+    def parse_notification(self, body: bytes, headers: Mapping[str, str]) -> PaymentNotice:
+        try:
+            fields = dict(parse_qsl(body.decode("utf-8"), strict_parsing=True))
+        except (UnicodeDecodeError, ValueError):
+            raise InvalidNotification("the form is not readable") from None
+        expected = {"order", "payment_id", "amount", "currency", "outcome", "signature"}
+        if set(fields) != expected:
+            raise InvalidNotification("the form's fields are not the checkout page's")
+        if not hmac.compare_digest(fields["signature"], self._sign(fields)):
+            raise InvalidNotification("bad signature")
+        if fields["outcome"] not in OUTCOMES or not fields["amount"].isdigit():
+            raise InvalidNotification("malformed form")
+        return PaymentNotice(
+            gateway=NAME,
+            gateway_payment_id=fields["payment_id"],
+            order_token=fields["order"],
+            amount=int(fields["amount"]),
+            currency=fields["currency"],
+            succeeded=fields["outcome"] == "pay",
+        )

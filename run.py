@@ -1,0 +1,278 @@
+"""The composition root and command line of the school platform.
+
+    python run.py                 start the platform (demo school, SQLite, test payments)
+    python run.py --port 9000     the same on another port
+    python run.py check FILE      validate a school file and list every problem
+
+Settings come from the environment or a ``.env`` file; see the README's reference."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from pydantic import AnyHttpUrl, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bots.base import Messenger
+from core import jobs
+from core.clock import SystemClock
+from core.errors import SchoolFileError
+from core.models import Order
+from core.ports import Clock, UnitOfWorkFactory
+from core.school import School
+from core.school_file import load_school
+from flows.engine import FlowEngine
+from flows.outbound import OutboundDispatcher
+from flows.routes import student_router
+from payments.base import PaymentGateway
+from payments.testgateway import TestGateway
+from storage.engine import create_engine, session_factory
+from storage.migrate import migrate
+from storage.uow import sql_uow_factory
+from web.app import make_app
+from web.deps import Deps
+
+log = logging.getLogger("school")
+SWEEPS = {"orders": 300, "lessons": 30, "expiry": 60}  # name -> interval in seconds
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///school.db"
+    school_file: Path = Path("school.example.yaml")
+    public_url: AnyHttpUrl | None = None  # where students' browsers reach this server
+    host: str = "127.0.0.1"
+    port: int = 8080
+    secret_key: str | None = None  # signs checkout forms; random per start when unset
+    test_payments: bool = True  # the built-in test gateway: NEVER on for a live school
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "use sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB"
+            )
+        return value
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if not 0 < value < 65536:
+            raise ValueError("a port is 1..65535")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 16:
+            raise ValueError("SECRET_KEY must be at least 16 characters")
+        return value
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url is not None:
+            return str(self.public_url).rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+def settings_problems(exc: ValidationError) -> list[str]:
+    return [
+        f"{'.'.join(str(p) for p in e['loc']).upper() or 'settings'}: {e['msg']}"
+        for e in exc.errors()
+    ]
+
+
+class SchoolHolder:
+    """The current school; replaced whole when the file is reloaded."""
+
+    def __init__(self, school: School) -> None:
+        self.school = school
+
+    def __call__(self) -> School:
+        return self.school
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    school: SchoolHolder
+    clock: Clock
+    uow_factory: UnitOfWorkFactory
+    gateways: dict[str, PaymentGateway]
+    channels: dict[str, Messenger]
+    dispatcher: OutboundDispatcher
+    flows: FlowEngine
+    app: web.Application
+
+    async def sweep(self, name: str) -> int:
+        """Run one sweep now; the scheduler calls this on intervals, tests call it directly."""
+        school, now, uowf = self.school(), self.clock.now(), self.uow_factory
+        if name == "orders":
+            count = await jobs.cancel_unpaid_orders(uowf, school, now)
+        elif name == "lessons":
+            count = await jobs.open_lessons(uowf, school, now)
+        elif name == "expiry":
+            count = await jobs.expire_purchases(uowf, now)
+        else:
+            raise ValueError(f"unknown sweep {name!r}")
+        if count:
+            self.dispatcher.wake()
+        return count
+
+    async def run_sweeps(self) -> dict[str, int]:
+        return {name: await self.sweep(name) for name in SWEEPS}
+
+
+def build_platform(
+    settings: Settings,
+    school: School,
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock | None = None,
+    channels: dict[str, Messenger] | None = None,
+) -> Platform:
+    clock = clock or SystemClock()
+    holder = SchoolHolder(school)
+    channels = dict(channels or {})
+    gateways: dict[str, PaymentGateway] = {}
+    if settings.test_payments:
+        secret = (settings.secret_key or secrets.token_hex(32)).encode()
+        gateways["test"] = TestGateway(secret, settings.base_url)
+    if not gateways:
+        raise SystemExit("no payment gateway is configured: set TEST_PAYMENTS=1 for the demo")
+
+    def checkout_url(order: Order) -> str:
+        return next(iter(gateways.values())).checkout_url(order)
+
+    dispatcher = OutboundDispatcher(uow_factory, clock, holder, channels, checkout_url)
+    flows = FlowEngine(
+        uow_factory, clock, holder, student_router(), channels, checkout_url, dispatcher
+    )
+    app = make_app(Deps(uow_factory, clock, holder, gateways, dispatcher))
+    return Platform(settings, holder, clock, uow_factory, gateways, channels, dispatcher, flows,
+                    app)
+
+
+def start_scheduler(platform: Platform) -> AsyncIOScheduler:
+    """Interval sweeps over due rows. A late run still runs (no misfire limit) and runs once."""
+    scheduler = AsyncIOScheduler(
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+    )
+
+    async def sweep(name: str) -> None:
+        try:
+            count = await platform.sweep(name)
+        except Exception:
+            log.exception("sweep %s failed; the next run catches up", name)
+            return
+        if count:
+            log.info("sweep %s: %d", name, count)
+
+    for name, seconds in SWEEPS.items():
+        scheduler.add_job(sweep, "interval", args=[name], seconds=seconds, id=name,
+                          next_run_time=platform.clock.now())
+    scheduler.start()
+    return scheduler
+
+
+async def serve(settings: Settings, school: School) -> None:
+    engine = create_engine(settings.database_url)
+    await migrate(engine)
+    uow_factory = sql_uow_factory(session_factory(engine))
+    platform = build_platform(settings, school, uow_factory)
+    resynced = await jobs.resync_lesson_schedule(uow_factory, school, platform.clock.now())
+    log.info("lesson schedule checked, %d purchases updated", resynced)
+
+    for messenger in platform.channels.values():
+        await messenger.run(platform.flows.handle)
+    if not platform.channels:
+        log.warning("no messenger token configured: only the web pages are served")
+    if "test" in platform.gateways:
+        log.warning("TEST PAYMENTS ARE ON: anyone can 'pay' without money. Never go live so.")
+    dispatcher = asyncio.create_task(platform.dispatcher.run_forever())
+    scheduler = start_scheduler(platform)
+
+    runner = web.AppRunner(platform.app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    log.info("%s is up at %s (health: %s/healthz)", school.name, settings.base_url,
+             settings.base_url)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping")
+    scheduler.shutdown(wait=False)
+    dispatcher.cancel()
+    for messenger in platform.channels.values():
+        await messenger.stop()
+    await runner.cleanup()
+    await engine.dispose()
+
+
+def check(path: Path) -> int:
+    try:
+        school = load_school(path)
+    except SchoolFileError as exc:
+        print(f"{path}: {len(exc.problems)} problem(s)", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    print(f"{path}: OK — {school.name}: {len(school.courses)} courses, "
+          f"{len(school.offers)} offers, {len(school.promo_codes)} promo codes")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="run.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    parser.add_argument("--school", type=Path, help="school file (default SCHOOL_FILE)")
+    sub = parser.add_subparsers(dest="command")
+    check_cmd = sub.add_parser("check", help="validate a school file")
+    check_cmd.add_argument("file", type=Path)
+    args = parser.parse_args(argv)
+
+    if args.command == "check":
+        return check(args.file)
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port),
+                                   ("school_file", args.school)) if v is not None}
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        print("The settings have problems:", file=sys.stderr)
+        for problem in settings_problems(exc):
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        school = load_school(settings.school_file)
+    except SchoolFileError as exc:
+        print(f"{settings.school_file}: the school file has problems:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    asyncio.run(serve(settings, school))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

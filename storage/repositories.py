@@ -1,0 +1,394 @@
+"""SQL implementations of the repositories in ``core.ports``.
+
+They speak Core SQL through the unit of work's ``AsyncSession`` and hand out plain
+``core.models`` dataclasses; ORM objects never leave this module. They never commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import datetime
+from functools import cache
+from typing import Any, TypeVar
+
+from sqlalchemy import Row, Table, and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.models import (
+    ChatState,
+    Identity,
+    Order,
+    OrderStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Payment,
+    Purchase,
+    PurchaseStatus,
+    User,
+)
+from storage.tables import (
+    ChatStateRow,
+    CounterRow,
+    IdentityRow,
+    LessonDeliveryRow,
+    OrderRow,
+    OutboxRow,
+    PaymentRow,
+    PurchaseRow,
+    UserRow,
+)
+
+E = TypeVar("E")
+
+users: Table = UserRow.__table__  # type: ignore[assignment]
+identities: Table = IdentityRow.__table__  # type: ignore[assignment]
+orders: Table = OrderRow.__table__  # type: ignore[assignment]
+payments: Table = PaymentRow.__table__  # type: ignore[assignment]
+purchases: Table = PurchaseRow.__table__  # type: ignore[assignment]
+counters: Table = CounterRow.__table__  # type: ignore[assignment]
+deliveries: Table = LessonDeliveryRow.__table__  # type: ignore[assignment]
+outbox: Table = OutboxRow.__table__  # type: ignore[assignment]
+chat_states: Table = ChatStateRow.__table__  # type: ignore[assignment]
+
+
+@cache
+def _tuple_fields(cls: type) -> frozenset[str]:
+    """Fields holding a tuple: stored as JSON lists, handed out as tuples again."""
+    return frozenset(f.name for f in fields(cls) if isinstance(f.default, tuple))
+
+
+def _values(entity: Any, table: Table) -> dict[str, Any]:
+    values = {}
+    for f in fields(entity):
+        if f.name not in table.c:
+            raise RuntimeError(f"{table.name} has no column {f.name}: update storage/tables.py")
+        values[f.name] = getattr(entity, f.name)
+    values.pop("id", None)
+    for name in _tuple_fields(type(entity)):
+        values[name] = list(values[name])
+    return values
+
+
+def _entity(cls: type[E], row: Row[Any] | None) -> E | None:
+    if row is None:
+        return None
+    entity = cls(**row._mapping)
+    for name in _tuple_fields(cls):
+        setattr(entity, name, tuple(getattr(entity, name)))
+    return entity
+
+
+def _entities(cls: type[E], rows: Any) -> list[E]:
+    return [_entity(cls, row) for row in rows]  # type: ignore[misc]
+
+
+class _SqlRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def _insert(self, table: Table) -> Any:
+        """``INSERT`` of the session's dialect, which knows ``ON CONFLICT``."""
+        dialect = self._session.get_bind().dialect.name
+        return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+    async def _one(self, cls: type[E], query: Any) -> E | None:
+        return _entity(cls, (await self._session.execute(query)).first())
+
+    async def _all(self, cls: type[E], query: Any) -> list[E]:
+        return _entities(cls, await self._session.execute(query))
+
+    async def _add(self, table: Table, entity: Any) -> Any:
+        query = table.insert().values(_values(entity, table)).returning(table.c.id)
+        entity.id = (await self._session.execute(query)).scalar_one()
+        return entity
+
+    async def _update(self, table: Table, row_id: int, values: dict[str, Any]) -> None:
+        query = update(table).where(table.c.id == row_id).values(values)
+        if (await self._session.execute(query)).rowcount != 1:  # type: ignore[attr-defined]
+            raise LookupError(f"no row {row_id} in {table.name}")
+
+
+class SqlUsers(_SqlRepo):
+    async def add(self, user: User) -> User:
+        return await self._add(users, user)
+
+    async def get(self, user_id: int) -> User | None:
+        return await self._one(User, select(users).where(users.c.id == user_id))
+
+    async def update(self, user: User) -> None:
+        await self._update(users, user.id, _values(user, users))
+
+    async def by_referral_code(self, code: str) -> User | None:
+        if not code:
+            return None
+        return await self._one(User, select(users).where(users.c.referral_code == code))
+
+    async def add_identity(self, identity: Identity) -> Identity:
+        return await self._add(identities, identity)
+
+    async def identity(self, messenger: str, external_id: str) -> Identity | None:
+        query = select(identities).where(
+            identities.c.messenger == messenger, identities.c.external_id == external_id
+        )
+        return await self._one(Identity, query)
+
+    async def identity_by_id(self, identity_id: int) -> Identity | None:
+        return await self._one(Identity, select(identities).where(identities.c.id == identity_id))
+
+    async def update_identity(self, identity: Identity) -> None:
+        await self._update(identities, identity.id, _values(identity, identities))
+
+    async def identities(self, user_id: int) -> list[Identity]:
+        query = (
+            select(identities)
+            .where(identities.c.user_id == user_id)
+            .order_by(identities.c.last_seen_at.desc().nulls_last(), identities.c.id.desc())
+        )
+        return await self._all(Identity, query)
+
+
+class SqlOrders(_SqlRepo):
+    async def add(self, order: Order) -> Order:
+        return await self._add(orders, order)
+
+    async def get(self, order_id: int) -> Order | None:
+        return await self._one(Order, select(orders).where(orders.c.id == order_id))
+
+    async def get_for_update(self, order_id: int) -> Order | None:
+        query = select(orders).where(orders.c.id == order_id).with_for_update()
+        return await self._one(Order, query)
+
+    async def by_token(self, token: str) -> Order | None:
+        return await self._one(Order, select(orders).where(orders.c.token == token))
+
+    async def transition(
+        self,
+        order_id: int,
+        expected: frozenset[OrderStatus],
+        new: OrderStatus,
+        at: datetime,
+        reason: str | None = None,
+    ) -> bool:
+        values: dict[str, Any] = {"status": new}
+        if new == OrderStatus.PAID:
+            values["paid_at"] = at
+        elif new in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
+            values |= {"closed_at": at, "close_reason": reason}
+        query = (
+            update(orders)
+            .where(orders.c.id == order_id, orders.c.status.in_(list(expected)))
+            .values(values)
+        )
+        return (await self._session.execute(query)).rowcount == 1  # type: ignore[attr-defined]
+
+    async def expired_unpaid(self, now: datetime, limit: int) -> list[Order]:
+        query = (
+            select(orders)
+            .where(orders.c.status == OrderStatus.NEW, orders.c.expires_at <= now)
+            .order_by(orders.c.id)
+            .limit(limit)
+        )
+        return await self._all(Order, query)
+
+    async def for_user(self, user_id: int) -> list[Order]:
+        query = select(orders).where(orders.c.user_id == user_id).order_by(orders.c.id)
+        return await self._all(Order, query)
+
+
+class SqlPayments(_SqlRepo):
+    async def add(self, payment: Payment) -> bool:
+        query = (
+            self._insert(payments)
+            .values(_values(payment, payments))
+            .on_conflict_do_nothing(index_elements=["gateway", "gateway_payment_id"])
+            .returning(payments.c.id)
+        )
+        new_id = (await self._session.execute(query)).scalar_one_or_none()
+        if new_id is None:
+            return False
+        payment.id = new_id
+        return True
+
+    async def get(self, gateway: str, gateway_payment_id: str) -> Payment | None:
+        query = select(payments).where(
+            payments.c.gateway == gateway, payments.c.gateway_payment_id == gateway_payment_id
+        )
+        return await self._one(Payment, query)
+
+    async def for_order(self, order_id: int) -> list[Payment]:
+        query = select(payments).where(payments.c.order_id == order_id).order_by(payments.c.id)
+        return await self._all(Payment, query)
+
+    async def update(self, payment: Payment) -> None:
+        await self._update(payments, payment.id, _values(payment, payments))
+
+
+class SqlPurchases(_SqlRepo):
+    async def add(self, purchase: Purchase) -> Purchase:
+        return await self._add(purchases, purchase)
+
+    async def get(self, purchase_id: int) -> Purchase | None:
+        return await self._one(Purchase, select(purchases).where(purchases.c.id == purchase_id))
+
+    async def update(self, purchase: Purchase) -> None:
+        await self._update(purchases, purchase.id, _values(purchase, purchases))
+
+    async def for_user(self, user_id: int) -> list[Purchase]:
+        query = (
+            select(purchases).where(purchases.c.user_id == user_id).order_by(purchases.c.id.desc())
+        )
+        return await self._all(Purchase, query)
+
+    async def for_order(self, order_id: int) -> list[Purchase]:
+        query = select(purchases).where(purchases.c.order_id == order_id).order_by(purchases.c.id)
+        return await self._all(Purchase, query)
+
+    async def due_lessons(self, now: datetime, limit: int) -> list[Purchase]:
+        return await self._due(purchases.c.next_lesson_at, now, limit)
+
+    async def due_expiry(self, now: datetime, limit: int) -> list[Purchase]:
+        return await self._due(purchases.c.ends_at, now, limit)
+
+    async def _due(self, column: Any, now: datetime, limit: int) -> list[Purchase]:
+        query = (
+            select(purchases)
+            .where(purchases.c.status == PurchaseStatus.ACTIVE, column <= now)
+            .order_by(column, purchases.c.id)
+            .limit(limit)
+        )
+        return await self._all(Purchase, query)
+
+    async def active_ids(self, after_id: int, limit: int) -> list[int]:
+        query = (
+            select(purchases.c.id)
+            .where(purchases.c.status == PurchaseStatus.ACTIVE, purchases.c.id > after_id)
+            .order_by(purchases.c.id)
+            .limit(limit)
+        )
+        return list((await self._session.scalars(query)).all())
+
+
+class SqlCounters(_SqlRepo):
+    async def take(self, key: str, limit: int | None) -> bool:
+        await self._session.execute(
+            self._insert(counters)
+            .values(key=key, used=0)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+        condition = [counters.c.key == key]
+        if limit is not None:
+            condition.append(counters.c.used < limit)
+        query = update(counters).where(*condition).values(used=counters.c.used + 1)
+        return (await self._session.execute(query)).rowcount == 1  # type: ignore[attr-defined]
+
+    async def release(self, key: str) -> None:
+        await self._session.execute(
+            update(counters)
+            .where(counters.c.key == key, counters.c.used > 0)
+            .values(used=counters.c.used - 1)
+        )
+
+    async def force_take(self, key: str) -> None:
+        await self._session.execute(
+            self._insert(counters)
+            .values(key=key, used=1)
+            .on_conflict_do_update(index_elements=["key"], set_={"used": counters.c.used + 1})
+        )
+
+    async def used(self, key: str) -> int:
+        query = select(counters.c.used).where(counters.c.key == key)
+        return (await self._session.scalar(query)) or 0
+
+
+class SqlDeliveries(_SqlRepo):
+    async def add_if_absent(
+        self, user_id: int, course: str, lesson: str, purchase_id: int, at: datetime
+    ) -> bool:
+        query = (
+            self._insert(deliveries)
+            .values(
+                user_id=user_id, course=course, lesson=lesson, purchase_id=purchase_id,
+                delivered_at=at,
+            )
+            .on_conflict_do_nothing(index_elements=["user_id", "course", "lesson"])
+            .returning(deliveries.c.id)
+        )
+        return (await self._session.execute(query)).scalar_one_or_none() is not None
+
+    async def delivered(self, user_id: int, course: str) -> set[str]:
+        query = select(deliveries.c.lesson).where(
+            deliveries.c.user_id == user_id, deliveries.c.course == course
+        )
+        return set((await self._session.scalars(query)).all())
+
+
+class SqlOutbox(_SqlRepo):
+    async def add(self, message: OutboxMessage) -> bool:
+        if message.due_at is None:
+            message.due_at = message.created_at
+        query = (
+            self._insert(outbox)
+            .values(_values(message, outbox))
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(outbox.c.id)
+        )
+        new_id = (await self._session.execute(query)).scalar_one_or_none()
+        if new_id is None:
+            return False
+        message.id = new_id
+        return True
+
+    async def claim(self, now: datetime, stale_before: datetime, limit: int) -> list[OutboxMessage]:
+        c = outbox.c
+        claimable = or_(
+            and_(c.status == OutboxStatus.PENDING, or_(c.due_at.is_(None), c.due_at <= now)),
+            and_(c.status == OutboxStatus.SENDING, c.claimed_at < stale_before),
+        )
+        query = select(c.id).where(claimable).order_by(c.id).limit(limit)
+        if self._session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        ids = list((await self._session.scalars(query)).all())
+        if not ids:
+            return []
+        await self._session.execute(
+            update(outbox)
+            .where(c.id.in_(ids))
+            .values(status=OutboxStatus.SENDING, attempts=c.attempts + 1, claimed_at=now)
+        )
+        return await self._all(OutboxMessage, select(outbox).where(c.id.in_(ids)).order_by(c.id))
+
+    async def get(self, message_id: int) -> OutboxMessage | None:
+        return await self._one(OutboxMessage, select(outbox).where(outbox.c.id == message_id))
+
+    async def mark_sent(self, message_id: int, identity_id: int | None, at: datetime) -> None:
+        values = {"status": OutboxStatus.SENT, "identity_id": identity_id, "sent_at": at}
+        await self._update(outbox, message_id, values)
+
+    async def mark_retry(self, message_id: int, due_at: datetime, error: str) -> None:
+        values = {"status": OutboxStatus.PENDING, "due_at": due_at, "error": error}
+        await self._update(outbox, message_id, values)
+
+    async def mark_failed(self, message_id: int, error: str) -> None:
+        await self._update(outbox, message_id, {"status": OutboxStatus.FAILED, "error": error})
+
+    async def for_user(self, user_id: int) -> list[OutboxMessage]:
+        query = select(outbox).where(outbox.c.user_id == user_id).order_by(outbox.c.id)
+        return await self._all(OutboxMessage, query)
+
+
+class SqlChatStates(_SqlRepo):
+    async def get(self, messenger: str, chat_id: str) -> ChatState | None:
+        query = select(chat_states).where(
+            chat_states.c.messenger == messenger, chat_states.c.chat_id == chat_id
+        )
+        return await self._one(ChatState, query)
+
+    async def put(self, state: ChatState) -> None:
+        insert = self._insert(chat_states).values(_values(state, chat_states))
+        await self._session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["messenger", "chat_id"],
+                set_={name: insert.excluded[name] for name in ("step", "data", "updated_at")},
+            )
+        )

@@ -1,0 +1,238 @@
+"""The schema. Column names match the field names of the dataclasses in ``core.models``."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from core.models import OrderStatus, OutboxStatus, PaymentStatus, PurchaseStatus
+
+NAMING = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in, aware UTC out, on every dialect. SQLite keeps no offset, so it gets UTC
+    wall time (which also sorts correctly as text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: only aware datetimes are stored")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class StrEnumType(TypeDecorator[enum.StrEnum]):
+    """A ``StrEnum`` stored as its plain string value."""
+
+    impl = String(20)
+    cache_ok = True
+
+    def __init__(self, enum_class: type[enum.StrEnum]) -> None:
+        super().__init__()
+        self.enum_class = enum_class
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum_class(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> enum.StrEnum | None:
+        return None if value is None else self.enum_class(value)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+ACTIVE = text("status = 'active'")
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        Index(
+            "ix_users_referral_code",
+            "referral_code",
+            unique=True,
+            sqlite_where=text("referral_code <> ''"),
+            postgresql_where=text("referral_code <> ''"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime | None]
+    name: Mapped[str]
+    language: Mapped[str]
+    timezone: Mapped[str | None]
+    referral_code: Mapped[str]
+    referred_by: Mapped[str | None]
+    utm_source: Mapped[str | None]
+    utm_medium: Mapped[str | None]
+    utm_campaign: Mapped[str | None]
+    start_offer: Mapped[str | None]
+
+
+class IdentityRow(Base):
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("messenger", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    messenger: Mapped[str]
+    external_id: Mapped[str]
+    name: Mapped[str]
+    reachable: Mapped[bool]
+    last_seen_at: Mapped[datetime | None]
+
+
+class OrderRow(Base):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    offer_code: Mapped[str]
+    token: Mapped[str] = mapped_column(unique=True)
+    amount: Mapped[int]
+    list_amount: Mapped[int]
+    currency: Mapped[str]
+    promo_code: Mapped[str | None]
+    status: Mapped[OrderStatus] = mapped_column(StrEnumType(OrderStatus))
+    created_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    paid_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    close_reason: Mapped[str | None]
+    messenger: Mapped[str | None]
+    products: Mapped[list[str]] = mapped_column(JSON)
+    access: Mapped[str]
+    period: Mapped[str | None]
+    extends: Mapped[list[str]] = mapped_column(JSON)
+
+
+class PaymentRow(Base):
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("gateway", "gateway_payment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    gateway: Mapped[str]
+    gateway_payment_id: Mapped[str]
+    amount: Mapped[int]
+    currency: Mapped[str]
+    status: Mapped[PaymentStatus] = mapped_column(StrEnumType(PaymentStatus))
+    created_at: Mapped[datetime | None]
+    details: Mapped[dict[str, Any]]
+
+
+class PurchaseRow(Base):
+    __tablename__ = "purchases"
+    __table_args__ = (
+        Index(
+            "ix_purchases_next_lesson_at_active",
+            "next_lesson_at",
+            sqlite_where=ACTIVE,
+            postgresql_where=ACTIVE,
+        ),
+        Index(
+            "ix_purchases_ends_at_active",
+            "ends_at",
+            sqlite_where=ACTIVE,
+            postgresql_where=ACTIVE,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    offer_code: Mapped[str]
+    products: Mapped[list[str]] = mapped_column(JSON)
+    access: Mapped[str]
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    status: Mapped[PurchaseStatus] = mapped_column(StrEnumType(PurchaseStatus))
+    next_lesson_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None]
+
+
+class CounterRow(Base):
+    __tablename__ = "counters"
+
+    key: Mapped[str] = mapped_column(primary_key=True)
+    used: Mapped[int]
+
+
+class LessonDeliveryRow(Base):
+    __tablename__ = "lesson_deliveries"
+    __table_args__ = (UniqueConstraint("user_id", "course", "lesson"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    course: Mapped[str]
+    lesson: Mapped[str]
+    purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id"), index=True)
+    delivered_at: Mapped[datetime]
+
+
+class OutboxRow(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due_at", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str]
+    data: Mapped[dict[str, Any]]
+    dedupe_key: Mapped[str | None] = mapped_column(unique=True)
+    status: Mapped[OutboxStatus] = mapped_column(StrEnumType(OutboxStatus))
+    created_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+    attempts: Mapped[int]
+    identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id"))
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    error: Mapped[str | None]
+
+
+class ChatStateRow(Base):
+    __tablename__ = "chat_states"
+
+    messenger: Mapped[str] = mapped_column(primary_key=True)
+    chat_id: Mapped[str] = mapped_column(primary_key=True)
+    step: Mapped[str]
+    data: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime | None]
+
+
+metadata = Base.metadata

@@ -1,0 +1,62 @@
+"""The SQL unit of work: one ``AsyncSession``, one transaction, the only place that commits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.repositories import (
+    SqlChatStates,
+    SqlCounters,
+    SqlDeliveries,
+    SqlOrders,
+    SqlOutbox,
+    SqlPayments,
+    SqlPurchases,
+    SqlUsers,
+)
+
+
+class SqlUnitOfWork:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        session = self._session = self._session_factory()
+        self.users = SqlUsers(session)
+        self.orders = SqlOrders(session)
+        self.payments = SqlPayments(session)
+        self.purchases = SqlPurchases(session)
+        self.counters = SqlCounters(session)
+        self.deliveries = SqlDeliveries(session)
+        self.outbox = SqlOutbox(session)
+        self.chat_states = SqlChatStates(session)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        session, self._session = self._session, None
+        if session is None:
+            return
+        try:
+            await session.rollback()  # whatever was not committed
+        finally:
+            await session.close()
+
+    async def commit(self) -> None:
+        await self._active().commit()
+
+    async def rollback(self) -> None:
+        await self._active().rollback()
+
+    def _active(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open: use `async with`")
+        return self._session
+
+
+def sql_uow_factory(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> Callable[[], SqlUnitOfWork]:
+    return lambda: SqlUnitOfWork(session_factory)

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+
+import pytest
+
+from core.clock import FakeClock
+from factories import START, make_school
+from harness import Harness
+from storage.memory import MemoryStore, memory_uow_factory
+
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+def school():
+    return make_school()
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore()
+
+
+@pytest.fixture
+def uow_factory(store):
+    return memory_uow_factory(store)
+
+
+@pytest.fixture
+async def harness(uow_factory, school, clock):
+    async with Harness(uow_factory, school, clock) as h:
+        yield h
+
+
+def _backend_param(name: str):
+    marks = [pytest.mark.postgres] if name == "postgres" else []
+    return pytest.param(name, marks=marks, id=name)
+
+
+@pytest.fixture(params=[_backend_param(b) for b in ("memory", "sqlite", "postgres")])
+async def db_uow_factory(request, tmp_path):
+    """The same unit of work on every storage backend (PostgreSQL with TEST_DATABASE_URL)."""
+    from storage.testing import make_uow_factory, postgres_url
+
+    if request.param == "postgres" and not postgres_url():
+        pytest.skip("PostgreSQL: set TEST_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1/test")
+    factory, engine = await make_uow_factory(request.param, tmp_path)
+    yield factory
+    if engine is not None:
+        await engine.dispose()

@@ -1,0 +1,96 @@
+"""The whole platform wired as ``run.py`` wires it, with the console messenger, a fake clock
+and a real HTTP server on 127.0.0.1 for the checkout page."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+
+from bots.console import ConsoleChat, ConsoleMessenger
+from core.clock import FakeClock
+from core.ports import UnitOfWorkFactory
+from core.school import School
+from run import Settings, build_platform
+
+
+class _Forms(HTMLParser):
+    """Collects each form's action and hidden fields from the checkout page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.forms.append({"action": attrs.get("action"), "fields": {}})
+        elif tag == "input" and self.forms:
+            self.forms[-1]["fields"][attrs["name"]] = attrs.get("value", "")
+
+
+def checkout_forms(html: str) -> dict[str, dict]:
+    """outcome ("pay" / "decline") -> {"action": ..., "fields": {...}}"""
+    parser = _Forms()
+    parser.feed(html)
+    return {form["fields"]["outcome"]: form for form in parser.forms}
+
+
+class Harness:
+    def __init__(self, uow_factory: UnitOfWorkFactory, school: School, clock: FakeClock):
+        self.clock = clock
+        self.console = ConsoleMessenger()
+        self.settings = Settings(_env_file=None, secret_key="s" * 32, port=8080)
+        self.platform = build_platform(
+            self.settings, school, uow_factory, clock, channels={"console": self.console}
+        )
+        self.uow_factory = uow_factory
+        self.server: TestServer | None = None
+        self.http: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Harness:
+        await self.console.run(self.platform.flows.handle)
+        self.server = TestServer(self.platform.app, host="127.0.0.1")
+        await self.server.start_server()
+        self.http = aiohttp.ClientSession()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.http.close()
+        await self.server.close()
+
+    def chat(self, user_id: str = "1001", name: str = "Anna", language: str = "en") -> ConsoleChat:
+        return self.console.chat(user_id, name, language)
+
+    def url(self, absolute: str) -> str:
+        """The checkout link a student got, pointed at this test server."""
+        parts = urlsplit(absolute)
+        return str(self.server.make_url(parts.path))
+
+    async def open_checkout(self, link: str) -> tuple[int, str]:
+        async with self.http.get(self.url(link)) as response:
+            return response.status, await response.text()
+
+    async def submit(self, form: dict, **tamper: str) -> tuple[int, str]:
+        fields = {**form["fields"], **tamper}
+        async with self.http.post(self.server.make_url(form["action"]), data=fields) as response:
+            return response.status, await response.text()
+
+    async def pay(self, link: str, outcome: str = "pay") -> tuple[int, str]:
+        status, html = await self.open_checkout(link)
+        assert status == 200, html
+        return await self.submit(checkout_forms(html)[outcome])
+
+    async def deliver(self) -> int:
+        """Send everything the outbox holds that is due, as the dispatcher would."""
+        total = 0
+        while count := await self.platform.dispatcher.dispatch_once():
+            total += count
+        return total
+
+    async def sweep(self) -> dict[str, int]:
+        done = await self.platform.run_sweeps()
+        await self.deliver()
+        return done

@@ -1,0 +1,32 @@
+"""The aiohttp application: health, checkout pages and payment webhooks. Messenger webhooks
+and the sandbox add their routes to the same app."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from web.checkout import checkout_page, result_page
+from web.deps import DEPS, Deps
+from web.payment_webhooks import payment_webhook
+
+
+async def healthz(request: web.Request) -> web.Response:
+    deps: Deps = request.app[DEPS]
+    try:
+        async with deps.uow_factory() as uow:
+            await uow.users.get(0)
+    except Exception as exc:  # the check's whole point is to report any failure
+        return web.json_response({"status": "error", "database": str(exc)}, status=503)
+    return web.json_response(
+        {"status": "ok", "school": deps.school().name, "time": deps.clock.now().isoformat()}
+    )
+
+
+def make_app(deps: Deps) -> web.Application:
+    app = web.Application(client_max_size=1024**2)
+    app[DEPS] = deps
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/pay/{token}", checkout_page)
+    app.router.add_get("/pay/{token}/done", result_page)
+    app.router.add_post("/payments/{gateway}/webhook", payment_webhook)
+    return app

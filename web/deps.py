@@ -1,0 +1,24 @@
+"""What the web handlers need, handed over by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from core.ports import Clock, Notifier, UnitOfWorkFactory
+from core.school import School
+from payments.base import PaymentGateway
+
+
+@dataclass
+class Deps:
+    uow_factory: UnitOfWorkFactory
+    clock: Clock
+    school: Callable[[], School]
+    gateways: dict[str, PaymentGateway] = field(default_factory=dict)
+    notifier: Notifier | None = None
+
+
+DEPS = web.AppKey("deps", Deps)
