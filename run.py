@@ -2,6 +2,7 @@
 
     python run.py                 start the platform (demo school, SQLite, test payments)
     python run.py --port 9000     the same on another port
+    python run.py chat            the same, and chat with the school in this terminal
     python run.py check FILE      validate a school file and list every problem
 
 Settings come from the environment or a ``.env`` file; see the README's reference."""
@@ -24,6 +25,7 @@ from pydantic import AnyHttpUrl, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bots.base import Messenger
+from bots.terminal import TerminalMessenger
 from core import jobs
 from core.clock import SystemClock
 from core.errors import SchoolFileError
@@ -188,11 +190,13 @@ def start_scheduler(platform: Platform) -> AsyncIOScheduler:
     return scheduler
 
 
-async def serve(settings: Settings, school: School) -> None:
+async def serve(settings: Settings, school: School, terminal: bool = False) -> None:
     engine = create_engine(settings.database_url)
     await migrate(engine)
     uow_factory = sql_uow_factory(session_factory(engine))
-    platform = build_platform(settings, school, uow_factory)
+    console = TerminalMessenger() if terminal else None
+    platform = build_platform(settings, school, uow_factory,
+                              channels={"console": console} if console else None)
     resynced = await jobs.resync_lesson_schedule(uow_factory, school, platform.clock.now())
     log.info("lesson schedule checked, %d purchases updated", resynced)
 
@@ -217,7 +221,12 @@ async def serve(settings: Settings, school: School) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    if console is not None:
+        chat = asyncio.create_task(console.converse(school.default_language))
+        await asyncio.wait([chat, asyncio.create_task(stop.wait())],
+                           return_when=asyncio.FIRST_COMPLETED)
+    else:
+        await stop.wait()
     log.info("stopping")
     scheduler.shutdown(wait=False)
     dispatcher.cancel()
@@ -246,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help="port to listen on (default 8080)")
     parser.add_argument("--school", type=Path, help="school file (default SCHOOL_FILE)")
     sub = parser.add_subparsers(dest="command")
+    sub.add_parser("chat", help="start, and chat with the school in this terminal")
     check_cmd = sub.add_parser("check", help="validate a school file")
     check_cmd.add_argument("file", type=Path)
     args = parser.parse_args(argv)
@@ -261,8 +271,10 @@ def main(argv: list[str] | None = None) -> int:
         for problem in settings_problems(exc):
             print(f"  {problem}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(),
+    chatting = args.command == "chat"
+    logging.basicConfig(level="WARNING" if chatting else settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         school = load_school(settings.school_file)
     except SchoolFileError as exc:
@@ -270,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
-    asyncio.run(serve(settings, school))
+    asyncio.run(serve(settings, school, terminal=chatting))
     return 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from core.school import pick
 from core.services import users
 from core.services.users import DeepLink
@@ -23,9 +25,11 @@ def main_menu(ctx: Context) -> Screen:
 
 async def start(ctx: Context, payload: str) -> Reply:
     link = DeepLink.parse(payload)
+    offer = ctx.school.offer(link.offer) if link.offer else None
+    if offer is None:  # a mistyped or retired offer code is not attribution
+        link = dataclasses.replace(link, offer=None)
     await users.record_deep_link(ctx.uow, ctx.user, link)
     ctx.state.step = ""
-    offer = ctx.school.offer(link.offer) if link.offer else None
     if offer is not None:
         if offer.code not in ctx.unlocked:
             ctx.unlocked.append(offer.code)

@@ -137,16 +137,16 @@ class _Repo:
         if key not in table:
             raise IntegrityError(f"no {what} {key}")
 
-    def _insert(self, table: str, entity: E) -> E:
+    def _insert(self, table: str, entity: Any) -> Any:
         row = _stored(entity)
-        row.id = entity.id = self._d.next_id(table)  # type: ignore[attr-defined]
-        getattr(self._d, table)[row.id] = row  # type: ignore[attr-defined]
+        row.id = entity.id = self._d.next_id(table)
+        getattr(self._d, table)[row.id] = row
         return entity
 
-    def _replace(self, table: dict[int, E], entity: E) -> None:
-        if entity.id not in table:  # type: ignore[attr-defined]
-            raise LookupError(f"{type(entity).__name__} {entity.id} is not stored")  # type: ignore[attr-defined]
-        table[entity.id] = _stored(entity)  # type: ignore[attr-defined]
+    def _replace(self, table: dict[int, Any], entity: Any) -> None:
+        if entity.id not in table:
+            raise LookupError(f"{type(entity).__name__} {entity.id} is not stored")
+        table[entity.id] = _stored(entity)
 
 
 class MemoryUsers(_Repo):
@@ -331,7 +331,6 @@ class MemoryCounters(_Repo):
     async def take(self, key: str, limit: int | None) -> bool:
         used = self._d.counters.get(key, 0)
         if limit is not None and used >= limit:
-            self._d.counters[key] = used
             return False
         self._d.counters[key] = used + 1
         return True

@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Table, and_, or_, select, update
+from sqlalchemy import CursorResult, Row, Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,15 +41,15 @@ from storage.tables import (
 
 E = TypeVar("E")
 
-users: Table = UserRow.__table__  # type: ignore[assignment]
-identities: Table = IdentityRow.__table__  # type: ignore[assignment]
-orders: Table = OrderRow.__table__  # type: ignore[assignment]
-payments: Table = PaymentRow.__table__  # type: ignore[assignment]
-purchases: Table = PurchaseRow.__table__  # type: ignore[assignment]
-counters: Table = CounterRow.__table__  # type: ignore[assignment]
-deliveries: Table = LessonDeliveryRow.__table__  # type: ignore[assignment]
-outbox: Table = OutboxRow.__table__  # type: ignore[assignment]
-chat_states: Table = ChatStateRow.__table__  # type: ignore[assignment]
+users = UserRow.__table__
+identities = IdentityRow.__table__
+orders = OrderRow.__table__
+payments = PaymentRow.__table__
+purchases = PurchaseRow.__table__
+counters = CounterRow.__table__
+deliveries = LessonDeliveryRow.__table__
+outbox = OutboxRow.__table__
+chat_states = ChatStateRow.__table__
 
 
 @cache
@@ -103,9 +103,14 @@ class _SqlRepo:
         entity.id = (await self._session.execute(query)).scalar_one()
         return entity
 
+    async def _count(self, query: Any) -> int:
+        """Run an UPDATE; how many rows it changed."""
+        result: CursorResult[Any] = await self._session.execute(query)  # type: ignore[assignment]
+        return result.rowcount
+
     async def _update(self, table: Table, row_id: int, values: dict[str, Any]) -> None:
         query = update(table).where(table.c.id == row_id).values(values)
-        if (await self._session.execute(query)).rowcount != 1:  # type: ignore[attr-defined]
+        if await self._count(query) != 1:
             raise LookupError(f"no row {row_id} in {table.name}")
 
 
@@ -180,7 +185,7 @@ class SqlOrders(_SqlRepo):
             .where(orders.c.id == order_id, orders.c.status.in_(list(expected)))
             .values(values)
         )
-        return (await self._session.execute(query)).rowcount == 1  # type: ignore[attr-defined]
+        return await self._count(query) == 1
 
     async def expired_unpaid(self, now: datetime, limit: int) -> list[Order]:
         query = (
@@ -280,7 +285,7 @@ class SqlCounters(_SqlRepo):
         if limit is not None:
             condition.append(counters.c.used < limit)
         query = update(counters).where(*condition).values(used=counters.c.used + 1)
-        return (await self._session.execute(query)).rowcount == 1  # type: ignore[attr-defined]
+        return await self._count(query) == 1
 
     async def release(self, key: str) -> None:
         await self._session.execute(
@@ -308,7 +313,10 @@ class SqlDeliveries(_SqlRepo):
         query = (
             self._insert(deliveries)
             .values(
-                user_id=user_id, course=course, lesson=lesson, purchase_id=purchase_id,
+                user_id=user_id,
+                course=course,
+                lesson=lesson,
+                purchase_id=purchase_id,
                 delivered_at=at,
             )
             .on_conflict_do_nothing(index_elements=["user_id", "course", "lesson"])

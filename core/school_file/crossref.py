@@ -70,8 +70,10 @@ class Checks:
         products: list[Entry[ProductItem]],
         offers: list[Entry[OfferItem]],
         promos: list[Entry[PromoItem]],
+        broken: frozenset[str] = frozenset(),
     ) -> None:
         self.context = context
+        self.broken = broken  # sections that are not even a list: references to them wait
         self.courses, self.groups, self.products = courses, groups, products
         self.offers, self.promos = offers, promos
         self.lesson_ids: dict[int, list[str]] = {}  # course index -> lesson ids
@@ -109,19 +111,21 @@ class Checks:
                 ids.append(lesson_id)
             self.lesson_ids[index] = ids
 
+    def _refer(self, path: str, code: str, section: str, entries: list[Entry[M]]) -> None:
+        """Report ``code`` unless an item of ``section`` has it (even a broken item)."""
+        if section in self.broken:
+            return
+        known = _known(entries)
+        if code not in known:
+            what = section.removesuffix("s")  # courses -> course
+            self.problems.append(f"{path}: " + _unknown(what, section, code, known))
+
     def _products(self) -> None:
-        courses, groups = _known(self.courses), _known(self.groups)
         for index, product in _valid(self.products):
-            if product.course is not None and product.course not in courses:
-                self.problems.append(
-                    f"products[{index}].course: "
-                    + _unknown("course", "courses", product.course, courses)
-                )
-            if product.group is not None and product.group not in groups:
-                self.problems.append(
-                    f"products[{index}].group: "
-                    + _unknown("group", "groups", product.group, groups)
-                )
+            if product.course is not None:
+                self._refer(f"products[{index}].course", product.course, "courses", self.courses)
+            if product.group is not None:
+                self._refer(f"products[{index}].group", product.group, "groups", self.groups)
 
     def _groups(self) -> None:
         chats: dict[int, int] = {}
@@ -133,32 +137,23 @@ class Checks:
             chats.setdefault(group.chat_id, index)
 
     def _offers(self) -> None:
-        products = _known(self.products)
         for index, offer in _valid(self.offers):
             for field in ("products", "extends"):
                 for position, code in enumerate(getattr(offer, field)):
-                    if code not in products:
-                        self.problems.append(
-                            f"offers[{index}].{field}[{position}]: "
-                            + _unknown("product", "products", code, products)
-                        )
+                    path = f"offers[{index}].{field}[{position}]"
+                    self._refer(path, code, "products", self.products)
 
     def offer_currency(self, offer: OfferItem) -> str | None:
         return offer.currency or self.context.currency
 
     def _promos(self) -> None:
-        offers = _known(self.offers)
         valid_offers = {offer.code: offer for _, offer in _valid(self.offers)}
         all_valid = len(valid_offers) == len(self.offers)
         for index, promo in _valid(self.promos):
-            currency = promo.amount.currency if promo.amount is not None else None
+            currency = promo.money.currency if promo.money is not None else None
             for position, code in enumerate(promo.offers or ()):
-                if code not in offers:
-                    self.problems.append(
-                        f"promo_codes[{index}].offers[{position}]: "
-                        + _unknown("offer", "offers", code, offers)
-                    )
-                elif currency and code in valid_offers:
+                self._refer(f"promo_codes[{index}].offers[{position}]", code, "offers", self.offers)
+                if currency and code in valid_offers:
                     offer_currency = self.offer_currency(valid_offers[code])
                     if offer_currency != currency:
                         self.problems.append(
@@ -244,7 +239,7 @@ def build_school(
         promo.code: PromoCode(
             code=promo.code,
             percent=promo.percent,
-            amount=promo.amount,
+            amount=promo.money,
             offers=checks.promo_offers.get(index, tuple(promo.offers or ())),
             max_uses=promo.max_uses,
             valid_until=promo.valid_until,

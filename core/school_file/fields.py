@@ -92,10 +92,6 @@ def as_text(value: object) -> str:
 # ---- plain scalars --------------------------------------------------------------------------
 
 
-def _text(value: object) -> str:
-    return as_text(value)
-
-
 def _optional_text(value: object) -> str:
     if value is None or value == "":
         return ""
@@ -129,7 +125,9 @@ def _percent(value: int) -> int:
     return value
 
 
-def _matching(pattern: re.Pattern[str], explain: str, transform: Callable[[str], str] = str):
+def _matching(
+    pattern: re.Pattern[str], explain: str, transform: Callable[[str], str] = str
+) -> Callable[[object], str]:
     def check(value: object) -> str:
         text = as_text(value).strip()
         if not pattern.fullmatch(text):
@@ -166,7 +164,10 @@ def parse_timezone(value: object) -> ZoneInfo:
 def _period(value: object) -> Period:
     if not isinstance(value, str):
         raise ValueError(f"must be an ISO-8601 duration such as P30D or P1M, but {describe(value)}")
-    return Period.parse(value.strip())
+    try:
+        return Period.parse(value.strip())
+    except OverflowError:
+        raise ValueError(f"{value.strip()!r} is too long") from None
 
 
 def _duration(value: object) -> timedelta:
@@ -228,15 +229,18 @@ def _local_datetime(value: object, info: ValidationInfo) -> datetime:
             raise ValueError(f"{value!r} is not a date and time {example}") from None
     else:
         raise ValueError(f"must be a date and time {example}, but {describe(value)}")
-    if moment.tzinfo is not None:
-        return moment.astimezone(UTC)
-    local = moment.replace(tzinfo=zone)
-    if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
-        raise ValueError(
-            f"{value!r} does not exist in {zone.key}: the clocks jump over it "
-            "(summer time); pick another time"
-        )
-    return local.astimezone(UTC)
+    try:
+        if moment.tzinfo is not None:
+            return moment.astimezone(UTC)
+        local = moment.replace(tzinfo=zone)
+        if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
+            raise ValueError(
+                f"{value!r} does not exist in {zone.key}: the clocks jump over it "
+                "(summer time); pick another time"
+            )
+        return local.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{value!r} is too far in the past or the future") from None
 
 
 def _local_text(value: object, info: ValidationInfo) -> MappingProxyType[str, str]:
@@ -289,14 +293,15 @@ def money_from(value: object, currency: str) -> Money:
     """A price or an amount: a number in major units, exact (``49.90``)."""
     if isinstance(value, bool) or not isinstance(value, int | Decimal | str | float):
         raise ValueError(f"must be a number such as 49.90, but {describe(value)}")
+    if isinstance(value, str) and "," in value:
+        raise ValueError(f"{value!r} is not a number: write decimals with a point, as in 49.90")
     return Money.from_major(value, currency)
 
 
 # ---- the annotated types the models use --------------------------------------------------
 
-Text = Annotated[str, PlainValidator(_text)]
+Text = Annotated[str, PlainValidator(as_text)]
 OptionalText = Annotated[str, PlainValidator(_optional_text)]
-Int = Annotated[int, BeforeValidator(_integer)]
 PositiveInt = Annotated[int, BeforeValidator(_integer), AfterValidator(_positive)]
 ChatId = Annotated[int, BeforeValidator(_integer), AfterValidator(_chat_id)]
 Percent = Annotated[int, BeforeValidator(_integer), AfterValidator(_percent)]

@@ -173,6 +173,7 @@ class _Reader:
         self.document = document
         self.problems = problems
         self.context = _context(document.get("school"))
+        self.broken: set[str] = set()
 
     def validate(self, model: type[M], data: object, loc: Loc) -> M | None:
         try:
@@ -187,6 +188,7 @@ class _Reader:
             return []
         if not isinstance(data, list):
             self.problems.append(f"{name}: must be a list, but {describe(data)}")
+            self.broken.add(name)
             return []
         entries = []
         for index, raw in enumerate(data):
@@ -311,7 +313,9 @@ def _parse(text: str, source: str) -> School:
     offers = reader.section("offers", OfferItem)
     promos = reader.section("promo_codes", PromoItem, upper=True)
 
-    checks = Checks(reader.context, courses, groups, products, offers, promos)
+    checks = Checks(
+        reader.context, courses, groups, products, offers, promos, frozenset(reader.broken)
+    )
     problems.extend(checks.run())
     problems.sort(key=_file_order)
     if problems or school is None:

@@ -1,7 +1,7 @@
 """The sections of the school file as pydantic models: one per list item, unknown fields refused.
 
 The models check each item on its own (types, formats, rules between its fields). Rules that
-look across items (duplicate codes, references) live in ``checks``.
+look across items (duplicate codes, references) live in ``crossref``.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from core.school_file.fields import (
 class _Model(BaseModel):
     model_config = ConfigDict(
         extra="forbid", frozen=True, arbitrary_types_allowed=True, coerce_numbers_to_str=True
-    )
+    )  # every field type parses its own input; extra="forbid" catches typos
 
 
 def _duplicates(values: list[str], field: str, what: str) -> list[tuple[Loc, str]]:
@@ -212,7 +212,7 @@ class PromoItem(_Model):
     code: PromoCodeText
     percent: Percent | None = None
     currency: Currency | None = None
-    amount: Any = None  # becomes Money
+    amount: Any = None  # becomes Money (stays as written while the currency is unknown)
     offers: list[Text] | None = None
     max_uses: PositiveInt | None = None
     valid_until: LocalDateTime | None = None
@@ -226,12 +226,12 @@ class PromoItem(_Model):
 
     @field_validator("amount")
     @classmethod
-    def _amount(cls, value: object, info: ValidationInfo) -> Money | None:
+    def _amount(cls, value: object, info: ValidationInfo) -> object:
         if value is None or "currency" not in info.data:
-            return None
+            return value
         currency = info.data["currency"] or context_of(info).currency
         if currency is None:
-            return None
+            return value  # the school's currency is wrong: reported there
         amount = money_from(value, currency)
         if amount.amount <= 0:
             raise ValueError(f"must be more than 0, but it is {amount}")
@@ -251,3 +251,8 @@ class PromoItem(_Model):
         if problems:
             raise Problems(problems)
         return self
+
+    @property
+    def money(self) -> Money | None:
+        """The fixed discount, once it is known to be valid."""
+        return self.amount if isinstance(self.amount, Money) else None

@@ -30,7 +30,7 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 class _Loader(yaml.SafeLoader):
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
-        self.duplicate_keys: list[str] = []
+        self.duplicate_keys: list[tuple[int, int, str]] = []  # line, column, problem
 
     def construct_mapping(self, node: Node, deep: bool = False) -> dict[str, object]:
         if not isinstance(node, MappingNode):
@@ -43,9 +43,14 @@ class _Loader(yaml.SafeLoader):
                 continue
             first = seen.setdefault(key_node.value, key_node.start_mark)
             if first is not key_node.start_mark:
+                mark = key_node.start_mark
                 self.duplicate_keys.append(
-                    f"{where(key_node.start_mark)}: duplicate key {key_node.value!r} "
-                    f"(first at line {first.line + 1})"
+                    (
+                        mark.line,
+                        mark.column,
+                        f"{where(mark)}: duplicate key {key_node.value!r} "
+                        f"(first at line {first.line + 1})",
+                    )
                 )
         self.flatten_mapping(node)  # merge keys (<<: *defaults)
         mapping: dict[str, object] = {}
@@ -64,22 +69,10 @@ class _Loader(yaml.SafeLoader):
         text = str(self.construct_scalar(node)).replace("_", "")
         lowered = text.lower()
         if ":" in text or "inf" in lowered or "nan" in lowered:
-            return self._or_problem(super().construct_yaml_float, node)
+            return super().construct_yaml_float(node)
         try:
             return Decimal(text)
         except InvalidOperation:
-            raise ConstructorError(
-                None, None, f"{node.value!r} is not a valid number", node.start_mark
-            ) from None
-
-    def construct_yaml_int(self, node: ScalarNode) -> object:  # type: ignore[override]
-        return self._or_problem(super().construct_yaml_int, node)
-
-    @staticmethod
-    def _or_problem(construct, node: ScalarNode) -> object:  # type: ignore[no-untyped-def]
-        try:
-            return construct(node)
-        except (ValueError, ArithmeticError):
             raise ConstructorError(
                 None, None, f"{node.value!r} is not a valid number", node.start_mark
             ) from None
@@ -93,8 +86,32 @@ _Loader.add_implicit_resolver(
     _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
 _Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
-_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 _Loader.add_constructor("tag:yaml.org,2002:map", yaml.SafeLoader.construct_yaml_map)
+
+
+def _guarded(construct):  # type: ignore[no-untyped-def]
+    """PyYAML's scalar constructors can fail with plain Python errors on odd input
+    (``!!timestamp x``, ``0b_``): turn those into a YAML problem at the value."""
+
+    def guarded(loader: _Loader, node: ScalarNode) -> object:
+        try:
+            return construct(loader, node)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, AttributeError, ArithmeticError):
+            raise ConstructorError(
+                None,
+                None,
+                f"{node.value!r} is not a valid {node.tag.rsplit(':', 1)[-1]}",
+                node.start_mark,
+            ) from None
+
+    return guarded
+
+
+for _tag in ("null", "bool", "int", "float", "binary", "timestamp", "str"):
+    _full = f"tag:yaml.org,2002:{_tag}"
+    _Loader.add_constructor(_full, _guarded(_Loader.yaml_constructors[_full]))
 
 
 def where(mark: yaml.Mark) -> str:
@@ -156,7 +173,7 @@ def read_yaml(text: str) -> tuple[object, list[str]]:
                 f"{MAX_NODES} values; write the data out instead"
             ]
         data = loader.construct_document(node)
-        return data, loader.duplicate_keys
+        return data, [problem for *_, problem in sorted(loader.duplicate_keys)]
     except yaml.MarkedYAMLError as exc:
         return None, [_marked_problem(exc)]
     except yaml.reader.ReaderError as exc:

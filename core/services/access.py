@@ -61,7 +61,24 @@ async def grant(uow: UnitOfWork, school: School, order: Order, now: datetime) ->
     open now."""
     period = Period(order.period) if order.period else None
     target = await _extension_target(uow, order) if period else None
-    if target is not None and period is not None:
+    granted = order.products or order.extends
+    if target is not None and period is not None and not set(target.products) <= set(granted):
+        # A renewal of part of a bundle (the club of a course+club plan) continues that part
+        # from the bundle's end in a purchase of its own; the rest of the bundle ends as sold.
+        purchase = await uow.purchases.add(
+            Purchase(
+                user_id=order.user_id,
+                order_id=order.id,
+                offer_code=order.offer_code,
+                products=granted,
+                access=order.access,
+                starts_at=now,
+                ends_at=new_end(target, period, now),
+                updated_at=now,
+            )
+        )
+        extended = True
+    elif target is not None and period is not None:
         target.ends_at = new_end(target, period, now)
         if target.status is not PurchaseStatus.ACTIVE:
             target.status = PurchaseStatus.ACTIVE
@@ -77,7 +94,7 @@ async def grant(uow: UnitOfWork, school: School, order: Order, now: datetime) ->
                 order_id=order.id,
                 offer_code=order.offer_code,
                 # A renewal bought by someone whose purchase is gone still gets what it extends.
-                products=order.products or order.extends,
+                products=granted,
                 access=order.access,
                 starts_at=now,
                 ends_at=period.add_to(now) if period else None,

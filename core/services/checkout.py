@@ -49,12 +49,12 @@ async def place_order(
     offer = school.offer(offer_code)
     if offer is None:
         raise errors.NotFound(offer=offer_code)
-    await catalog.check_can_buy(uow, school, user, offer, now, unlocked)
     price = catalog.quote(school, offer, promo_code, now)
     promo = price.promo.code if price.promo else None
     existing = await _open_order(uow, user.id, offer.code, promo, now)
-    if existing is not None:
+    if existing is not None:  # it already holds its seat and promo use
         return PlacedOrder(existing, completed=False, reused=True)
+    await catalog.check_can_buy(uow, school, user, offer, now, unlocked)
     if price.promo is not None and not await uow.counters.take(
         catalog.promo_key(price.promo.code), price.promo.max_uses
     ):
@@ -85,7 +85,9 @@ async def place_order(
     )
     if order.amount == 0:
         await payments.complete_free(uow, school, order, now)
-        return PlacedOrder(order, completed=True)
+        paid = await uow.orders.get(order.id)
+        assert paid is not None
+        return PlacedOrder(paid, completed=True)
     return PlacedOrder(order, completed=False)
 
 

@@ -31,7 +31,11 @@ def schedule(school: School, purchase: Purchase) -> list[ScheduledLesson]:
 def open_lessons(school: School, purchase: Purchase, now: datetime) -> list[ScheduledLesson]:
     if purchase.status is not PurchaseStatus.ACTIVE:
         return []
-    return [item for item in schedule(school, purchase) if item.opens_at <= now]
+    return [
+        item
+        for item in schedule(school, purchase)
+        if item.opens_at <= now and (purchase.ends_at is None or item.opens_at < purchase.ends_at)
+    ]
 
 
 def next_opening(school: School, purchase: Purchase, now: datetime) -> ScheduledLesson | None:

@@ -72,7 +72,13 @@ async def confirm(uow: UnitOfWork, school: School, notice: PaymentNotice, now: d
         details=notice.details,
     )
     if not await uow.payments.add(payment):
-        return Confirmation(Outcome.DUPLICATE, order)
+        known = await uow.payments.get(notice.gateway, notice.gateway_payment_id)
+        if not (notice.succeeded and known and known.status is PaymentStatus.FAILED):
+            return Confirmation(Outcome.DUPLICATE, order)
+        # Some gateways report a failed attempt, then success, under one payment id.
+        known.status, known.amount, known.currency = (
+            PaymentStatus.SUCCEEDED, notice.amount, notice.currency)
+        await uow.payments.update(known)
     if not notice.succeeded:
         await enqueue(
             uow, now, order.user_id, "payment_failed", {"order": order.id},
@@ -89,6 +95,8 @@ async def confirm(uow: UnitOfWork, school: School, notice: PaymentNotice, now: d
     expected = PAYABLE | {OrderStatus.CANCELLED} if late else PAYABLE
     if received < order.amount:
         if await uow.orders.transition(order.id, expected, OrderStatus.PARTIALLY_PAID, now):
+            if late:
+                await _retake_holds(uow, school, order)
             await enqueue(
                 uow, now, order.user_id, "payment_partial",
                 {"order": order.id, "received": received, "currency": order.currency},

@@ -12,6 +12,8 @@ from core.ports import UnitOfWork
 
 _REFERRAL_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 _SEGMENT = re.compile(r"^(o|src|med|cmp|ref)-(.+)$")
+_VALUE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_PAYLOAD = 64  # Telegram's limit for a /start payload
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,8 @@ class DeepLink:
                 continue
             match = _SEGMENT.match(segment)
             key, value = (match.group(1), match.group(2)) if match else ("o", segment)
-            values.setdefault(key, value[:64])
+            if _VALUE.match(value):
+                values.setdefault(key, value)
         return cls(
             offer=values.get("o"),
             utm_source=values.get("src"),
@@ -50,16 +53,23 @@ class DeepLink:
         )
 
     def payload(self) -> str:
-        parts = [f"o-{self.offer}"] if self.offer else []
+        """The payload for a link; ValueError if a value cannot travel in one."""
+        parts = []
         for key, value in (
+            ("o", self.offer),
             ("src", self.utm_source),
             ("med", self.utm_medium),
             ("cmp", self.utm_campaign),
             ("ref", self.referrer),
         ):
             if value:
+                if not _VALUE.match(value) or "__" in value:
+                    raise ValueError(f"{value!r}: use letters, digits, '-' and single '_'")
                 parts.append(f"{key}-{value}")
-        return "__".join(parts)
+        payload = "__".join(parts)
+        if len(payload) > MAX_PAYLOAD:
+            raise ValueError(f"the payload is {len(payload)} characters; the limit is 64")
+        return payload
 
 
 async def _new_referral_code(uow: UnitOfWork) -> str:

@@ -326,6 +326,11 @@ def test_per_language_texts_and_school_texts() -> None:
     assert school.courses["python"].title == {"en": "Python", "ru": "Питон"}
 
 
+def test_windows_line_endings() -> None:
+    text = (FILES / "minimal.yaml").read_text(encoding="utf-8").replace("\n", "\r\n")
+    assert parse_school(text).name == "Mini School"
+
+
 def test_norwegian_is_a_language_not_false() -> None:
     text = dump(base()).replace("title: Python\n", "title: {en: Python, no: Python}\n", 1)
     assert parse_school(text).courses["python"].title == {"en": "Python", "no": "Python"}
@@ -604,9 +609,9 @@ CASES: list[tuple[str, Any, list[str]]] = [
     ),
     (
         "course code too long",
-        lambda d: d["courses"][0].update(code="a" * 33),
+        lambda d: d["courses"].append({**d["courses"][0], "code": "a" * 33}),
         [
-            f"courses[0].code: '{'a' * 33}' is not a valid code: use up to 32 lower-case latin "
+            f"courses[1].code: '{'a' * 33}' is not a valid code: use up to 32 lower-case latin "
             "letters, digits, - and _, starting with a letter or digit"
         ],
     ),
@@ -801,6 +806,11 @@ CASES: list[tuple[str, Any, list[str]]] = [
         "price is a number",
         lambda d: d["offers"][0].update(price="cheap"),
         ["offers[0].price: 'cheap' is not a number"],
+    ),
+    (
+        "price with a decimal comma",
+        lambda d: d["offers"][0].update(price="49,90"),
+        ["offers[0].price: '49,90' is not a number: write decimals with a point, as in 49.90"],
     ),
     (
         "price is a scalar",
@@ -1061,8 +1071,20 @@ def test_yaml_tab_indentation() -> None:
 
 
 def test_duplicate_keys_are_problems() -> None:
-    text = dump(base()).replace("  price: '49.90'\n", "  price: '49.90'\n  price: 5\n")
-    assert problems(text) == ["line 35, column 5: duplicate key 'price' (first at line 34)"]
+    text = (
+        "school:\n"
+        "  name: A\n"
+        "  default_language: en\n"
+        "  timezone: UTC\n"
+        "  currency: EUR\n"
+        "  name: B\n"
+        "offers: []\n"
+        "offers: []\n"
+    )
+    assert problems(text) == [
+        "line 6, column 3: duplicate key 'name' (first at line 2)",
+        "line 8, column 1: duplicate key 'offers' (first at line 7)",
+    ]
 
 
 def test_python_tags_are_refused() -> None:
@@ -1089,7 +1111,7 @@ def test_file_that_is_not_utf8(tmp_path: Path) -> None:
     with pytest.raises(SchoolFileError) as caught:
         load_school(path)
     assert caught.value.problems == [
-        f"{path}: not UTF-8 text (byte 0xe9 at offset 20); save the file as UTF-8"
+        f"{path}: not UTF-8 text (byte 0xe9 at offset 19); save the file as UTF-8"
     ]
 
 
@@ -1141,10 +1163,7 @@ def test_alias_bombs_are_refused_quickly() -> None:
 
 def test_aliases_and_merge_keys_work() -> None:
     text = dump(base()) + (
-        "promo_codes:\n"
-        "  - &ten {code: TEN, percent: 10}\n"
-        "  - <<: *ten\n"
-        "    code: TENTOO\n"
+        "promo_codes:\n  - &ten {code: TEN, percent: 10}\n  - <<: *ten\n    code: TENTOO\n"
     )
     school = parse_school(text)
     assert school.promo_codes["TENTOO"].percent == 10
@@ -1247,7 +1266,7 @@ def test_random_text_mutations_of_the_example_only_raise_school_file_error() -> 
     rng = random.Random(7)
     lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
     alphabet = " :-[]{}&*!|>'\"#%@`,?\t\nabc019"
-    for _ in range(150):
+    for _ in range(100):
         mutated = list(lines)
         for _ in range(rng.randrange(1, 4)):
             index = rng.randrange(len(mutated))
@@ -1305,7 +1324,7 @@ def test_wrong_types_everywhere_only_raise_school_file_error() -> None:
     rng = random.Random(42)
     original = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
     failures = 0
-    for _ in range(300):
+    for _ in range(150):
         data = copy.deepcopy(original)
         for _ in range(rng.randrange(1, 4)):
             _replace_random_node(data, rng)
@@ -1315,4 +1334,4 @@ def test_wrong_types_everywhere_only_raise_school_file_error() -> None:
         except SchoolFileError as exc:
             failures += 1
             assert not any("unexpected error" in p for p in exc.problems), exc.problems
-    assert failures > 200  # the mutations do break the file
+    assert failures > 100  # the mutations do break the file

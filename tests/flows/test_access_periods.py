@@ -30,13 +30,17 @@ async def test_lifetime_period_and_renewal_end_dates(harness, clock):
 
     clock.advance(timedelta(days=10))
     await _buy(harness, chat, "club-extend")
-    [club] = [p for p in await _purchases(harness) if "club" in p.products]
-    assert club.ends_at == start + timedelta(days=60)  # from the current end, not from now
+    by_offer = {p.offer_code: p for p in await _purchases(harness)}
+    # The club continues from the bundle's current end (not from now); the course does not.
+    assert by_offer["club-extend"].ends_at == start + timedelta(days=60)
+    assert by_offer["club-extend"].products == ("club",)
+    assert by_offer["python-30"].ends_at == start + timedelta(days=30)
     assert "Your access lasts until Apr 1, 2026." not in chat.last.text
     assert "Your access lasts until May 1, 2026." in chat.last.text
 
     await chat.send("/my")
-    assert "Python 30 days — until May 1, 2026" in chat.last.labels
+    assert "Python 30 days — until Apr 1, 2026" in chat.last.labels
+    assert "Club +30 days — until May 1, 2026" in chat.last.labels
     assert "Python forever — forever" in chat.last.labels
 
 

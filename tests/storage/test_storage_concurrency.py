@@ -25,8 +25,12 @@ async def test_duplicate_payment_notices_grant_once(uow_factory):
             found = await uow.orders.by_token("tok")
             locked = await uow.orders.get_for_update(found.id)
             payment = Payment(
-                order_id=locked.id, gateway="test", gateway_payment_id="pay-1",
-                amount=1000, currency="RUB", created_at=T0,
+                order_id=locked.id,
+                gateway="test",
+                gateway_payment_id="pay-1",
+                amount=1000,
+                currency="RUB",
+                created_at=T0,
             )
             inserted = await uow.payments.add(payment)
             moved = await uow.orders.transition(

@@ -138,8 +138,13 @@ async def test_identities(uow_factory, now):
     async with uow_factory() as uow:
         user = await add_user(uow)
         tg = await uow.users.add_identity(
-            Identity(user_id=user.id, messenger="telegram", external_id="42", name="ann",
-                     last_seen_at=now)
+            Identity(
+                user_id=user.id,
+                messenger="telegram",
+                external_id="42",
+                name="ann",
+                last_seen_at=now,
+            )
         )
         vk = await uow.users.add_identity(
             Identity(user_id=user.id, messenger="vk", external_id="42", last_seen_at=now + MINUTE)
@@ -191,8 +196,15 @@ async def test_order_round_trip(uow_factory, now):
     async with uow_factory() as uow:
         user = await add_user(uow)
         order = await add_order(
-            uow, user.id, "t1", promo_code="SPRING", expires_at=now + timedelta(hours=1),
-            messenger="telegram", products=("python", "sql"), access="period", period="P1M",
+            uow,
+            user.id,
+            "t1",
+            promo_code="SPRING",
+            expires_at=now + timedelta(hours=1),
+            messenger="telegram",
+            products=("python", "sql"),
+            access="period",
+            period="P1M",
             extends=("python",),
         )
         await uow.commit()
@@ -275,7 +287,9 @@ async def test_expired_unpaid(uow_factory, now):
         older = await add_order(uow, uid, "older", expires_at=now - 2 * MINUTE)
 
         assert [o.id for o in await uow.orders.expired_unpaid(now, 10)] == [
-            late.id, exact.id, older.id,
+            late.id,
+            exact.id,
+            older.id,
         ]
         assert [o.id for o in await uow.orders.expired_unpaid(now, 2)] == [late.id, exact.id]
 
@@ -337,8 +351,12 @@ async def test_a_payment_needs_its_order(uow_factory):
 async def test_purchase_round_trip(uow_factory, now):
     async with uow_factory() as uow:
         purchase = await add_purchase(
-            uow, products=("python", "sql"), access="period", ends_at=now + timedelta(days=30),
-            next_lesson_at=now + MINUTE, updated_at=now,
+            uow,
+            products=("python", "sql"),
+            access="period",
+            ends_at=now + timedelta(days=30),
+            next_lesson_at=now + MINUTE,
+            updated_at=now,
         )
         await uow.commit()
     async with uow_factory() as uow:
@@ -361,7 +379,9 @@ async def test_purchases_of_a_user_newest_first_and_of_an_order(uow_factory):
         third = await add_purchase(uow, user_id=user.id)
         await add_purchase(uow)
         assert [p.id for p in await uow.purchases.for_user(user.id)] == [
-            third.id, second.id, first.id,
+            third.id,
+            second.id,
+            first.id,
         ]
         assert await uow.purchases.for_order(order.id) == [first, second]
         assert await uow.purchases.for_user(999) == []
@@ -642,3 +662,12 @@ async def test_json_values_come_back_as_json(uow_factory):
     async with uow_factory() as uow:
         stored = await uow.payments.get("test", "p1")
         assert stored.details == {"tuple": [1, 2], "nested": {"ok": True}}
+
+
+async def test_queries_compare_instants_whatever_the_offset(uow_factory, now):
+    async with uow_factory() as uow:
+        purchase = await add_purchase(uow, ends_at=now)
+        behind = now.astimezone(timezone(timedelta(hours=-5)))
+        ahead = (now - MINUTE).astimezone(timezone(timedelta(hours=3)))
+        assert [p.id for p in await uow.purchases.due_expiry(behind, 10)] == [purchase.id]
+        assert await uow.purchases.due_expiry(ahead, 10) == []

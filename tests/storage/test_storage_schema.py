@@ -57,15 +57,17 @@ def _plain(value):
 
 def _schema(connection):
     inspector = inspect(connection)
-    return _plain({
-        name: (
-            inspector.get_columns(name),
-            sorted(inspector.get_indexes(name), key=lambda i: i["name"]),
-            inspector.get_unique_constraints(name),
-            inspector.get_foreign_keys(name),
-        )
-        for name in sorted(inspector.get_table_names())
-    })
+    return _plain(
+        {
+            name: (
+                inspector.get_columns(name),
+                sorted(inspector.get_indexes(name), key=lambda i: i["name"]),
+                inspector.get_unique_constraints(name),
+                inspector.get_foreign_keys(name),
+            )
+            for name in sorted(inspector.get_table_names())
+        }
+    )
 
 
 def _revision(connection):

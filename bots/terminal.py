@@ -1,0 +1,62 @@
+"""Chat with the school in a terminal: the console messenger, printed and typed.
+
+Type a message (``/start``, a promo code), or a button's number to press it. Link buttons
+print their address (the checkout page is served by the same process)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TextIO
+
+from bots.console import ConsoleMessenger
+from flows.ui import MessageRef, Peer, Screen
+
+STUDENT_ID = "terminal-student"
+
+
+class TerminalMessenger(ConsoleMessenger):
+    def __init__(self, out: TextIO = sys.stdout) -> None:
+        super().__init__("console")
+        self.out = out
+
+    def _print(self, screen: Screen, edited: bool) -> None:
+        head = "✎ (edited)" if edited else "──"
+        lines = [f"\n{head} bot ──", screen.text]
+        for number, button in enumerate(screen.buttons, 1):
+            target = f"  → {button.url}" if button.url else ""
+            lines.append(f"  [{number}] {button.text}{target}")
+        print("\n".join(lines), file=self.out, flush=True)
+
+    async def send(self, peer: Peer, screen: Screen) -> MessageRef:
+        ref = await super().send(peer, screen)
+        self._print(screen, edited=False)
+        return ref
+
+    async def edit(self, ref: MessageRef, screen: Screen) -> MessageRef:
+        result = await super().edit(ref, screen)
+        self._print(screen, edited=True)
+        return result
+
+    async def converse(self, language: str = "en") -> None:
+        """Read the student's lines from stdin until end of input."""
+        chat = self.chat(STUDENT_ID, "Terminal student", language)
+        print("Type /start to begin, a number to press a button, Ctrl-D to quit.",
+              file=self.out, flush=True)
+        loop = asyncio.get_running_loop()
+        while True:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line:
+                return
+            text = line.strip()
+            if not text:
+                continue
+            buttons = chat.messages[-1].screen.buttons if chat.messages else []
+            if text.isdigit() and 1 <= int(text) <= len(buttons):
+                button = buttons[int(text) - 1]
+                if button.url:
+                    print(f"Open {button.url} in your browser.", file=self.out, flush=True)
+                    continue
+                await chat.press(button.action or "", chat.messages[-1])
+            else:
+                await chat.send(text)

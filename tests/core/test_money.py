@@ -1,0 +1,102 @@
+"""Money: exact parsing of prices from the school file, per-currency limits, display."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from core.money import Money
+
+
+@pytest.mark.parametrize(
+    ("value", "amount"),
+    [("49.90", 4990), (49, 4900), (19.99, 1999), (0.07, 7), ("1e2", 10000), (" 5 ", 500)],
+)
+def test_from_major_is_exact(value, amount):
+    assert Money.from_major(value, "EUR") == Money(amount, "EUR")
+
+
+def test_from_major_accepts_trailing_zeros_beyond_the_exponent():
+    assert Money.from_major("49.900", "EUR") == Money(4990, "EUR")
+
+
+@pytest.mark.parametrize("value", ["49.999", "0.001", 0.1 + 0.2, "1E-3"])
+def test_from_major_rejects_three_decimals_for_eur(value):
+    with pytest.raises(ValueError, match="more than 2 digits after the point"):
+        Money.from_major(value, "EUR")
+
+
+def test_stars_have_no_decimals():
+    assert Money.from_major(100, "XTR") == Money(100, "XTR")
+    assert Money(100, "XTR").major == Decimal(100)
+
+
+def test_stars_reject_a_fraction():
+    with pytest.raises(ValueError, match="more than 0 digits after the point"):
+        Money.from_major("1.5", "XTR")
+
+
+@pytest.mark.parametrize("value", ["abc", "", None, "NaN", "Infinity", "-Infinity", "1,5", True])
+def test_from_major_rejects_what_is_not_a_number(value):
+    with pytest.raises(ValueError, match="is not a number"):
+        Money.from_major(value, "EUR")
+
+
+def test_unsupported_currency_names_the_supported_ones():
+    with pytest.raises(ValueError, match=r"unsupported currency 'JPY' \(supported: .*EUR.*XTR"):
+        Money.from_major(5, "JPY")
+
+
+def test_major_is_a_decimal_in_major_units():
+    assert Money(4990, "EUR").major == Decimal("49.90")
+
+
+def test_price_below_minimum_says_so():
+    assert Money(50, "EUR").limits_problem() == "0.50 EUR is below the minimum of 1"
+
+
+def test_price_above_maximum_says_so():
+    assert Money(200001, "EUR").limits_problem() == "2000.01 EUR is above the maximum of 2000"
+
+
+@pytest.mark.parametrize(
+    "money", [Money(100, "EUR"), Money(200000, "EUR"), Money(1, "XTR"), Money(10000, "XTR")]
+)
+def test_limits_are_inclusive(money):
+    assert money.limits_problem() is None
+
+
+@pytest.mark.parametrize(
+    ("money", "problem"),
+    [
+        (Money(0, "XTR"), "0 XTR is below the minimum of 1"),
+        (Money(10001, "XTR"), "10001 XTR is above the maximum of 10000"),
+        (Money(-500, "EUR"), "-5 EUR is below the minimum of 1"),
+    ],
+)
+def test_limits_of_other_prices(money, problem):
+    assert money.limits_problem() == problem
+
+
+def test_minimum_is_one_major_unit_in_minor_units():
+    assert Money(4990, "EUR").minimum() == Money(100, "EUR")
+    assert Money(500, "XTR").minimum() == Money(1, "XTR")
+
+
+@pytest.mark.parametrize(
+    ("money", "language", "text"),
+    [
+        (Money(4900, "EUR"), "en", "49 EUR"),
+        (Money(4990, "EUR"), "en", "49.90 EUR"),
+        (Money(4990, "EUR"), "ru", "49,90 EUR"),
+        (Money(5, "EUR"), "en", "0.05 EUR"),
+        (Money(250, "XTR"), "en", "250 XTR"),
+    ],
+)
+def test_format(money, language, text):
+    assert money.format(language) == text
+
+
+def test_str_is_the_english_format():
+    assert str(Money(1990, "EUR")) == "19.90 EUR"

@@ -1,0 +1,41 @@
+"""What only the in-memory store needs to show: its transactions are serialized."""
+
+import asyncio
+
+import pytest
+from storage_helpers import add_user
+
+from storage.memory import MemoryStore, memory_uow_factory
+
+
+async def test_transactions_run_one_at_a_time():
+    factory = memory_uow_factory(MemoryStore())
+    events = []
+
+    async def first(entered: asyncio.Event):
+        async with factory() as uow:
+            entered.set()
+            await asyncio.sleep(0.01)
+            await add_user(uow, "first")
+            events.append("first commits")
+            await uow.commit()
+
+    async def second(entered: asyncio.Event):
+        await entered.wait()
+        async with factory() as uow:
+            events.append("second starts")
+            assert await uow.users.by_referral_code("first") is not None
+
+    entered = asyncio.Event()
+    await asyncio.gather(first(entered), second(entered))
+    assert events == ["first commits", "second starts"]
+
+
+async def test_a_nested_unit_of_work_is_refused_instead_of_deadlocking():
+    factory = memory_uow_factory(MemoryStore())
+    async with factory():
+        with pytest.raises(RuntimeError, match="already open"):
+            async with factory():
+                pass
+    async with factory() as uow:  # the lock was released
+        await add_user(uow)
