@@ -1,4 +1,4 @@
-"""Domain errors. Each carries a stable ``code`` that flows translate into the student's language."""
+"""Domain errors. Each carries a stable ``code``; flows word it in the student's language."""
 
 from __future__ import annotations
 

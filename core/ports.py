@@ -110,7 +110,7 @@ class PurchaseRepository(Protocol):
 
 
 class CounterRepository(Protocol):
-    """Named counters with a ceiling: offer seats (``seats:<offer>``), promo uses (``promo:<CODE>``)."""
+    """Named counters with a ceiling: seats (``seats:<offer>``), promo uses (``promo:<CODE>``)."""
 
     async def take(self, key: str, limit: int | None) -> bool:
         """Add one unless that would pass ``limit`` (None: no limit). Atomic. True if taken."""

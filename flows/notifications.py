@@ -2,85 +2,135 @@
 
 from __future__ import annotations
 
-from core.models import OrderStatus, OutboxMessage
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from core.models import Order, OrderStatus, OutboxMessage
 from core.money import Money
 from core.ports import UnitOfWork
-from core.school import Course, Lesson, School, pick
+from core.school import Course, Lesson, LocalText, School, pick
 from core.services import lessons
 from flows.texts import Texts
 from flows.ui import Button, Screen, screen
 
 
-def _offer_title(school: School, t: Texts, code: str) -> str:
-    offer = school.offer(code)
-    return pick(offer.title, t.language, school.default_language) if offer else code
+@dataclass
+class Render:
+    uow: UnitOfWork
+    school: School
+    t: Texts
+    message: OutboxMessage
+    checkout_url: Callable[[Order], str]
+
+    def text(self, value: LocalText | None) -> str:
+        return pick(value, self.t.language, self.school.default_language)
+
+    def offer_title(self, code: str) -> str:
+        offer = self.school.offer(code)
+        return self.text(offer.title) if offer else code
+
+    def lesson(self, course_code: str, lesson_id: str) -> tuple[Course, Lesson] | None:
+        course = self.school.courses.get(course_code)
+        lesson = next((x for x in course.lessons if x.id == lesson_id), None) if course else None
+        return (course, lesson) if course and lesson else None
+
+    def my_courses(self) -> Button:
+        return Button(self.t("btn_my"), action="my")
 
 
-def _lesson(school: School, course_code: str, lesson_id: str) -> tuple[Course, Lesson] | None:
-    course = school.courses.get(course_code)
-    lesson = next((x for x in course.lessons if x.id == lesson_id), None) if course else None
-    return (course, lesson) if course and lesson else None
+async def order_paid(r: Render) -> Screen | None:
+    t, data = r.t, r.message.data
+    order = await r.uow.orders.get(data["order"])
+    purchase = await r.uow.purchases.get(data["purchase"])
+    if order is None or purchase is None:
+        return None
+    lines = [
+        t("paid", id=order.id, title=r.offer_title(order.offer_code)),
+        t("until", date=t.date(purchase.ends_at)) if purchase.ends_at else t("forever"),
+    ]
+    since = r.message.created_at or purchase.starts_at
+    upcoming = lessons.next_opening(r.school, purchase, since)
+    if upcoming is not None:
+        lines.append(t("next_lesson", title=r.text(upcoming.lesson.title),
+                       date=t.datetime(upcoming.opens_at)))
+    opened = [found for c, x in data.get("lessons", []) if (found := r.lesson(c, x))]
+    if opened:
+        lines += ["", t("lessons_open_now")]
+    buttons = []
+    for _, lesson in opened:
+        if lesson.link:
+            buttons.append(Button(t("btn_open", title=r.text(lesson.title)), url=lesson.link))
+        else:
+            lines.append(f"• {r.text(lesson.title)}\n{r.text(lesson.text)}")
+    return screen("\n".join(lines), *buttons, r.my_courses())
+
+
+async def lesson_opened(r: Render) -> Screen | None:
+    found = r.lesson(r.message.data["course"], r.message.data["lesson"])
+    if found is None:
+        return None
+    course, lesson = found
+    title = r.text(lesson.title)
+    text = r.t("lesson_opened", course=r.text(course.title), title=title)
+    if lesson.text:
+        text += "\n\n" + r.text(lesson.text)
+    rows = [Button(r.t("btn_open", title=title), url=lesson.link)] if lesson.link else []
+    return screen(text, *rows, r.my_courses())
+
+
+async def access_ended(r: Render) -> Screen | None:
+    purchase = await r.uow.purchases.get(r.message.data["purchase"])
+    if purchase is None:
+        return None
+    expired = r.message.data.get("reason") == "expired"
+    key = "access_ended_expired" if expired else "access_ended_revoked"
+    return screen(r.t(key, title=r.offer_title(purchase.offer_code)),
+                  Button(r.t("btn_catalog"), action="cat"))
+
+
+async def payment_failed(r: Render) -> Screen | None:
+    order = await r.uow.orders.get(r.message.data["order"])
+    if order is None:
+        return None
+    rows = []
+    if order.status is OrderStatus.NEW:
+        price = Money(order.amount, order.currency).format(r.t.language)
+        rows.append(Button(r.t("btn_pay", price=price), url=r.checkout_url(order)))
+    return screen(r.t("payment_failed", id=order.id), *rows, r.my_courses())
+
+
+async def payment_partial(r: Render) -> Screen | None:
+    data = r.message.data
+    order = await r.uow.orders.get(data["order"])
+    if order is None:
+        return None
+    language = r.t.language
+    return screen(
+        r.t("payment_partial", id=order.id,
+            received=Money(data["received"], data["currency"]).format(language),
+            price=Money(order.amount, order.currency).format(language)),
+        r.my_courses(),
+    )
+
+
+RENDERERS: dict[str, Callable[[Render], Awaitable[Screen | None]]] = {
+    "order_paid": order_paid,
+    "lesson_opened": lesson_opened,
+    "access_ended": access_ended,
+    "payment_failed": payment_failed,
+    "payment_partial": payment_partial,
+}
 
 
 async def render(
-    uow: UnitOfWork, school: School, t: Texts, message: OutboxMessage, checkout_url
+    uow: UnitOfWork,
+    school: School,
+    t: Texts,
+    message: OutboxMessage,
+    checkout_url: Callable[[Order], str],
 ) -> Screen | None:
     """None when what the message speaks of is gone: nothing to send."""
-    data = message.data
-    my = Button(t("btn_my"), action="my")
-    if message.kind == "order_paid":
-        order = await uow.orders.get(data["order"])
-        purchase = await uow.purchases.get(data["purchase"])
-        if order is None or purchase is None:
-            return None
-        lines = [t("paid", id=order.id, title=_offer_title(school, t, order.offer_code))]
-        lines.append(t("until", date=t.date(purchase.ends_at)) if purchase.ends_at else t("forever"))
-        upcoming = lessons.next_opening(school, purchase, message.created_at or purchase.starts_at)
-        if upcoming is not None:
-            title = pick(upcoming.lesson.title, t.language, school.default_language)
-            lines.append(t("next_lesson", title=title, date=t.datetime(upcoming.opens_at)))
-        opened = [_lesson(school, c, x) for c, x in data.get("lessons", [])]
-        opened = [lesson for lesson in opened if lesson is not None]
-        if opened:
-            lines += ["", t("lessons_open_now")]
-        buttons = []
-        for course, lesson in opened:
-            title = pick(lesson.title, t.language, school.default_language)
-            if lesson.link:
-                buttons.append(Button(t("btn_open", title=title), url=lesson.link))
-            else:
-                body = pick(lesson.text, t.language, school.default_language)
-                lines.append(f"• {title}\n{body}")
-        return screen("\n".join(lines), *buttons, my)
-    if message.kind == "lesson_opened":
-        found = _lesson(school, data["course"], data["lesson"])
-        if found is None:
-            return None
-        course, lesson = found
-        title = pick(lesson.title, t.language, school.default_language)
-        text = t("lesson_opened",
-                 course=pick(course.title, t.language, school.default_language), title=title)
-        if lesson.text:
-            text += "\n\n" + pick(lesson.text, t.language, school.default_language)
-        rows = [Button(t("btn_open", title=title), url=lesson.link)] if lesson.link else []
-        return screen(text, *rows, my)
-    if message.kind == "access_ended":
-        purchase = await uow.purchases.get(data["purchase"])
-        if purchase is None:
-            return None
-        key = "access_ended_revoked" if data.get("reason") != "expired" else "access_ended_expired"
-        return screen(t(key, title=_offer_title(school, t, purchase.offer_code)),
-                      Button(t("btn_catalog"), action="cat"))
-    if message.kind in ("payment_failed", "payment_partial"):
-        order = await uow.orders.get(data["order"])
-        if order is None:
-            return None
-        price = Money(order.amount, order.currency).format(t.language)
-        if message.kind == "payment_partial":
-            received = Money(data["received"], data["currency"]).format(t.language)
-            return screen(t("payment_partial", id=order.id, received=received, price=price), my)
-        rows = []
-        if order.status is OrderStatus.NEW:
-            rows.append(Button(t("btn_pay", price=price), url=checkout_url(order)))
-        return screen(t("payment_failed", id=order.id), *rows, my)
-    raise ValueError(f"unknown outbox message kind {message.kind!r}")
+    renderer = RENDERERS.get(message.kind)
+    if renderer is None:
+        raise ValueError(f"unknown outbox message kind {message.kind!r}")
+    return await renderer(Render(uow, school, t, message, checkout_url))

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-
 import pytest
-
-from core.clock import FakeClock
 from factories import START, make_school
 from harness import Harness
-from storage.memory import MemoryStore, memory_uow_factory
 
+from core.clock import FakeClock
+from storage.memory import MemoryStore, memory_uow_factory
 
 
 @pytest.fixture

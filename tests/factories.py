@@ -13,8 +13,8 @@ from core.school import (
     Group,
     Lesson,
     LessonOpening,
-    OpeningKind,
     Offer,
+    OpeningKind,
     Product,
     ProductKind,
     PromoCode,
@@ -55,7 +55,8 @@ def make_school(**overrides) -> School:
     )
     drawing = Course("drawing", {"en": "Drawing"}, lessons=(lesson("pencil", "Pencil"),))
     products = {
-        "python-course": Product("python-course", ProductKind.COURSE, python.title, course="python"),
+        "python-course": Product("python-course", ProductKind.COURSE, python.title,
+                                 course="python"),
         "drawing-course": Product("drawing-course", ProductKind.COURSE, drawing.title,
                                   course="drawing"),
         "club": Product("club", ProductKind.GROUP, {"en": "Club"}, group="club"),

@@ -75,7 +75,8 @@ async def checkout_page(request: web.Request) -> web.Response:
         for outcome in OUTCOMES
     )
     body = (
-        f'<p class="muted">{escape(school.name)} · {escape(page_text(lang, "order", id=order.id))}</p>'
+        f'<p class="muted">{escape(school.name)} · '
+        f'{escape(page_text(lang, "order", id=order.id))}</p>'
         f"<h1>{escape(title)}</h1>"
         f'<div class="total"><span>{escape(page_text(lang, "total"))}</span>'
         f'<span id="price">{escape(price)}</span></div>{forms}'

@@ -62,10 +62,9 @@ async def grant(uow: UnitOfWork, school: School, order: Order, now: datetime) ->
     period = Period(order.period) if order.period else None
     target = await _extension_target(uow, order) if period else None
     granted = order.products or order.extends
-    if target is not None and period is not None and not set(target.products) <= set(granted):
-        # A renewal of part of a bundle (the club of a course+club plan) continues that part
-        # from the bundle's end in a purchase of its own; the rest of the bundle ends as sold.
-        purchase = await uow.purchases.add(
+
+    async def new_purchase(ends_at: datetime | None) -> Purchase:
+        return await uow.purchases.add(
             Purchase(
                 user_id=order.user_id,
                 order_id=order.id,
@@ -73,12 +72,21 @@ async def grant(uow: UnitOfWork, school: School, order: Order, now: datetime) ->
                 products=granted,
                 access=order.access,
                 starts_at=now,
-                ends_at=new_end(target, period, now),
+                ends_at=ends_at,
                 updated_at=now,
             )
         )
+
+    if target is None or period is None:
+        # A renewal bought by someone whose purchase is gone still gets what it extends.
+        purchase = await new_purchase(period.add_to(now) if period else None)
+        extended = False
+    elif not set(target.products) <= set(granted):
+        # A renewal of part of a bundle (the club of a course+club plan) continues that part
+        # from the bundle's end in a purchase of its own; the rest of the bundle ends as sold.
+        purchase = await new_purchase(new_end(target, period, now))
         extended = True
-    elif target is not None and period is not None:
+    else:
         target.ends_at = new_end(target, period, now)
         if target.status is not PurchaseStatus.ACTIVE:
             target.status = PurchaseStatus.ACTIVE
@@ -87,21 +95,6 @@ async def grant(uow: UnitOfWork, school: School, order: Order, now: datetime) ->
         target.updated_at = now
         purchase = target
         extended = True
-    else:
-        purchase = await uow.purchases.add(
-            Purchase(
-                user_id=order.user_id,
-                order_id=order.id,
-                offer_code=order.offer_code,
-                # A renewal bought by someone whose purchase is gone still gets what it extends.
-                products=granted,
-                access=order.access,
-                starts_at=now,
-                ends_at=period.add_to(now) if period else None,
-                updated_at=now,
-            )
-        )
-        extended = False
     opened = await lessons.deliver_open(uow, school, purchase, now, notify=False)
     await uow.purchases.update(purchase)
     await enqueue(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from factories import START
 
 from core.models import PurchaseStatus
