@@ -130,3 +130,22 @@ async def complete_free(uow: UnitOfWork, school: School, order: Order, now: date
         return False
     await access.grant(uow, school, order, now)
     return True
+
+
+async def refund(uow: UnitOfWork, order_id: int, now: datetime, reason: str = "refund") -> bool:
+    """Mark a paid order refunded (the gateway has returned the money) and revoke the access
+    it created. False if the order was not PAID: a repeated refund changes nothing.
+
+    An order that only extended an existing purchase leaves that purchase as it is; taking
+    the added period back is for the admin refund flow to decide."""
+    if not await uow.orders.transition(
+        order_id, frozenset({OrderStatus.PAID}), OrderStatus.REFUNDED, now, reason
+    ):
+        return False
+    for payment in await uow.payments.for_order(order_id):
+        if payment.status is PaymentStatus.SUCCEEDED:
+            payment.status = PaymentStatus.REFUNDED
+            await uow.payments.update(payment)
+    for purchase in await uow.purchases.for_order(order_id):
+        await access.revoke(uow, purchase.id, now, reason)
+    return True
