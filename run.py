@@ -46,6 +46,7 @@ from web.deps import Deps
 
 log = logging.getLogger("school")
 SWEEPS = {"orders": 300, "lessons": 30, "expiry": 60}  # name -> interval in seconds
+SWEEP_GRACE = 30  # seconds a sweep in progress may take to finish at shutdown
 
 
 class Settings(BaseSettings):
@@ -168,26 +169,42 @@ def build_platform(
                     app)
 
 
-def start_scheduler(platform: Platform) -> AsyncIOScheduler:
-    """Interval sweeps over due rows. A late run still runs (no misfire limit) and runs once."""
-    scheduler = AsyncIOScheduler(
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
-    )
+class Sweeper:
+    """The interval sweeps over due rows. A late run still runs (no misfire limit) and runs
+    once; stopping lets a sweep in progress finish its transaction."""
 
-    async def sweep(name: str) -> None:
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.running: set[asyncio.Task] = set()
+        self.scheduler = AsyncIOScheduler(
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        )
+        for name, seconds in SWEEPS.items():
+            self.scheduler.add_job(self._sweep, "interval", args=[name], seconds=seconds,
+                                   id=name, next_run_time=platform.clock.now())
+
+    async def _sweep(self, name: str) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.running.add(task)
         try:
-            count = await platform.sweep(name)
+            count = await self.platform.sweep(name)
         except Exception:
             log.exception("sweep %s failed; the next run catches up", name)
             return
+        finally:
+            self.running.discard(task)
         if count:
             log.info("sweep %s: %d", name, count)
 
-    for name, seconds in SWEEPS.items():
-        scheduler.add_job(sweep, "interval", args=[name], seconds=seconds, id=name,
-                          next_run_time=platform.clock.now())
-    scheduler.start()
-    return scheduler
+    def start(self) -> None:
+        self.scheduler.start()
+
+    async def stop(self) -> None:
+        self.scheduler.pause()
+        if self.running:
+            await asyncio.wait(set(self.running), timeout=SWEEP_GRACE)
+        self.scheduler.shutdown(wait=False)
 
 
 async def serve(settings: Settings, school: School, terminal: bool = False) -> None:
@@ -203,11 +220,13 @@ async def serve(settings: Settings, school: School, terminal: bool = False) -> N
     for messenger in platform.channels.values():
         await messenger.run(platform.flows.handle)
     if not platform.channels:
-        log.warning("no messenger token configured: only the web pages are served")
+        log.warning("no messenger token configured: only the web pages are served; "
+                    "chat with the school in a terminal with: python run.py chat")
     if "test" in platform.gateways:
         log.warning("TEST PAYMENTS ARE ON: anyone can 'pay' without money. Never go live so.")
-    dispatcher = asyncio.create_task(platform.dispatcher.run_forever())
-    scheduler = start_scheduler(platform)
+    asyncio.create_task(platform.dispatcher.run_forever(), name="outbound dispatcher")
+    sweeper = Sweeper(platform)
+    sweeper.start()
 
     runner = web.AppRunner(platform.app, access_log=None)
     await runner.setup()
@@ -228,11 +247,16 @@ async def serve(settings: Settings, school: School, terminal: bool = False) -> N
     else:
         await stop.wait()
     log.info("stopping")
-    scheduler.shutdown(wait=False)
-    dispatcher.cancel()
+    await runner.cleanup()
+    await sweeper.stop()
     for messenger in platform.channels.values():
         await messenger.stop()
-    await runner.cleanup()
+    # Every task (the dispatcher, a sweep in progress) must finish its rollback while the
+    # database is still there: disposing the engine under it would leave it waiting forever.
+    others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
     await engine.dispose()
 
 

@@ -7,12 +7,28 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from typing import TextIO
 
 from bots.console import ConsoleMessenger
 from flows.ui import MessageRef, Peer, Screen
 
 STUDENT_ID = "terminal-student"
+
+
+def _stdin_lines() -> asyncio.Queue[str]:
+    """Lines typed on stdin, read by a daemon thread so a pending read never holds up exit;
+    an empty string means end of input."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str] = asyncio.Queue()
+
+    def read() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        loop.call_soon_threadsafe(queue.put_nowait, "")
+
+    threading.Thread(target=read, name="terminal-stdin", daemon=True).start()
+    return queue
 
 
 class TerminalMessenger(ConsoleMessenger):
@@ -43,9 +59,9 @@ class TerminalMessenger(ConsoleMessenger):
         chat = self.chat(STUDENT_ID, "Terminal student", language)
         print("Type /start to begin, a number to press a button, Ctrl-D to quit.",
               file=self.out, flush=True)
-        loop = asyncio.get_running_loop()
+        lines = _stdin_lines()
         while True:
-            line = await loop.run_in_executor(None, sys.stdin.readline)
+            line = await lines.get()
             if not line:
                 return
             text = line.strip()

@@ -24,8 +24,19 @@ offers:
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SCHOOL_FILE")}
-    env.update(extra)
+    env.update(extra, PYTHONFAULTHANDLER="1")
     return env
+
+
+async def _finish(process, stdin: bytes | None = None) -> tuple[str, str]:
+    """Wait for the process; if it hangs, make it dump every thread's stack and fail with it."""
+    try:
+        out, err = await asyncio.wait_for(process.communicate(stdin), 60)
+    except TimeoutError:
+        process.send_signal(signal.SIGABRT)
+        out, err = await process.communicate()
+        raise AssertionError(f"run.py did not stop:\n{err.decode()[-4000:]}") from None
+    return out.decode(), err.decode()
 
 
 async def _run(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
@@ -88,7 +99,7 @@ async def test_the_platform_starts_migrates_and_answers_health_checks(tmp_path):
     try:
         body = None
         async with aiohttp.ClientSession() as http:
-            for _ in range(100):
+            for _ in range(300):
                 try:
                     async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
                         body = await response.json()
@@ -98,9 +109,24 @@ async def test_the_platform_starts_migrates_and_answers_health_checks(tmp_path):
         assert body is not None and body["status"] == "ok", body
     finally:
         process.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(process.communicate(), 30)
-    assert process.returncode == 0, err.decode()
-    assert "TEST PAYMENTS ARE ON" in err.decode()
+        _, err = await _finish(process)
+    assert process.returncode == 0, err
+    assert "TEST PAYMENTS ARE ON" in err
     tables = {row[0] for row in sqlite3.connect(tmp_path / "school.db").execute(
         "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"users", "orders", "payments", "purchases", "outbox", "alembic_version"} <= tables
+
+
+async def test_chat_in_the_terminal_shows_the_menu_and_presses_buttons(tmp_path):
+    port = _free_port()
+    env = _env(tmp_path, SCHOOL_FILE=str(ROOT / "school.example.yaml"))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "run.py"), "--port", str(port), "chat", env=env, cwd=tmp_path,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    text, err = await _finish(process, b"/start\n1\n")
+    assert process.returncode == 0, err
+    assert "Pixel School" in text and "[1] 📚 Courses" in text
+    assert "✎ (edited)" in text  # pressing [1] edited the menu into the catalog
+    assert "Traceback" not in err

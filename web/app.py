@@ -3,9 +3,11 @@ and the sandbox add their routes to the same app."""
 
 from __future__ import annotations
 
+from html import escape
+
 from aiohttp import web
 
-from web.checkout import checkout_page, result_page
+from web.checkout import checkout_page, page, result_page
 from web.deps import DEPS, Deps
 from web.payment_webhooks import payment_webhook
 
@@ -22,9 +24,22 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
+async def index(request: web.Request) -> web.Response:
+    """What a newcomer sees at the server's address."""
+    school = request.app[DEPS].school()
+    body = (
+        f"<h1>{escape(school.name)}</h1><p>The school platform is running.</p>"
+        f"<p>Students reach it through the school's messenger bots. With no bot token, chat "
+        f"with the school in a terminal: <code>python run.py chat</code>.</p>"
+        f'<p><a href="/healthz">Health check</a></p>'
+    )
+    return page(school.name, body, school.default_language)
+
+
 def make_app(deps: Deps) -> web.Application:
     app = web.Application(client_max_size=1024**2)
     app[DEPS] = deps
+    app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/pay/{token}", checkout_page)
     app.router.add_get("/pay/{token}/done", result_page)

@@ -96,3 +96,9 @@ async def test_healthz_reports_the_school_and_the_database(harness):
         assert response.status == 200
         body = await response.json()
     assert body["status"] == "ok" and body["school"] == "Test School"
+
+
+async def test_the_root_page_tells_a_newcomer_what_to_do(harness):
+    async with harness.http.get(harness.server.make_url("/")) as response:
+        assert response.status == 200
+        assert "python run.py chat" in await response.text()
