@@ -17,17 +17,21 @@ import secrets
 import signal
 import sys
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from pydantic import AnyHttpUrl, ValidationError, field_validator
+from pydantic import AnyHttpUrl, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.base import Messenger
+from bots.sandbox import SandboxMessenger
 from bots.terminal import TerminalMessenger
 from core import jobs
-from core.clock import SystemClock
+from core.clock import OffsetClock, SystemClock
 from core.errors import SchoolFileError
 from core.models import Order
 from core.ports import Clock, UnitOfWorkFactory
@@ -41,10 +45,12 @@ from payments.testgateway import TestGateway
 from storage.engine import create_engine, session_factory
 from storage.migrate import migrate
 from storage.uow import sql_uow_factory
-from web.app import make_app
+from web.app import add_home, make_app
 from web.deps import Deps
+from web.sandbox import Sandbox, add_sandbox_routes
 
 log = logging.getLogger("school")
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 SWEEPS = {"orders": 300, "lessons": 30, "expiry": 60}  # name -> interval in seconds
 SWEEP_GRACE = 30  # seconds a sweep in progress may take to finish at shutdown
 
@@ -60,6 +66,23 @@ class Settings(BaseSettings):
     secret_key: str | None = None  # signs checkout forms; random per start when unset
     test_payments: bool = True  # the built-in test gateway: NEVER on for a live school
     log_level: str = "INFO"
+    sandbox: Literal["auto", "on", "off"] = "auto"  # auto: on when no messenger is configured
+    sandbox_database_url: str = "sqlite+aiosqlite:///sandbox.db"
+    sandbox_public: bool = False  # serve the sandbox on a non-loopback address too
+
+    @field_validator("sandbox_database_url")
+    @classmethod
+    def _sandbox_database(cls, value: str) -> str:
+        if not value.startswith("sqlite+aiosqlite:///") or value.endswith(":memory:"):
+            raise ValueError("the sandbox needs a SQLite file: sqlite+aiosqlite:///sandbox.db")
+        return value
+
+    @model_validator(mode="after")
+    def _sandbox_apart(self) -> Settings:
+        if _sqlite_file(self.sandbox_database_url) == _sqlite_file(self.database_url):
+            raise ValueError("SANDBOX_DATABASE_URL must not be the school's DATABASE_URL: "
+                             "the sandbox wipes its database at every start")
+        return self
 
     @field_validator("database_url")
     @classmethod
@@ -90,6 +113,16 @@ class Settings(BaseSettings):
             return str(self.public_url).rstrip("/")
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+
+def _sqlite_file(url: str) -> Path | None:
+    prefix = "sqlite+aiosqlite:///"
+    return Path(url.removeprefix(prefix)).resolve() if url.startswith(prefix) else None
+
+
+def _wipe_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def settings_problems(exc: ValidationError) -> list[str]:
@@ -146,14 +179,17 @@ def build_platform(
     uow_factory: UnitOfWorkFactory,
     clock: Clock | None = None,
     channels: dict[str, Messenger] | None = None,
+    base_url: str | None = None,
 ) -> Platform:
+    """Wire one platform. ``base_url``: where its pages are reached (the sandbox's sit under
+    ``/sandbox``)."""
     clock = clock or SystemClock()
     holder = SchoolHolder(school)
     channels = dict(channels or {})
     gateways: dict[str, PaymentGateway] = {}
     if settings.test_payments:
         secret = (settings.secret_key or secrets.token_hex(32)).encode()
-        gateways["test"] = TestGateway(secret, settings.base_url)
+        gateways["test"] = TestGateway(secret, base_url or settings.base_url)
     if not gateways:
         raise SystemExit("no payment gateway is configured: set TEST_PAYMENTS=1 for the demo")
 
@@ -207,6 +243,63 @@ class Sweeper:
         self.scheduler.shutdown(wait=False)
 
 
+SANDBOX_STUDENTS = (("Anna", "en"), ("Дмитрий", "ru"), ("Camille", "fr"))
+
+
+@dataclass
+class Running:
+    platform: Platform
+    engine: AsyncEngine
+    sweeper: Sweeper
+
+
+async def start(platform: Platform, engine: AsyncEngine) -> Running:
+    for messenger in platform.channels.values():
+        await messenger.run(platform.flows.handle)
+    asyncio.create_task(platform.dispatcher.run_forever(), name="outbound dispatcher")
+    sweeper = Sweeper(platform)
+    sweeper.start()
+    return Running(platform, engine, sweeper)
+
+
+def sandbox_wanted(settings: Settings, messengers: int) -> bool:
+    wanted = settings.sandbox == "on" or (settings.sandbox == "auto" and messengers == 0)
+    if wanted and settings.host not in LOOPBACK and not settings.sandbox_public:
+        log.warning("the sandbox is not served on %s, which is not a loopback address; "
+                    "set SANDBOX_PUBLIC=1 to serve it there anyway", settings.host)
+        return False
+    return wanted
+
+
+async def open_sandbox(settings: Settings, school: School) -> tuple[Platform, AsyncEngine]:
+    """A platform of its own for the sandbox: a fresh SQLite file at every start, a clock the
+    page moves, pretend students, and test payments whatever TEST_PAYMENTS says."""
+    path = _sqlite_file(settings.sandbox_database_url)
+    assert path is not None
+    await asyncio.to_thread(_wipe_sqlite, path)
+    engine = create_engine(settings.sandbox_database_url)
+    await migrate(engine)
+    clock = OffsetClock()
+    messenger = SandboxMessenger()
+    for name, language in SANDBOX_STUDENTS:
+        messenger.add_student(name, language)
+    platform = build_platform(
+        settings.model_copy(update={"test_payments": True}), school,
+        sql_uow_factory(session_factory(engine)), clock, {messenger.name: messenger},
+        base_url=f"{settings.base_url}/sandbox",
+    )
+
+    async def move_time(step: timedelta) -> None:
+        clock.advance(step)
+        await platform.run_sweeps()
+        while await platform.dispatcher.dispatch_once():
+            pass
+
+    add_sandbox_routes(platform.app, Sandbox(messenger, clock, platform.school, path.name,
+                                             move_time))
+    return platform, engine
+
+
 async def serve(settings: Settings, school: School, terminal: bool = False) -> None:
     engine = create_engine(settings.database_url)
     await migrate(engine)
@@ -216,24 +309,28 @@ async def serve(settings: Settings, school: School, terminal: bool = False) -> N
                               channels={"console": console} if console else None)
     resynced = await jobs.resync_lesson_schedule(uow_factory, school, platform.clock.now())
     log.info("lesson schedule checked, %d purchases updated", resynced)
-
-    for messenger in platform.channels.values():
-        await messenger.run(platform.flows.handle)
-    if not platform.channels:
+    with_sandbox = sandbox_wanted(settings, len(platform.channels))
+    add_home(platform.app, "/sandbox/" if with_sandbox else None)
+    runs = [await start(platform, engine)]
+    if with_sandbox:
+        sandbox, sandbox_engine = await open_sandbox(settings, school)
+        platform.app.add_subapp("/sandbox", sandbox.app)
+        runs.append(await start(sandbox, sandbox_engine))
+    elif not platform.channels:
         log.warning("no messenger token configured: only the web pages are served; "
                     "chat with the school in a terminal with: python run.py chat")
     if "test" in platform.gateways:
         log.warning("TEST PAYMENTS ARE ON: anyone can 'pay' without money. Never go live so.")
-    asyncio.create_task(platform.dispatcher.run_forever(), name="outbound dispatcher")
-    sweeper = Sweeper(platform)
-    sweeper.start()
 
-    runner = web.AppRunner(platform.app, access_log=None)
+    runner = web.AppRunner(platform.app, access_log=None, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
     log.info("%s is up at %s (health: %s/healthz)", school.name, settings.base_url,
              settings.base_url)
+    if with_sandbox:
+        log.info("sandbox: open %s/sandbox/ to chat with the school as pretend students",
+                 settings.base_url)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -248,16 +345,18 @@ async def serve(settings: Settings, school: School, terminal: bool = False) -> N
         await stop.wait()
     log.info("stopping")
     await runner.cleanup()
-    await sweeper.stop()
-    for messenger in platform.channels.values():
-        await messenger.stop()
-    # Every task (the dispatcher, a sweep in progress) must finish its rollback while the
+    for run in runs:
+        await run.sweeper.stop()
+        for messenger in run.platform.channels.values():
+            await messenger.stop()
+    # Every task (a dispatcher, a sweep in progress) must finish its rollback while the
     # database is still there: disposing the engine under it would leave it waiting forever.
     others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
     for task in others:
         task.cancel()
     await asyncio.gather(*others, return_exceptions=True)
-    await engine.dispose()
+    for run in runs:
+        await run.engine.dispose()
 
 
 def check(path: Path) -> int:

@@ -4,7 +4,7 @@ and a real HTTP server on 127.0.0.1 for the checkout page."""
 from __future__ import annotations
 
 from html.parser import HTMLParser
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from aiohttp.test_utils import TestServer
@@ -14,6 +14,7 @@ from core.clock import FakeClock
 from core.ports import UnitOfWorkFactory
 from core.school import School
 from run import Settings, build_platform
+from web.app import add_home
 
 
 class _Forms(HTMLParser):
@@ -31,11 +32,14 @@ class _Forms(HTMLParser):
             self.forms[-1]["fields"][attrs["name"]] = attrs.get("value", "")
 
 
-def checkout_forms(html: str) -> dict[str, dict]:
-    """outcome ("pay" / "decline") -> {"action": ..., "fields": {...}}"""
+def checkout_forms(html: str, page_url: str) -> dict[str, dict]:
+    """outcome ("pay" / "decline") -> {"url": where the form posts, "fields": {...}}"""
     parser = _Forms()
     parser.feed(html)
-    return {form["fields"]["outcome"]: form for form in parser.forms}
+    return {
+        form["fields"]["outcome"]: {**form, "url": urljoin(page_url, form["action"])}
+        for form in parser.forms
+    }
 
 
 class Harness:
@@ -46,6 +50,7 @@ class Harness:
         self.platform = build_platform(
             self.settings, school, uow_factory, clock, channels={"console": self.console}
         )
+        add_home(self.platform.app)
         self.uow_factory = uow_factory
         self.server: TestServer | None = None
         self.http: aiohttp.ClientSession | None = None
@@ -69,19 +74,24 @@ class Harness:
         parts = urlsplit(absolute)
         return str(self.server.make_url(parts.path))
 
+    async def checkout_forms(self, link: str) -> dict[str, dict]:
+        status, html = await self.open_checkout(link)
+        assert status == 200, html
+        return checkout_forms(html, self.url(link))
+
     async def open_checkout(self, link: str) -> tuple[int, str]:
         async with self.http.get(self.url(link)) as response:
             return response.status, await response.text()
 
     async def submit(self, form: dict, **tamper: str) -> tuple[int, str]:
         fields = {**form["fields"], **tamper}
-        async with self.http.post(self.server.make_url(form["action"]), data=fields) as response:
+        async with self.http.post(form["url"], data=fields) as response:
             return response.status, await response.text()
 
     async def pay(self, link: str, outcome: str = "pay") -> tuple[int, str]:
         status, html = await self.open_checkout(link)
         assert status == 200, html
-        return await self.submit(checkout_forms(html)[outcome])
+        return await self.submit(checkout_forms(html, self.url(link))[outcome])
 
     async def deliver(self) -> int:
         """Send everything the outbox holds that is due, as the dispatcher would."""

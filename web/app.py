@@ -36,10 +36,22 @@ async def index(request: web.Request) -> web.Response:
     return page(school.name, body, school.default_language)
 
 
+def add_home(app: web.Application, redirect: str | None = None) -> None:
+    """The root page: a pointer for newcomers, or a redirect (to the sandbox when it is on)."""
+    if redirect is None:
+        app.router.add_get("/", index)
+        return
+
+    async def go(request: web.Request) -> web.Response:
+        raise web.HTTPFound(redirect)
+
+    app.router.add_get("/", go)
+    app.router.add_get(redirect.rstrip("/"), go)
+
+
 def make_app(deps: Deps) -> web.Application:
     app = web.Application(client_max_size=1024**2)
     app[DEPS] = deps
-    app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/pay/{token}", checkout_page)
     app.router.add_get("/pay/{token}/done", result_page)

@@ -50,7 +50,7 @@ def _form(gateway: TestGateway, order: Order, outcome: str, label: str) -> str:
     )
     css = "pay" if outcome == "pay" else "decline"
     return (
-        f'<form method="post" action="/payments/{gateway.name}/webhook">{fields}'
+        f'<form method="post" action="../payments/{gateway.name}/webhook">{fields}'
         f'<button class="{css}" type="submit">'
         f"{escape(label)}</button></form>"
     )
@@ -97,6 +97,6 @@ async def result_page(request: web.Request) -> web.Response:
     }.get(order.status, "closed")
     back = ""
     if order.status is OrderStatus.NEW:
-        back = f'<p><a href="/pay/{escape(order.token)}">{escape(page_text(lang, "back"))}</a></p>'
+        back = f'<p><a href="../{escape(order.token)}">{escape(page_text(lang, "back"))}</a></p>'
     body = f'<h1 id="result" data-status="{key}">{escape(page_text(lang, key))}</h1>{back}'
     return page(page_text(lang, "title"), body, lang)

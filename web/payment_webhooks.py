@@ -45,5 +45,6 @@ async def payment_webhook(request: web.Request) -> web.Response:
     if deps.notifier is not None:
         deps.notifier.wake()
     if isinstance(gateway, TestGateway):
-        raise web.HTTPSeeOther(f"/pay/{notice.order_token}/done")
+        # Relative, so the same pages work under a prefix (the sandbox's /sandbox/).
+        raise web.HTTPSeeOther(f"../../pay/{notice.order_token}/done")
     return web.json_response({"ok": True, "outcome": result.outcome.value})
