@@ -50,7 +50,7 @@ from web.deps import Deps
 from web.sandbox import Sandbox, add_sandbox_routes
 
 log = logging.getLogger("school")
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 SWEEPS = {"orders": 300, "lessons": 30, "expiry": 60}  # name -> interval in seconds
 SWEEP_GRACE = 30  # seconds a sweep in progress may take to finish at shutdown
 
@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     port: int = 8080
     secret_key: str | None = None  # signs checkout forms; random per start when unset
     test_payments: bool = True  # the built-in test gateway: NEVER on for a live school
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sandbox: Literal["auto", "on", "off"] = "auto"  # auto: on when no messenger is configured
     sandbox_database_url: str = "sqlite+aiosqlite:///sandbox.db"
     sandbox_public: bool = False  # serve the sandbox on a non-loopback address too
@@ -76,6 +76,21 @@ class Settings(BaseSettings):
         if not value.startswith("sqlite+aiosqlite:///") or value.endswith(":memory:"):
             raise ValueError("the sandbox needs a SQLite file: sqlite+aiosqlite:///sandbox.db")
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _no_free_courses_in_public(self) -> Settings:
+        public = self.public_url is not None and self.public_url.host not in LOOPBACK
+        if public and self.test_payments and "test_payments" not in self.model_fields_set:
+            raise ValueError(
+                "PUBLIC_URL is a public address and the test gateway (anyone can 'pay' "
+                "without money) is on by default: set TEST_PAYMENTS=0 for a live school, "
+                "or TEST_PAYMENTS=1 to keep it on deliberately")
+        return self
 
     @model_validator(mode="after")
     def _sandbox_apart(self) -> Settings:
@@ -189,7 +204,7 @@ def build_platform(
     gateways: dict[str, PaymentGateway] = {}
     if settings.test_payments:
         secret = (settings.secret_key or secrets.token_hex(32)).encode()
-        gateways["test"] = TestGateway(secret, base_url or settings.base_url)
+        gateways["test"] = TestGateway(secret, base_url or settings.base_url, clock)
     if not gateways:
         raise SystemExit("no payment gateway is configured: set TEST_PAYMENTS=1 for the demo")
 
@@ -395,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {problem}", file=sys.stderr)
         return 2
     chatting = args.command == "chat"
-    logging.basicConfig(level="WARNING" if chatting else settings.log_level.upper(),
+    logging.basicConfig(level="WARNING" if chatting else settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:

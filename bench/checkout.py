@@ -68,7 +68,8 @@ async def duplicate_race(factory, school, now, n: int = 100) -> None:
     outcomes = await asyncio.gather(*(confirm() for _ in range(n)))
     wall = (time.perf_counter() - t0) * 1000
     print(f"  {n} concurrent duplicate confirmations: {wall:7.0f} ms, "
-          f"granted {outcomes.count(Outcome.GRANTED)}, duplicates {outcomes.count(Outcome.DUPLICATE)}")
+          f"granted {outcomes.count(Outcome.GRANTED)}, "
+          f"duplicates {outcomes.count(Outcome.DUPLICATE)}")
 
 
 async def button_presses(factory, school, n: int = 300) -> None:

@@ -49,10 +49,6 @@ class OrderNotPayable(DomainError):
     code = "order_not_payable"
 
 
-class Forbidden(DomainError):
-    code = "forbidden"
-
-
 class SchoolFileError(Exception):
     """The school file is malformed. ``problems`` are lines like ``offers[2].price: ...``."""
 

@@ -70,12 +70,12 @@ async def resync_lesson_schedule(
                 if purchase is None:
                     continue
                 upcoming = lessons.next_opening(school, purchase, now)
-                pending = [
-                    item
-                    for item in lessons.open_lessons(school, purchase, now)
-                    if item.lesson.id
-                    not in await uow.deliveries.delivered(purchase.user_id, item.course.code)
-                ]
+                opened = lessons.open_lessons(school, purchase, now)
+                delivered = {
+                    course: await uow.deliveries.delivered(purchase.user_id, course)
+                    for course in {item.course.code for item in opened}
+                }
+                pending = [i for i in opened if i.lesson.id not in delivered[i.course.code]]
                 due = now if pending else (upcoming.opens_at if upcoming else None)
                 if due != purchase.next_lesson_at:
                     purchase.next_lesson_at = due

@@ -68,6 +68,7 @@ class Order:
     access: str = "lifetime"  # core.school.AccessKind value
     period: str | None = None  # ISO-8601 duration
     extends: tuple[str, ...] = ()
+    seat_taken: bool = False  # it holds one of the offer's seats until paid or closed
 
 
 class PaymentStatus(enum.StrEnum):

@@ -88,6 +88,12 @@ class PaymentRepository(Protocol):
 class PurchaseRepository(Protocol):
     async def add(self, purchase: Purchase) -> Purchase: ...
     async def get(self, purchase_id: int) -> Purchase | None: ...
+
+    async def get_for_update(self, purchase_id: int) -> Purchase | None:
+        """Like ``get``, and lock the row until the transaction ends (PostgreSQL): whoever
+        changes a purchase reads it this way, so no change is written over a stale copy."""
+        ...
+
     async def update(self, purchase: Purchase) -> None: ...
 
     async def for_user(self, user_id: int) -> list[Purchase]:
@@ -97,11 +103,13 @@ class PurchaseRepository(Protocol):
     async def for_order(self, order_id: int) -> list[Purchase]: ...
 
     async def due_lessons(self, now: datetime, limit: int) -> list[Purchase]:
-        """ACTIVE purchases with ``next_lesson_at`` <= now, earliest first."""
+        """ACTIVE purchases with ``next_lesson_at`` <= now, earliest first, locked for this
+        transaction; rows another transaction holds are skipped (``FOR UPDATE SKIP LOCKED``)."""
         ...
 
     async def due_expiry(self, now: datetime, limit: int) -> list[Purchase]:
-        """ACTIVE purchases with ``ends_at`` <= now, earliest first."""
+        """ACTIVE purchases with ``ends_at`` <= now, earliest first, locked like
+        ``due_lessons``."""
         ...
 
     async def active_ids(self, after_id: int, limit: int) -> list[int]:

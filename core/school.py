@@ -116,10 +116,6 @@ class Offer:
     seats: int | None = None
     extends: tuple[str, ...] = ()  # product codes; only their holders may buy
 
-    @property
-    def is_renewal(self) -> bool:
-        return bool(self.extends)
-
     def on_sale(self, now: datetime) -> bool:
         if self.sale_starts and now < self.sale_starts:
             return False

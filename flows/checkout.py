@@ -6,7 +6,7 @@ from core import errors
 from core.money import Money
 from core.services import checkout
 from flows import catalog
-from flows.engine import Context, Reply, Stale, error_text
+from flows.engine import Context, Reply, Stale, error_text, parse_id
 from flows.start import title_of_offer
 from flows.ui import Button, screen
 
@@ -60,11 +60,9 @@ async def buy(ctx: Context, code: str) -> Reply:
 
 async def cancel(ctx: Context, order_id: str) -> Reply:
     t = ctx.t
-    if not order_id.isdigit():
-        raise Stale(order_id)
     try:
         cancelled = await checkout.cancel(
-            ctx.uow, ctx.school, int(order_id), ctx.user.id, ctx.now
+            ctx.uow, ctx.school, parse_id(order_id), ctx.user.id, ctx.now
         )
     except errors.NotFound:
         raise Stale(order_id) from None

@@ -25,6 +25,16 @@ class Stale(Exception):
     """A button whose ids no longer resolve for this student (old, tampered or not theirs)."""
 
 
+MAX_ID = 2**31 - 1
+
+
+def parse_id(text: str) -> int:
+    """A row id from a button; Stale for anything else (``²``, ``-1``, ``99999999999``)."""
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID:
+        raise Stale(text)
+    return int(text)
+
+
 @dataclass
 class Reply:
     screen: Screen | None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.models import Purchase, PurchaseStatus
 from core.school import pick
 from core.services import lessons
-from flows.engine import Context, Reply, Stale
+from flows.engine import Context, Reply, Stale, parse_id
 from flows.start import title_of_offer
 from flows.ui import Button, screen
 
@@ -45,9 +45,7 @@ async def my_courses(ctx: Context, _: str) -> Reply:
 
 async def purchase_detail(ctx: Context, purchase_id: str) -> Reply:
     t = ctx.t
-    purchase = (
-        await ctx.uow.purchases.get(int(purchase_id)) if purchase_id.isdigit() else None
-    )
+    purchase = await ctx.uow.purchases.get(parse_id(purchase_id))
     if purchase is None or purchase.user_id != ctx.user.id:
         raise Stale(purchase_id)
     lang, default = t.language, ctx.school.default_language

@@ -113,12 +113,19 @@ async def payment_partial(r: Render) -> Screen | None:
     )
 
 
+async def payment_extra(r: Render) -> Screen | None:
+    data = r.message.data
+    amount = Money(data["amount"], data["currency"]).format(r.t.language)
+    return screen(r.t("payment_extra", id=data["order"], amount=amount), r.my_courses())
+
+
 RENDERERS: dict[str, Callable[[Render], Awaitable[Screen | None]]] = {
     "order_paid": order_paid,
     "lesson_opened": lesson_opened,
     "access_ended": access_ended,
     "payment_failed": payment_failed,
     "payment_partial": payment_partial,
+    "payment_extra": payment_extra,
 }
 
 

@@ -83,6 +83,13 @@ class OutboundDispatcher:
         return None
 
     async def _send_one(self, message: OutboxMessage) -> None:
+        try:
+            await self._try_send(message)
+        except Exception as exc:  # one broken message must not hold up the others
+            log.exception("outbox message %s failed", message.id)
+            await self._finish(message, retry_in=backoff(message.attempts), error=repr(exc))
+
+    async def _try_send(self, message: OutboxMessage) -> None:
         school = self.school()
         async with self.uow_factory() as uow:
             user = await uow.users.get(message.user_id)
@@ -91,9 +98,16 @@ class OutboundDispatcher:
             if user is not None and identity is not None:
                 t = Texts(school, user.language, user.timezone)
                 screen = await notifications.render(uow, school, t, message, self.checkout_url)
-        if identity is None or screen is None:
-            reason = "no reachable messenger" if identity is None else "nothing to send"
-            await self._finish(message, failed=reason)
+        if user is None:
+            await self._finish(message, failed="no such student")
+            return
+        if identity is None:
+            # Blocked everywhere, or its messenger is not running now: try again later.
+            await self._finish(message, retry_in=backoff(message.attempts),
+                               error="no reachable messenger")
+            return
+        if screen is None:
+            await self._finish(message, failed="what it spoke of is gone")
             return
         channel = self.channels[identity.messenger]
         try:

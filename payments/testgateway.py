@@ -3,32 +3,37 @@
 The page is a form whose fields (order, payment id, amount, outcome) are signed with the
 platform's secret; submitting it is this gateway's webhook, handled by the same code path as
 any real gateway's: a forged or altered form is refused and changes nothing. The payment id
-is fixed per order, so pressing Pay twice (or replaying the form) is one payment."""
+is fixed per order, so pressing Pay twice (or replaying the form) is one payment. A form is
+good for ``FORM_TTL`` after the page was opened; an older one asks for the page again."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 from collections.abc import Mapping
+from datetime import timedelta
 from urllib.parse import parse_qsl
 
 from core.models import Order
+from core.ports import Clock
 from core.services.payments import PaymentNotice
 from payments.base import InvalidNotification
 
 NAME = "test"
 OUTCOMES = ("pay", "decline")
+FORM_TTL = timedelta(hours=1)
 
 
 class TestGateway:
     name = NAME
     __test__ = False  # not a pytest test class
 
-    def __init__(self, secret: bytes, base_url: str) -> None:
+    def __init__(self, secret: bytes, base_url: str, clock: Clock) -> None:
         if len(secret) < 16:
             raise ValueError("the test gateway needs a secret of at least 16 bytes")
         self._secret = secret
         self.base_url = base_url.rstrip("/")
+        self.clock = clock
 
     def checkout_url(self, order: Order) -> str:
         return f"{self.base_url}/pay/{order.token}"
@@ -49,6 +54,7 @@ class TestGateway:
             "amount": str(order.amount),
             "currency": order.currency,
             "outcome": outcome,
+            "expires": str(int((self.clock.now() + FORM_TTL).timestamp())),
         }
         fields["signature"] = self._sign(fields)
         return fields
@@ -58,13 +64,15 @@ class TestGateway:
             fields = dict(parse_qsl(body.decode("utf-8"), strict_parsing=True))
         except (UnicodeDecodeError, ValueError):
             raise InvalidNotification("the form is not readable") from None
-        expected = {"order", "payment_id", "amount", "currency", "outcome", "signature"}
+        expected = {"order", "payment_id", "amount", "currency", "outcome", "expires", "signature"}
         if set(fields) != expected:
             raise InvalidNotification("the form's fields are not the checkout page's")
         if not hmac.compare_digest(fields["signature"], self._sign(fields)):
             raise InvalidNotification("bad signature")
         if fields["outcome"] not in OUTCOMES or not fields["amount"].isdigit():
             raise InvalidNotification("malformed form")
+        if not fields["expires"].isdigit() or int(fields["expires"]) < self.clock.now().timestamp():
+            raise InvalidNotification("the checkout page is out of date: open it again")
         return PaymentNotice(
             gateway=NAME,
             gateway_payment_id=fields["payment_id"],

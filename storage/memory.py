@@ -292,6 +292,9 @@ class MemoryPurchases(_Repo):
     async def get(self, purchase_id: int) -> Purchase | None:
         return copy.deepcopy(self._d.purchases.get(purchase_id))
 
+    async def get_for_update(self, purchase_id: int) -> Purchase | None:
+        return await self.get(purchase_id)  # transactions are serialized already
+
     async def update(self, purchase: Purchase) -> None:
         self._replace(self._d.purchases, purchase)
 

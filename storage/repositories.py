@@ -87,10 +87,13 @@ class _SqlRepo:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
+    @property
+    def _postgres(self) -> bool:
+        return self._session.get_bind().dialect.name == "postgresql"
+
     def _insert(self, table: Table) -> Any:
         """``INSERT`` of the session's dialect, which knows ``ON CONFLICT``."""
-        dialect = self._session.get_bind().dialect.name
-        return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+        return (postgresql.insert if self._postgres else sqlite.insert)(table)
 
     async def _one(self, cls: type[E], query: Any) -> E | None:
         return _entity(cls, (await self._session.execute(query)).first())
@@ -236,6 +239,10 @@ class SqlPurchases(_SqlRepo):
     async def get(self, purchase_id: int) -> Purchase | None:
         return await self._one(Purchase, select(purchases).where(purchases.c.id == purchase_id))
 
+    async def get_for_update(self, purchase_id: int) -> Purchase | None:
+        query = select(purchases).where(purchases.c.id == purchase_id).with_for_update()
+        return await self._one(Purchase, query)
+
     async def update(self, purchase: Purchase) -> None:
         await self._update(purchases, purchase.id, _values(purchase, purchases))
 
@@ -262,6 +269,8 @@ class SqlPurchases(_SqlRepo):
             .order_by(column, purchases.c.id)
             .limit(limit)
         )
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True)
         return await self._all(Purchase, query)
 
     async def active_ids(self, after_id: int, limit: int) -> list[int]:
@@ -354,7 +363,7 @@ class SqlOutbox(_SqlRepo):
             and_(c.status == OutboxStatus.SENDING, c.claimed_at < stale_before),
         )
         query = select(c.id).where(claimable).order_by(c.id).limit(limit)
-        if self._session.get_bind().dialect.name == "postgresql":
+        if self._postgres:
             query = query.with_for_update(skip_locked=True)
         ids = list((await self._session.scalars(query)).all())
         if not ids:

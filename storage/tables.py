@@ -138,6 +138,7 @@ class OrderRow(Base):
     access: Mapped[str]
     period: Mapped[str | None]
     extends: Mapped[list[str]] = mapped_column(JSON)
+    seat_taken: Mapped[bool]
 
 
 class PaymentRow(Base):

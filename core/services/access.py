@@ -29,15 +29,13 @@ async def holds_any(uow: UnitOfWork, user_id: int, products: tuple[str, ...]) ->
     )
 
 
-async def active_lifetime(uow: UnitOfWork, user_id: int, offer_code: str) -> Purchase | None:
+async def owns_for_life(uow: UnitOfWork, user_id: int, products: tuple[str, ...]) -> bool:
+    """Do the user's running lifetime purchases already give every one of ``products``?"""
+    owned: set[str] = set()
     for purchase in await uow.purchases.for_user(user_id):
-        if (
-            purchase.offer_code == offer_code
-            and purchase.status is PurchaseStatus.ACTIVE
-            and purchase.ends_at is None
-        ):
-            return purchase
-    return None
+        if purchase.status is PurchaseStatus.ACTIVE and purchase.ends_at is None:
+            owned |= set(purchase.products)
+    return bool(products) and set(products) <= owned
 
 
 async def _extension_target(uow: UnitOfWork, order: Order) -> Purchase | None:
@@ -61,7 +59,10 @@ async def grant(uow: UnitOfWork, school: School, order: Order, now: datetime) ->
     open now."""
     period = Period(order.period) if order.period else None
     target = await _extension_target(uow, order) if period else None
-    granted = order.products or order.extends
+    if target is not None:  # read it again under a lock: a sweep may be changing it
+        target = await uow.purchases.get_for_update(target.id)
+    # A renewal may be sold as an external product ("+30 days") that extends a group.
+    granted = tuple(dict.fromkeys(order.products + order.extends))
 
     async def new_purchase(ends_at: datetime | None) -> Purchase:
         return await uow.purchases.add(
@@ -78,7 +79,6 @@ async def grant(uow: UnitOfWork, school: School, order: Order, now: datetime) ->
         )
 
     if target is None or period is None:
-        # A renewal bought by someone whose purchase is gone still gets what it extends.
         purchase = await new_purchase(period.add_to(now) if period else None)
         extended = False
     elif not set(target.products) <= set(granted):
@@ -115,7 +115,7 @@ async def grant(uow: UnitOfWork, school: School, order: Order, now: datetime) ->
 
 async def expire(uow: UnitOfWork, purchase: Purchase, now: datetime) -> bool:
     """End a purchase whose time is up. False if it was not due (already renewed or ended)."""
-    current = await uow.purchases.get(purchase.id)
+    current = await uow.purchases.get_for_update(purchase.id)
     if (
         current is None
         or current.status is not PurchaseStatus.ACTIVE
@@ -141,7 +141,7 @@ async def expire(uow: UnitOfWork, purchase: Purchase, now: datetime) -> bool:
 
 
 async def revoke(uow: UnitOfWork, purchase_id: int, now: datetime, reason: str) -> bool:
-    purchase = await uow.purchases.get(purchase_id)
+    purchase = await uow.purchases.get_for_update(purchase_id)
     if purchase is None or purchase.status is PurchaseStatus.REVOKED:
         return False
     purchase.status = PurchaseStatus.REVOKED

@@ -50,7 +50,7 @@ async def check_can_buy(
         raise errors.OfferUnavailable(offer=offer.code)
     if offer.extends and not await access.holds_any(uow, user.id, offer.extends):
         raise errors.NotEligible(offer=offer.code)
-    if offer.period is None and await access.active_lifetime(uow, user.id, offer.code):
+    if offer.period is None and await access.owns_for_life(uow, user.id, offer.products):
         raise errors.AlreadyOwned(offer=offer.code)
     if await seats_left(uow, offer) == 0:
         raise errors.SoldOut(offer=offer.code)

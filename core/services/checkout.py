@@ -81,6 +81,7 @@ async def place_order(
             access=offer.access.value,
             period=offer.period.iso if offer.period else None,
             extends=offer.extends,
+            seat_taken=offer.seats is not None,
         )
     )
     if order.amount == 0:
@@ -94,8 +95,7 @@ async def place_order(
 async def _release(uow: UnitOfWork, school: School, order: Order) -> None:
     if order.promo_code:
         await uow.counters.release(catalog.promo_key(order.promo_code))
-    offer = school.offer(order.offer_code)
-    if offer is not None and offer.seats is not None:
+    if order.seat_taken:
         await uow.counters.release(catalog.seats_key(order.offer_code))
 
 

@@ -9,6 +9,7 @@ grants nothing."""
 from __future__ import annotations
 
 import enum
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from core.school import School
 from core.services import access, catalog
 from core.services.outbox import enqueue
 
+log = logging.getLogger(__name__)
 PAYABLE = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_PAID})
 
 
@@ -80,10 +82,11 @@ async def confirm(uow: UnitOfWork, school: School, notice: PaymentNotice, now: d
             PaymentStatus.SUCCEEDED, notice.amount, notice.currency)
         await uow.payments.update(known)
     if not notice.succeeded:
-        await enqueue(
-            uow, now, order.user_id, "payment_failed", {"order": order.id},
-            dedupe_key=f"payment_failed:{notice.gateway}:{notice.gateway_payment_id}",
-        )
+        if order.status is OrderStatus.NEW:
+            await enqueue(
+                uow, now, order.user_id, "payment_failed", {"order": order.id},
+                dedupe_key=f"payment_failed:{notice.gateway}:{notice.gateway_payment_id}",
+            )
         return Confirmation(Outcome.FAILED, order)
 
     received = sum(
@@ -103,13 +106,31 @@ async def confirm(uow: UnitOfWork, school: School, notice: PaymentNotice, now: d
                 dedupe_key=f"payment_partial:{notice.gateway}:{notice.gateway_payment_id}",
             )
             return Confirmation(Outcome.PARTIAL, order)
-        return Confirmation(Outcome.EXTRA, order)
+        return await _extra(uow, order, payment, now)
+    if order.period is None and await access.owns_for_life(uow, order.user_id, order.products):
+        # Paid twice for the same lifetime access (two open orders, say): keep the money on
+        # record for a refund, grant nothing more.
+        await uow.orders.transition(order.id, expected, OrderStatus.CANCELLED, now,
+                                    "already_owned")
+        return await _extra(uow, order, payment, now)
     if not await uow.orders.transition(order.id, expected, OrderStatus.PAID, now):
-        return Confirmation(Outcome.EXTRA, order)
+        return await _extra(uow, order, payment, now)
     if late:
         await _retake_holds(uow, school, order)
     await access.grant(uow, school, order, now)
     return Confirmation(Outcome.GRANTED, order)
+
+
+async def _extra(uow: UnitOfWork, order: Order, payment: Payment, now: datetime) -> Confirmation:
+    """Money that grants nothing: recorded, and the student told it will be returned."""
+    log.warning("payment %s/%s for order %s grants nothing: refund it",
+                payment.gateway, payment.gateway_payment_id, order.id)
+    await enqueue(
+        uow, now, order.user_id, "payment_extra",
+        {"order": order.id, "amount": payment.amount, "currency": payment.currency},
+        dedupe_key=f"payment_extra:{payment.gateway}:{payment.gateway_payment_id}",
+    )
+    return Confirmation(Outcome.EXTRA, order)
 
 
 async def _retake_holds(uow: UnitOfWork, school: School, order: Order) -> None:
@@ -117,8 +138,7 @@ async def _retake_holds(uow: UnitOfWork, school: School, order: Order) -> None:
     even past the limit: money is never refused."""
     if order.promo_code:
         await uow.counters.force_take(catalog.promo_key(order.promo_code))
-    offer = school.offer(order.offer_code)
-    if offer is not None and offer.seats is not None:
+    if order.seat_taken:
         await uow.counters.force_take(catalog.seats_key(order.offer_code))
 
 

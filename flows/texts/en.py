@@ -45,6 +45,7 @@ TEXTS = {
     "access_ended_revoked": "Your access to “{title}” was withdrawn.",
     "payment_failed": "The payment for order #{id} didn't go through. You can try again from the order.",
     "payment_partial": "We received {received} for order #{id}, less than {price}. Our team will contact you.",
+    "payment_extra": "We received {amount} for order #{id}, but it gives you nothing new (it was already paid or closed, or you already have this). The money will be returned.",
     "my_empty": "You have no courses yet.",
     "my_title": "Your courses:",
     "my_item_until": "{title} — until {date}",

@@ -45,6 +45,7 @@ TEXTS = {
     "access_ended_revoked": "Votre accès à « {title} » a été retiré.",
     "payment_failed": "Le paiement de la commande n° {id} n'a pas abouti. Vous pouvez réessayer.",
     "payment_partial": "Nous avons reçu {received} pour la commande n° {id}, moins que {price}. Notre équipe vous contactera.",
+    "payment_extra": "Nous avons reçu {amount} pour la commande n° {id}, mais elle ne vous apporte rien de nouveau (déjà payée ou close, ou vous l'avez déjà). L'argent vous sera rendu.",
     "my_empty": "Vous n'avez pas encore de cours.",
     "my_title": "Vos cours :",
     "my_item_until": "{title} — jusqu'au {date}",

@@ -198,7 +198,7 @@ def test_example_offers(example: School) -> None:
     assert [o.code for o in offers.values() if not o.public] == ["python-friends"]
 
     renewal = offers["club-renewal"]
-    assert renewal.is_renewal and renewal.extends == ("club",)
+    assert renewal.extends == ("club",)
     assert renewal.access is AccessKind.PERIOD
 
     assert any(o.seats for o in offers.values())

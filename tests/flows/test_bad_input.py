@@ -28,7 +28,8 @@ async def test_tampered_offer_id_changes_nothing(harness):
     await chat.start()
     before = await _snapshot(harness)
     for action in ("b:no-such-offer", "o:../../etc", "b:secret", "o:secret", "pr:secret",
-                   "x:999", "x:abc", "p:1", "p:-1", "b:"):
+                   "x:999", "x:abc", "x:²", "x:99999999999999999999", "p:1", "p:-1",
+                   "p:²", "p:0", "b:"):
         await chat.press(action)
         assert "out of date" in chat.last.text, action
     assert await _snapshot(harness) == before

@@ -69,7 +69,7 @@ async def test_crash_after_sending_sends_once_more_at_most(harness, clock, monke
     assert message.status is OutboxStatus.SENT
 
 
-async def test_blocked_student_is_marked_unreachable_until_they_write(harness):
+async def test_blocked_student_is_marked_unreachable_until_they_write(harness, clock):
     chat = await _paid_student(harness)
     harness.console.blocked.add(chat.user_id)
     await harness.deliver()
@@ -77,11 +77,39 @@ async def test_blocked_student_is_marked_unreachable_until_they_write(harness):
         [identity] = await uow.users.identities(1)
         assert identity.reachable is False
         [message] = await uow.outbox.for_user(1)
-        assert message.status is OutboxStatus.FAILED
+        assert message.status is OutboxStatus.PENDING  # kept for when they come back
+    clock.advance(timedelta(hours=1))
+    await harness.deliver()
+    assert not any("Payment received" in m.text for m in chat.messages)
+
     await chat.send("/start")
     async with harness.uow_factory() as uow:
         [identity] = await uow.users.identities(1)
         assert identity.reachable is True
+    clock.advance(timedelta(hours=1))
+    await harness.deliver()
+    assert sum("Payment received" in m.text for m in chat.messages) == 1
+
+
+async def test_one_broken_message_does_not_hold_up_the_others(harness, monkeypatch):
+    anna, boris = harness.chat("1", "Anna"), harness.chat("2", "Boris")
+    for chat in (anna, boris):
+        await chat.start("python-life")
+        await chat.click("Buy")
+        await harness.pay(await chat.click("Pay"))
+    send = harness.console.send
+
+    async def broken_for_anna(peer, screen):
+        if peer.chat_id == anna.user_id:
+            raise ConnectionResetError("socket closed")
+        return await send(peer, screen)
+
+    monkeypatch.setattr(harness.console, "send", broken_for_anna)
+    await harness.deliver()
+    assert "Payment received" in boris.last.text
+    async with harness.uow_factory() as uow:
+        [message] = await uow.outbox.for_user(1)
+    assert message.status is OutboxStatus.PENDING and "socket closed" in message.error
 
 
 async def test_rate_limit_reschedules_after_the_pause(harness, clock, monkeypatch):

@@ -94,6 +94,7 @@ def upgrade() -> None:
         sa.Column("access", sa.String(), nullable=False),
         sa.Column("period", sa.String(), nullable=True),
         sa.Column("extends", sa.JSON(), nullable=False),
+        sa.Column("seat_taken", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_orders_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_orders")),
         sa.UniqueConstraint("token", name=op.f("uq_orders_token")),

@@ -1,0 +1,49 @@
+"""Settings are checked at start; a bad one is named, and nothing starts."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from run import Settings, settings_problems
+
+
+def make(**values) -> Settings:
+    return Settings(_env_file=None, **values)
+
+
+def problems(**values) -> str:
+    with pytest.raises(ValidationError) as caught:
+        make(**values)
+    return "\n".join(settings_problems(caught.value))
+
+
+def test_defaults_run_the_demo():
+    settings = make()
+    assert settings.base_url == "http://127.0.0.1:8080"
+    assert settings.test_payments and settings.sandbox == "auto"
+
+
+def test_test_payments_on_a_public_address_must_be_asked_for():
+    assert "TEST_PAYMENTS=0" in problems(public_url="https://school.example")
+    assert make(public_url="https://school.example", test_payments=False).test_payments is False
+    assert make(public_url="https://school.example", test_payments=True).test_payments is True
+    assert make(public_url="http://127.0.0.1:9000").base_url == "http://127.0.0.1:9000"
+
+
+def test_unknown_database_and_log_level_are_named():
+    assert "DATABASE_URL" in problems(database_url="mysql://root@localhost/x")
+    assert "LOG_LEVEL" in problems(log_level="verbose")
+    assert make(log_level="debug").log_level == "DEBUG"
+
+
+def test_the_sandbox_never_shares_the_schools_database(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path}/school.db"
+    assert "SANDBOX_DATABASE_URL must not be" in problems(database_url=url,
+                                                          sandbox_database_url=url)
+    assert "SQLite file" in problems(sandbox_database_url="postgresql+asyncpg://x@y/z")
+
+
+def test_port_and_secret_are_checked():
+    assert "PORT" in problems(port=70000)
+    assert "SECRET_KEY" in problems(secret_key="short")
