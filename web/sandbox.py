@@ -55,6 +55,15 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
+def _human(delta: timedelta) -> str:
+    """``8 days 1 hour``; ``""`` for no time at all."""
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [(days, "day"), (hours, "hour"), (minutes, "minute")]
+    return " ".join(f"{n} {unit}{'s' if n != 1 else ''}" for n, unit in parts if n)
+
+
 def _state(sandbox: Sandbox) -> dict[str, Any]:
     school = sandbox.school()
     now = sandbox.clock.now()
@@ -64,7 +73,7 @@ def _state(sandbox: Sandbox) -> dict[str, Any]:
         "now": now.isoformat(),
         "local_time": now.astimezone(school.timezone).strftime("%Y-%m-%d %H:%M"),
         "timezone": str(school.timezone),
-        "moved": str(sandbox.clock.offset),
+        "moved": _human(sandbox.clock.offset),
         "students": [vars(s) for s in sandbox.messenger.students.values()],
     }
 

@@ -92,7 +92,7 @@ function renderState(state) {
     "clock of its own: nothing here reaches real students or real money.";
   $("local-time").textContent = state.local_time;
   $("timezone").textContent = state.timezone;
-  $("moved").textContent = state.moved === "0:00:00" ? "0" : `+${state.moved}`;
+  $("moved").textContent = state.moved ? `+${state.moved}` : "not moved";
   students = state.students;
   renderStudents();
 }

@@ -1,0 +1,167 @@
+"""The sandbox's HTTP side, in process: pretend students, the live feed, the clock, and
+paying under the /sandbox/ prefix. (The browser test drives the page itself.)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from harness import checkout_forms
+
+from run import Settings, open_sandbox, sandbox_wanted
+from web.app import add_home
+
+
+@pytest.fixture
+async def sandbox(tmp_path, school):
+    settings = Settings(_env_file=None, secret_key="s" * 32,
+                        database_url=f"sqlite+aiosqlite:///{tmp_path}/school.db",
+                        sandbox_database_url=f"sqlite+aiosqlite:///{tmp_path}/sandbox.db")
+    platform, engine = await open_sandbox(settings, school)
+    await platform.channels["sandbox"].run(platform.flows.handle)
+    app = web.Application()
+    add_home(app, "/sandbox/")
+    app.add_subapp("/sandbox", platform.app)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    async with aiohttp.ClientSession(server.make_url("/")) as http:
+        yield http, platform
+    await server.close()
+    await engine.dispose()
+
+
+async def _post(http, path, body):
+    async with http.post(path, json=body) as response:
+        return response.status, await response.json()
+
+
+async def test_the_root_leads_to_the_sandbox_page(sandbox):
+    http, _ = sandbox
+    async with http.get("/") as response:
+        assert response.url.path == "/sandbox/"
+        page = await response.text()
+    assert "static/sandbox.js" in page and "Sandbox" in page
+    async with http.get("/sandbox/static/sandbox.js") as response:
+        assert response.status == 200
+
+
+async def test_state_names_the_school_its_own_database_and_students(sandbox):
+    http, _ = sandbox
+    async with http.get("/sandbox/state") as response:
+        state = await response.json()
+    assert state["school"] == "Test School" and state["database"] == "sandbox.db"
+    assert [(s["name"], s["language"]) for s in state["students"]] == [
+        ("Anna", "en"), ("Дмитрий", "ru"), ("Camille", "fr")]
+    assert state["moved"] == ""
+
+
+async def test_students_can_be_added_and_bad_ones_are_refused(sandbox):
+    http, _ = sandbox
+    status, student = await _post(http, "/sandbox/students", {"name": "Zoé", "language": "fr"})
+    assert status == 200 and student["id"] == "s4"
+    for body in ({"name": "", "language": "en"}, {"name": "X", "language": "english"},
+                 {"name": "x" * 41, "language": "en"}):
+        status, problem = await _post(http, "/sandbox/students", body)
+        assert status == 400 and problem["error"]
+    async with http.post("/sandbox/students", data=b"not json") as response:
+        assert response.status == 400
+
+
+async def test_a_conversation_reaches_the_feed_and_the_history(sandbox):
+    http, _ = sandbox
+    events = []
+
+    async def listen():
+        async with http.get("/sandbox/events") as response:
+            async for line in response.content:
+                if line.startswith(b"data: "):
+                    events.append(json.loads(line[6:]))
+                    if len(events) == 3:
+                        return
+
+    listener = asyncio.create_task(listen())
+    await asyncio.sleep(0.2)
+    status, _ = await _post(http, "/sandbox/send", {"student": "s2", "text": "/start"})
+    assert status == 200
+    messages = await _get_history(http, "s2")
+    menu = messages[-1]
+    status, _ = await _post(http, "/sandbox/press",
+                            {"student": "s2", "message": menu["id"], "action": "cat"})
+    assert status == 200
+    await asyncio.wait_for(listener, 5)
+    assert [e["type"] for e in events] == ["said", "message", "edit"]
+    assert events[1]["text"] == "Привет из Test School!"
+    assert events[2]["id"] == menu["id"] and "Python" in json.dumps(events[2], ensure_ascii=False)
+    history = await _get_history(http, "s2")
+    assert [e["from"] for e in history] == ["student", "bot"]
+
+
+async def _get_history(http, student):
+    async with http.get("/sandbox/history", params={"student": student}) as response:
+        return await response.json()
+
+
+async def test_bad_requests_change_nothing(sandbox):
+    http, platform = sandbox
+    assert (await _post(http, "/sandbox/send", {"student": "nobody", "text": "hi"}))[0] == 404
+    assert (await _post(http, "/sandbox/send", {"student": "s1", "text": ""}))[0] == 400
+    assert (await _post(http, "/sandbox/press",
+                        {"student": "s1", "message": "1", "action": "x" * 65}))[0] == 400
+    assert (await _post(http, "/sandbox/clock", {"advance": "soon"}))[0] == 400
+    assert (await _post(http, "/sandbox/clock", {"advance": "P1Y"}))[0] == 400
+    assert (await _post(http, "/sandbox/clock", {"advance": "-P1D"}))[0] == 400
+    async with http.get("/sandbox/state") as response:
+        assert (await response.json())["moved"] == ""
+    assert platform.channels["sandbox"].chat("s1").messages == []
+
+
+async def test_buy_under_the_prefix_then_move_the_clock_for_the_next_lesson(sandbox):
+    http, platform = sandbox
+    await _post(http, "/sandbox/send", {"student": "s1", "text": "/start python-life"})
+    card = (await _get_history(http, "s1"))[-1]
+    await _post(http, "/sandbox/press",
+                {"student": "s1", "message": card["id"], "action": "b:python-life"})
+    order = (await _get_history(http, "s1"))[-1]
+    link = next(b["url"] for row in order["rows"] for b in row if b["url"])
+    assert "/sandbox/pay/" in link
+    async with http.get(urlsplit(link).path) as response:
+        form = checkout_forms(await response.text(), str(response.url))["pay"]
+    assert "/sandbox/payments/test/webhook" in form["url"]
+    async with http.post(form["url"], data=form["fields"]) as response:
+        assert response.url.path.startswith("/sandbox/pay/") and response.url.path.endswith("/done")
+        assert 'data-status="paid"' in await response.text()
+    await platform.dispatcher.dispatch_once()
+    assert "Payment received" in (await _get_history(http, "s1"))[-1]["text"]
+
+    status, state = await _post(http, "/sandbox/clock", {"advance": "P1D"})
+    assert status == 200 and state["moved"] == "1 day"
+    assert "Variables" in (await _get_history(http, "s1"))[-1]["text"]
+    assert platform.clock.offset == timedelta(days=1)
+
+
+async def test_every_start_begins_with_a_fresh_sandbox(tmp_path, school):
+    settings = Settings(_env_file=None, secret_key="s" * 32,
+                        sandbox_database_url=f"sqlite+aiosqlite:///{tmp_path}/sandbox.db")
+    (tmp_path / "sandbox.db").write_bytes(b"an old sandbox")
+    platform, engine = await open_sandbox(settings, school)
+    try:
+        async with platform.uow_factory() as uow:
+            assert await uow.users.get(1) is None
+    finally:
+        await engine.dispose()
+
+
+def test_the_sandbox_is_on_without_messengers_and_only_on_loopback():
+    assert sandbox_wanted(Settings(_env_file=None), messengers=0) is True
+    assert sandbox_wanted(Settings(_env_file=None), messengers=1) is False
+    assert sandbox_wanted(Settings(_env_file=None, sandbox="on"), messengers=1) is True
+    assert sandbox_wanted(Settings(_env_file=None, sandbox="off"), messengers=0) is False
+    assert sandbox_wanted(Settings(_env_file=None, host="0.0.0.0"), messengers=0) is False
+    assert sandbox_wanted(Settings(_env_file=None, host="0.0.0.0", sandbox_public=True),
+                          messengers=0) is True
