@@ -307,8 +307,7 @@ async def open_sandbox(settings: Settings, school: School) -> tuple[Platform, As
     async def move_time(step: timedelta) -> None:
         clock.advance(step)
         await platform.run_sweeps()
-        while await platform.dispatcher.dispatch_once():
-            pass
+        await platform.dispatcher.drain()
 
     add_sandbox_routes(platform.app, Sandbox(messenger, clock, platform.school, path.name,
                                              move_time))

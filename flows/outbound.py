@@ -8,6 +8,7 @@ instead: the student is there and repeats the action if a crash swallows the ans
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -55,15 +56,19 @@ class OutboundDispatcher:
     async def run_forever(self, idle: float = 5.0) -> None:
         while True:
             try:
-                while await self.dispatch_once() == self.batch:
-                    pass
+                await self.drain()
             except Exception:
                 log.exception("outbound dispatch failed")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), idle)
-            except TimeoutError:
-                pass
             self._wake.clear()
+
+    async def drain(self) -> int:
+        """Send everything that is due now. Returns how many messages were claimed."""
+        total = 0
+        while claimed := await self.dispatch_once():
+            total += claimed
+        return total
 
     async def dispatch_once(self) -> int:
         """Claim due messages and send them. Returns how many were claimed."""

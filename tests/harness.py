@@ -95,10 +95,7 @@ class Harness:
 
     async def deliver(self) -> int:
         """Send everything the outbox holds that is due, as the dispatcher would."""
-        total = 0
-        while count := await self.platform.dispatcher.dispatch_once():
-            total += count
-        return total
+        return await self.platform.dispatcher.drain()
 
     async def sweep(self) -> dict[str, int]:
         done = await self.platform.run_sweeps()

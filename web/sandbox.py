@@ -5,6 +5,7 @@ and clock), so nothing done here touches the real school."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -157,22 +158,25 @@ async def events(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     queue = sandbox.messenger.watch()
     try:
-        await response.write(b": connected\n\n")
-        while True:
-            try:
-                event = await asyncio.wait_for(queue.get(), KEEPALIVE)
-            except TimeoutError:
-                await response.write(b": keepalive\n\n")
-                continue
-            if event is None:  # the server is stopping
-                break
-            payload = json.dumps(event, ensure_ascii=False)
-            await response.write(f"data: {payload}\n\n".encode())
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
+        with contextlib.suppress(ConnectionResetError):  # the page went away
+            await _stream(response, queue)
     finally:
         sandbox.messenger.unwatch(queue)
     return response
+
+
+async def _stream(response: web.StreamResponse, queue: asyncio.Queue) -> None:
+    await response.write(b": connected\n\n")
+    while True:
+        try:
+            event = await asyncio.wait_for(queue.get(), KEEPALIVE)
+        except TimeoutError:
+            await response.write(b": keepalive\n\n")
+            continue
+        if event is None:  # the server is stopping
+            return
+        payload = json.dumps(event, ensure_ascii=False)
+        await response.write(f"data: {payload}\n\n".encode())
 
 
 async def _close_streams(app: web.Application) -> None:

@@ -153,7 +153,7 @@ def _expanded_size(root: Node) -> int | None:
 
 
 class _Endless(Exception):
-    pass
+    """An alias that refers to itself."""
 
 
 def read_yaml(text: str) -> tuple[object, list[str]]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from core.models import OutboxStatus
 from flows.channel import MessengerError, RetryAfter
 from flows.outbound import STALE_AFTER
@@ -55,10 +57,8 @@ async def test_crash_after_sending_sends_once_more_at_most(harness, clock, monke
         raise SystemExit("crash")
 
     monkeypatch.setattr(dispatcher, "_finish", die)
-    try:
+    with pytest.raises(SystemExit):
         await dispatcher.dispatch_once()
-    except SystemExit:
-        pass
     monkeypatch.undo()
     await harness.deliver()
     clock.advance(STALE_AFTER + timedelta(seconds=1))

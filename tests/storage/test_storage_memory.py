@@ -36,6 +36,6 @@ async def test_a_nested_unit_of_work_is_refused_instead_of_deadlocking():
     async with factory():
         with pytest.raises(RuntimeError, match="already open"):
             async with factory():
-                pass
+                pytest.fail("a second unit of work opened in the same task")
     async with factory() as uow:  # the lock was released
         await add_user(uow)
