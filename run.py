@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 import signal
 import sys
@@ -23,12 +24,15 @@ from typing import Literal
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from pydantic import AnyHttpUrl, ValidationError, field_validator, model_validator
+from pydantic import AnyHttpUrl, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.base import Messenger
 from bots.sandbox import SandboxMessenger
+from bots.telegram.adapter import NAME as TELEGRAM
+from bots.telegram.adapter import WEBHOOK_PATH as TELEGRAM_WEBHOOK
+from bots.telegram.adapter import TelegramMessenger
 from bots.terminal import TerminalMessenger
 from core import jobs
 from core.clock import OffsetClock, SystemClock
@@ -37,7 +41,7 @@ from core.models import Order
 from core.ports import Clock, UnitOfWorkFactory
 from core.school import School
 from core.school_file import load_school
-from flows.engine import FlowEngine
+from flows.engine import FlowEngine, Refunds
 from flows.outbound import OutboundDispatcher
 from flows.routes import student_router
 from payments.base import PaymentGateway
@@ -66,6 +70,10 @@ class Settings(BaseSettings):
     secret_key: str | None = None  # signs checkout forms; random per start when unset
     test_payments: bool = True  # the built-in test gateway: NEVER on for a live school
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: AnyHttpUrl | None = None  # a self-hosted Bot API server
+    telegram_provider_token: SecretStr | None = None  # card payments in the chat
+    telegram_webhook_secret: SecretStr | None = None  # required in webhook mode (PUBLIC_URL)
     sandbox: Literal["auto", "on", "off"] = "auto"  # auto: on when no messenger is configured
     sandbox_database_url: str = "sqlite+aiosqlite:///sandbox.db"
     sandbox_public: bool = False  # serve the sandbox on a non-loopback address too
@@ -90,6 +98,21 @@ class Settings(BaseSettings):
                 "PUBLIC_URL is a public address and the test gateway (anyone can 'pay' "
                 "without money) is on by default: set TEST_PAYMENTS=0 for a live school, "
                 "or TEST_PAYMENTS=1 to keep it on deliberately")
+        return self
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{16,256}",
+                                                  value.get_secret_value()):
+            raise ValueError("16 to 256 of A-Z a-z 0-9 _ - (Telegram's rule for secret tokens)")
+        return value
+
+    @model_validator(mode="after")
+    def _telegram_webhook_needs_secret(self) -> Settings:
+        if self.telegram_bot_token and self.public_url and not self.telegram_webhook_secret:
+            raise ValueError("with PUBLIC_URL the Telegram bot runs on a webhook: set "
+                             "TELEGRAM_WEBHOOK_SECRET so forged updates are refused")
         return self
 
     @model_validator(mode="after")
@@ -195,6 +218,7 @@ def build_platform(
     clock: Clock | None = None,
     channels: dict[str, Messenger] | None = None,
     base_url: str | None = None,
+    refunds: Refunds | None = None,
 ) -> Platform:
     """Wire one platform. ``base_url``: where its pages are reached (the sandbox's sit under
     ``/sandbox``)."""
@@ -213,7 +237,8 @@ def build_platform(
 
     dispatcher = OutboundDispatcher(uow_factory, clock, holder, channels, checkout_url)
     flows = FlowEngine(
-        uow_factory, clock, holder, student_router(), channels, checkout_url, dispatcher
+        uow_factory, clock, holder, student_router(), channels, checkout_url, dispatcher,
+        refunds,
     )
     app = make_app(Deps(uow_factory, clock, holder, gateways, dispatcher))
     return Platform(settings, holder, clock, uow_factory, gateways, channels, dispatcher, flows,
@@ -256,6 +281,23 @@ class Sweeper:
         if self.running:
             await asyncio.wait(set(self.running), timeout=SWEEP_GRACE)
         self.scheduler.shutdown(wait=False)
+
+
+def configured_messengers(settings: Settings) -> dict[str, Messenger]:
+    """Every messenger whose token is set."""
+    messengers: dict[str, Messenger] = {}
+    if settings.telegram_bot_token:
+        secret = settings.telegram_webhook_secret
+        provider = settings.telegram_provider_token
+        messengers[TELEGRAM] = TelegramMessenger(
+            settings.telegram_bot_token.get_secret_value(),
+            api_url=str(settings.telegram_api_url).rstrip("/") if settings.telegram_api_url
+            else None,
+            provider_token=provider.get_secret_value() if provider else None,
+            webhook_url=f"{settings.base_url}{TELEGRAM_WEBHOOK}" if settings.public_url else None,
+            webhook_secret=secret.get_secret_value() if secret else None,
+        )
+    return messengers
 
 
 SANDBOX_STUDENTS = (("Anna", "en"), ("Дмитрий", "ru"), ("Camille", "fr"))
@@ -318,9 +360,15 @@ async def serve(settings: Settings, school: School, terminal: bool = False) -> N
     engine = create_engine(settings.database_url)
     await migrate(engine)
     uow_factory = sql_uow_factory(session_factory(engine))
+    messengers = configured_messengers(settings)
     console = TerminalMessenger() if terminal else None
-    platform = build_platform(settings, school, uow_factory,
-                              channels={"console": console} if console else None)
+    if console is not None:
+        messengers[console.name] = console
+    telegram = messengers.get(TELEGRAM)
+    platform = build_platform(settings, school, uow_factory, channels=messengers,
+                              refunds=telegram.refund if telegram else None)
+    if telegram is not None and telegram.webhook_url:
+        telegram.add_webhook_route(platform.app)
     resynced = await jobs.resync_lesson_schedule(uow_factory, school, platform.clock.now())
     log.info("lesson schedule checked, %d purchases updated", resynced)
     with_sandbox = sandbox_wanted(settings, len(platform.channels))

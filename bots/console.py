@@ -14,7 +14,16 @@ import itertools
 from dataclasses import dataclass, field
 
 from bots.base import Capabilities, OnIncoming, UserBlocked
-from flows.ui import Button, Incoming, IncomingKind, MessageRef, Peer, Screen, Sender
+from flows.ui import (
+    Button,
+    InChatPayment,
+    Incoming,
+    IncomingKind,
+    MessageRef,
+    Peer,
+    Screen,
+    Sender,
+)
 
 NAME = "console"
 
@@ -79,6 +88,25 @@ class ConsoleChat:
         await self.press(button.action or "", message)
         return None
 
+    async def check_payment(self, payload: str, currency: str, amount: int) -> str | None:
+        """Ask, as Telegram's pre_checkout_query does, whether a payment may go ahead.
+        Returns the refusal, or None for yes."""
+        before = len(self.toasts)
+        await self.messenger.deliver(Incoming(
+            self.peer, self.sender, IncomingKind.PAYMENT_CHECK,
+            event_id=f"pc{next(self.messenger.ids)}",
+            payment=InChatPayment(payload, currency, amount),
+        ))
+        assert len(self.toasts) == before + 1, "a payment check must always be answered"
+        return self.toasts[-1]
+
+    async def pay_in_chat(self, payload: str, currency: str, amount: int, charge_id: str) -> None:
+        """Report money paid in the chat, as Telegram's successful_payment does."""
+        await self.messenger.deliver(Incoming(
+            self.peer, self.sender, IncomingKind.PAYMENT,
+            payment=InChatPayment(payload, currency, amount, charge_id),
+        ))
+
     async def press(self, action: str, message: ConsoleMessage | None = None) -> None:
         """Send raw button data, as a tampering client could."""
         message = message or self.last
@@ -95,10 +123,10 @@ class ConsoleChat:
 
 
 class ConsoleMessenger:
-    capabilities = Capabilities(can_edit=True)
-
-    def __init__(self, name: str = NAME) -> None:
+    def __init__(self, name: str = NAME, invoices: frozenset[str] = frozenset()) -> None:
+        """``invoices``: currencies it takes payment in inside the chat, like Telegram."""
         self.name = name
+        self.capabilities = Capabilities(can_edit=True, invoices=invoices)
         self.chats: dict[str, ConsoleChat] = {}
         self.blocked: set[str] = set()  # students who "blocked the bot"
         self.ids = itertools.count(1)

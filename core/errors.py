@@ -49,6 +49,12 @@ class OrderNotPayable(DomainError):
     code = "order_not_payable"
 
 
+class PriceChanged(OrderNotPayable):
+    """The offer's price changed after the order was placed: order again at the new price."""
+
+    code = "price_changed"
+
+
 class SchoolFileError(Exception):
     """The school file is malformed. ``problems`` are lines like ``offers[2].price: ...``."""
 

@@ -115,6 +115,10 @@ class Offer:
     sale_ends: datetime | None = None
     seats: int | None = None
     extends: tuple[str, ...] = ()  # product codes; only their holders may buy
+    stars: Money | None = None  # a price in Telegram Stars (XTR) beside ``price``
+
+    def price_in(self, stars: bool) -> Money | None:
+        return self.stars if stars else self.price
 
     def on_sale(self, now: datetime) -> bool:
         if self.sale_starts and now < self.sale_starts:

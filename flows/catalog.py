@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core import errors
+from core.money import Money
 from core.school import AccessKind, Offer, pick
 from core.services import catalog as shop
 from flows.engine import Context, Reply, Stale, error_text
@@ -85,10 +86,24 @@ async def offer_screen(ctx: Context, code: str, notice: str = "") -> Screen:
         lines += ["", error_text(t, exc)]
     else:
         rows.append(Button(t("btn_buy", price=price.format(t.language)), action=f"b:{offer.code}"))
+        stars = _stars_price(ctx, offer, promo_code)
+        if stars is not None:
+            rows.append(Button(t("btn_buy", price=stars.format(t.language)),
+                               action=f"bs:{offer.code}"))
         if ctx.school.promo_codes and not promo_code:
             rows.append(Button(t("btn_promo"), action=f"pr:{offer.code}"))
     rows.append(Button(t("btn_back"), action="cat"))
     return screen("\n".join(lines), *rows)
+
+
+def _stars_price(ctx: Context, offer: Offer, promo_code: str | None) -> Money | None:
+    """The Stars price, where this messenger takes Stars and the offer has one."""
+    if not ctx.capabilities.stars or offer.stars is None:
+        return None
+    try:
+        return shop.quote(ctx.school, offer, promo_code, ctx.now, stars=True).price
+    except errors.PromoInvalid:  # a fixed discount in another currency: no Stars button
+        return None
 
 
 async def show_offer(ctx: Context, code: str) -> Reply:

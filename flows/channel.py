@@ -18,6 +18,11 @@ class Capabilities:
     can_edit: bool = True
     max_buttons: int | None = None  # per message; the adapter's renderer pages longer lists
     url_buttons: bool = True
+    invoices: frozenset[str] = frozenset()  # currencies it can take payment in, in the chat
+
+    @property
+    def stars(self) -> bool:
+        return "XTR" in self.invoices
 
 
 class MessengerError(Exception):
@@ -40,4 +45,7 @@ class Channel(Protocol):
 
     async def send(self, peer: Peer, screen: Screen) -> MessageRef: ...
     async def edit(self, ref: MessageRef, screen: Screen) -> MessageRef: ...
-    async def ack(self, incoming: Incoming, toast: str | None = None) -> None: ...
+    async def ack(self, incoming: Incoming, toast: str | None = None) -> None:
+        """Answer a button press (``toast``: a short note) or a payment check (``toast``: the
+        reason to refuse; None lets the payment go ahead)."""
+        ...

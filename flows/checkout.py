@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from core import errors
+from core.models import Order
 from core.money import Money
+from core.school import pick
 from core.services import checkout
 from flows import catalog
 from flows.engine import Context, Reply, Stale, error_text, parse_id
 from flows.start import title_of_offer
-from flows.ui import Button, screen
+from flows.ui import Button, Invoice, screen
 
 
 async def buy(ctx: Context, code: str) -> Reply:
+    return await _buy(ctx, code, stars=False)
+
+
+async def buy_with_stars(ctx: Context, code: str) -> Reply:
+    if not ctx.capabilities.stars:
+        raise Stale(code)
+    return await _buy(ctx, code, stars=True)
+
+
+async def _buy(ctx: Context, code: str, stars: bool) -> Reply:
     t = ctx.t
     offer = catalog.offer_for(ctx, code)
     promos = ctx.state.data.get("promos", {})
@@ -25,6 +39,7 @@ async def buy(ctx: Context, code: str) -> Reply:
             promos.get(offer.code),
             messenger=ctx.incoming.peer.messenger,
             unlocked=offer.code in ctx.unlocked,
+            stars=stars,
         )
     except errors.PromoInvalid as exc:
         promos.pop(offer.code, None)
@@ -47,14 +62,28 @@ async def buy(ctx: Context, code: str) -> Reply:
         price=price,
         until=t.datetime(order.expires_at),
     )
-    return Reply(
-        screen(
-            text,
-            Button(t("btn_pay", price=price), url=ctx.checkout_url(order)),
-            Button(t("btn_cancel_order"), action=f"x:{order.id}"),
-            Button(t("btn_back"), action=f"o:{offer.code}"),
-        ),
-        edit=True,
+    order_screen = screen(
+        text,
+        Button(t("btn_pay", price=price), url=ctx.checkout_url(order), pays=True),
+        Button(t("btn_cancel_order"), action=f"x:{order.id}"),
+        Button(t("btn_back"), action=f"o:{offer.code}"),
+    )
+    if order.currency in ctx.capabilities.invoices:
+        order_screen = dataclasses.replace(order_screen, invoice=invoice(ctx, order))
+    return Reply(order_screen, edit=True)
+
+
+def invoice(ctx: Context, order: Order) -> Invoice:
+    """Telegram allows 32 characters of title and 255 of description."""
+    offer = ctx.school.offer(order.offer_code)
+    description = pick(offer.description, ctx.t.language, ctx.school.default_language) \
+        if offer else ""
+    return Invoice(
+        title=title_of_offer(ctx, order.offer_code)[:32],
+        description=(description or ctx.t("order", id=order.id))[:255],
+        payload=order.token,
+        currency=order.currency,
+        amount=order.amount,
     )
 
 

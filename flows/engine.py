@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core import errors
-from core.models import ChatState, Identity, Order, User
+from core.models import ChatState, Identity, Order, Payment, User
 from core.ports import Clock, Notifier, UnitOfWork, UnitOfWorkFactory
 from core.school import School
 from core.services import users
-from flows.channel import Channel, MessengerError, UserBlocked
+from flows.channel import Capabilities, Channel, MessengerError, UserBlocked
 from flows.texts import Texts, normalize
 from flows.ui import Button, Incoming, IncomingKind, Screen
 
@@ -39,7 +39,10 @@ def parse_id(text: str) -> int:
 class Reply:
     screen: Screen | None
     edit: bool = False  # replace the message whose button was pressed, where possible
-    toast: str | None = None
+    toast: str | None = None  # a note on a button press; the refusal of a payment check
+    # Work that must not run inside the transaction (a call to a payment provider), run
+    # after it commits; the screen it returns is sent to the chat.
+    after: Callable[[], Awaitable[Screen | None]] | None = None
 
 
 @dataclass
@@ -53,6 +56,9 @@ class Context:
     t: Texts
     incoming: Incoming
     checkout_url: Callable[[Order], str]
+    capabilities: Capabilities = Capabilities()
+    refunds: Refunds | None = None
+    uow_factory: UnitOfWorkFactory | None = None  # for work after the commit
     queued: bool = False  # messages were recorded in the outbox: wake the dispatcher
 
     @property
@@ -62,6 +68,8 @@ class Context:
 
 
 Handler = Callable[[Context, str], Awaitable[Reply]]
+# Gives a payment back through the gateway that took it (Telegram Stars: refundStarPayment).
+Refunds = Callable[[Payment], Awaitable[None]]
 
 
 @dataclass
@@ -70,8 +78,14 @@ class Router:
     actions: dict[str, Handler] = field(default_factory=dict)  # "o" of "o:python" -> handler
     steps: dict[str, Handler] = field(default_factory=dict)  # chat step awaiting typed text
     fallback: Handler | None = None
+    payment_check: Handler | None = None
+    payment: Handler | None = None
 
     def route(self, incoming: Incoming, state: ChatState) -> tuple[Handler | None, str]:
+        if incoming.kind is IncomingKind.PAYMENT_CHECK:
+            return self.payment_check, ""
+        if incoming.kind is IncomingKind.PAYMENT:
+            return self.payment, ""
         if incoming.kind is IncomingKind.STARTED:
             state.step = ""
             return self.commands.get("/start"), incoming.text
@@ -102,6 +116,7 @@ class FlowEngine:
         channels: dict[str, Channel],
         checkout_url: Callable[[Order], str],
         notifier: Notifier | None = None,
+        refunds: Refunds | None = None,
     ) -> None:
         self.uow_factory = uow_factory
         self.clock = clock
@@ -110,24 +125,47 @@ class FlowEngine:
         self.channels = channels
         self.checkout_url = checkout_url
         self.notifier = notifier
+        self.refunds = refunds
 
     async def handle(self, incoming: Incoming) -> None:
+        """Answer one update. Raises only when money arrived and could not be recorded, so
+        the messenger delivers it again."""
         school = self.school()
         t = Texts(school, incoming.sender.language)
+        failure = None
         try:
             reply, queued = await self._converse(school, incoming)
         except Stale:
-            reply, queued = Reply(Screen(t("err_stale_button"), ((menu_button(t),),))), False
-            reply.toast = t("err_stale_button")
+            failure, queued = t("err_stale_button"), False
         except errors.DomainError as exc:
-            reply, queued = Reply(Screen(error_text(t, exc), ((menu_button(t),),))), False
+            failure, queued = error_text(t, exc), False
         except Exception:
             log.exception("flow failed on %s", incoming)
-            reply, queued = Reply(Screen(t("err_generic"), ((menu_button(t),),))), False
+            if incoming.kind is IncomingKind.PAYMENT:
+                raise
+            failure, queued = t("err_generic"), False
+        if failure is not None:
+            screen = Screen(failure, ((menu_button(t),),))
+            reply = Reply(None if incoming.kind is IncomingKind.PAYMENT_CHECK else screen,
+                          toast=failure)
         if queued and self.notifier is not None:
             self.notifier.wake()
         await self._deliver(incoming, reply)
+        if reply.after is not None:
+            await self._follow_up(incoming, reply.after, t)
 
+    async def _follow_up(
+        self, incoming: Incoming, after: Callable[[], Awaitable[Screen | None]], t: Texts
+    ) -> None:
+        try:
+            screen = await after()
+        except errors.DomainError as exc:
+            screen = Screen(error_text(t, exc))
+        except Exception:
+            log.exception("follow-up of %s failed", incoming)
+            screen = Screen(t("err_generic"))
+        if screen is not None:
+            await self._deliver(incoming, Reply(screen))
     async def _converse(self, school: School, incoming: Incoming) -> tuple[Reply, bool]:
         now = self.clock.now()
         async with self.uow_factory() as uow:
@@ -152,6 +190,9 @@ class FlowEngine:
                 t=Texts(school, user.language or incoming.sender.language, user.timezone),
                 incoming=incoming,
                 checkout_url=self.checkout_url,
+                capabilities=self._capabilities(incoming),
+                refunds=self.refunds,
+                uow_factory=self.uow_factory,
             )
             handler, arg = self.router.route(incoming, state)
             if handler is None:
@@ -162,13 +203,17 @@ class FlowEngine:
             await uow.commit()
         return reply, ctx.queued
 
+    def _capabilities(self, incoming: Incoming) -> Capabilities:
+        channel = self.channels.get(incoming.peer.messenger)
+        return channel.capabilities if channel else Capabilities()
+
     async def _deliver(self, incoming: Incoming, reply: Reply) -> None:
         channel = self.channels.get(incoming.peer.messenger)
         if channel is None:
             log.error("no channel for %s", incoming.peer.messenger)
             return
         try:
-            if incoming.kind is IncomingKind.ACTION:
+            if incoming.kind in (IncomingKind.ACTION, IncomingKind.PAYMENT_CHECK):
                 await channel.ack(incoming, reply.toast)
             if reply.screen is None:
                 return
@@ -202,7 +247,8 @@ def error_text(t: Texts, exc: errors.DomainError) -> str:
         errors.PromoExhausted: "promo_exhausted",
         errors.PromoInvalid: "promo_invalid",
         errors.NotFound: "err_not_found",
-        errors.OrderNotPayable: "order_gone",
+        errors.PriceChanged: "err_price_changed",
+        errors.OrderNotPayable: "err_order_not_payable",
     }
     for kind in type(exc).__mro__:
         if kind in key:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flows import catalog, checkout, my_courses, start
+from flows import admin, catalog, checkout, my_courses, payments, start
 from flows.engine import Router
 
 
@@ -14,6 +14,7 @@ def student_router() -> Router:
             "/help": start.help_screen,
             "/courses": catalog.show_catalog,
             "/my": my_courses.my_courses,
+            "/refund": admin.refund,
         },
         actions={
             "menu": start.menu,
@@ -22,10 +23,13 @@ def student_router() -> Router:
             "o": catalog.show_offer,
             "pr": catalog.ask_promo,
             "b": checkout.buy,
+            "bs": checkout.buy_with_stars,
             "x": checkout.cancel,
             "my": my_courses.my_courses,
             "p": my_courses.purchase_detail,
         },
         steps={"promo": catalog.enter_promo},
         fallback=start.unknown_text,
+        payment_check=payments.check,
+        payment=payments.received,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 MAX_ACTION_BYTES = 64  # Telegram's callback_data limit; VK (255) and Viber allow more
 
@@ -15,6 +15,7 @@ class Button:
     text: str
     action: str | None = None
     url: str | None = None
+    pays: bool = False  # the checkout link a native invoice replaces
 
     def __post_init__(self) -> None:
         if (self.action is None) == (self.url is None):
@@ -24,9 +25,22 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Invoice:
+    """An in-chat payment a messenger may show natively (Telegram), in place of the screen's
+    ``Button.pays`` link to the checkout page. Amounts are minor units, as in the core."""
+
+    title: str
+    description: str
+    payload: str  # the order token: it comes back with the payment
+    currency: str
+    amount: int
+
+
+@dataclass(frozen=True)
 class Screen:
     text: str
     rows: tuple[tuple[Button, ...], ...] = ()
+    invoice: Invoice | None = None
 
     @property
     def buttons(self) -> list[Button]:
@@ -63,6 +77,19 @@ class IncomingKind(enum.StrEnum):
     TEXT = "text"  # a typed message; commands start with "/"
     ACTION = "action"  # an action button was pressed
     STARTED = "started"  # the messenger's "conversation started" with an optional payload
+    PAYMENT_CHECK = "payment_check"  # may this payment go ahead? (Telegram pre_checkout_query)
+    PAYMENT = "payment"  # money arrived in the chat (Telegram successful_payment)
+
+
+@dataclass(frozen=True)
+class InChatPayment:
+    """What a messenger's in-chat payment says: the invoice payload and the money."""
+
+    payload: str
+    currency: str
+    amount: int
+    charge_id: str = ""  # the messenger's unique id of the charge (empty for a check)
+    provider_charge_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,4 +101,4 @@ class Incoming:
     action: str = ""
     message: MessageRef | None = None  # the message whose button was pressed
     event_id: str | None = None  # the messenger's id for acknowledging a button press
-    extra: dict[str, object] = field(default_factory=dict, compare=False)
+    payment: InChatPayment | None = None

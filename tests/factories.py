@@ -9,6 +9,7 @@ from core.money import Money
 from core.periods import Period
 from core.school import (
     AccessKind,
+    AdminRef,
     Course,
     Group,
     Lesson,
@@ -64,7 +65,8 @@ def make_school(**overrides) -> School:
     eur = lambda v: Money.from_major(v, "EUR")  # noqa: E731
     offers = [
         Offer("python-life", {"en": "Python forever", "ru": "Питон навсегда"}, eur(49),
-              ("python-course",), description={"en": "All lessons, forever."}),
+              ("python-course",), description={"en": "All lessons, forever."},
+              stars=Money(250, "XTR")),
         Offer("python-30", {"en": "Python 30 days"}, eur("19.90"), ("python-course", "club"),
               access=AccessKind.PERIOD, period=Period.parse("P30D")),
         Offer("club-month", {"en": "Club monthly"}, eur(9), ("club",),
@@ -95,6 +97,7 @@ def make_school(**overrides) -> School:
         offers={o.code: o for o in offers},
         promo_codes={p.code: p for p in promos},
         support="@help",
+        admins=(AdminRef("console", "admin"),),
     )
     values.update(overrides)
     return School(**values)

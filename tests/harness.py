@@ -43,12 +43,14 @@ def checkout_forms(html: str, page_url: str) -> dict[str, dict]:
 
 
 class Harness:
-    def __init__(self, uow_factory: UnitOfWorkFactory, school: School, clock: FakeClock):
+    def __init__(self, uow_factory: UnitOfWorkFactory, school: School, clock: FakeClock,
+                 invoices: frozenset[str] = frozenset(), refunds=None):
         self.clock = clock
-        self.console = ConsoleMessenger()
+        self.console = ConsoleMessenger(invoices=invoices)
         self.settings = Settings(_env_file=None, secret_key="s" * 32, port=8080)
         self.platform = build_platform(
-            self.settings, school, uow_factory, clock, channels={"console": self.console}
+            self.settings, school, uow_factory, clock, channels={"console": self.console},
+            refunds=refunds,
         )
         add_home(self.platform.app)
         self.uow_factory = uow_factory

@@ -231,6 +231,7 @@ def build_school(
             sale_ends=offer.sale.ends if offer.sale else None,
             seats=offer.seats,
             extends=tuple(offer.extends),
+            stars=offer.stars,
         )
         for _, offer in _valid(checks.offers)
     }

@@ -165,6 +165,20 @@ class OfferItem(_Model):
     sale: SaleWindow | None = None
     seats: PositiveInt | None = None
     extends: list[Text] = []
+    stars: Any = None  # an optional price in Telegram Stars beside the main one
+
+    @field_validator("stars")
+    @classmethod
+    def _stars(cls, value: object, info: ValidationInfo) -> Money | None:
+        if value is None:
+            return None
+        if (info.data.get("currency") or context_of(info).currency) == "XTR":
+            raise ValueError("the price is in Telegram Stars already; leave stars out")
+        price = money_from(value, "XTR")
+        problem = price.limits_problem()
+        if problem:
+            raise ValueError(problem)
+        return price
 
     @field_validator("price")
     @classmethod

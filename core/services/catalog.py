@@ -64,19 +64,26 @@ class Quote:
     promo: PromoCode | None = None
 
 
-def quote(school: School, offer: Offer, promo_code: str | None, now: datetime) -> Quote:
-    """The price of ``offer`` with ``promo_code``; raises PromoInvalid for a code that does
-    not exist, has run out of time or does not apply. Usage limits are checked when ordering."""
+def quote(
+    school: School, offer: Offer, promo_code: str | None, now: datetime, stars: bool = False
+) -> Quote:
+    """The price of ``offer`` (in Telegram Stars with ``stars``) with ``promo_code``; raises
+    PromoInvalid for a code that does not exist, has run out of time or does not apply, and
+    OfferUnavailable for a Stars price the offer does not have. Usage limits are checked when
+    ordering."""
+    base = offer.price_in(stars)
+    if base is None:
+        raise errors.OfferUnavailable(offer=offer.code)
     if not promo_code:
-        return Quote(offer, offer.price, offer.price)
+        return Quote(offer, base, base)
     promo = school.promo(promo_code)
     if promo is None or not promo.applies_to(offer.code):
         raise errors.PromoInvalid(code=promo_code)
     if promo.valid_until is not None and now >= promo.valid_until:
         raise errors.PromoInvalid(code=promo_code)
-    if promo.amount is not None and promo.amount.currency != offer.price.currency:
+    if promo.amount is not None and promo.amount.currency != base.currency:
         raise errors.PromoInvalid(code=promo_code)
-    return Quote(offer, offer.price, promo.discounted(offer.price), promo)
+    return Quote(offer, base, promo.discounted(base), promo)
 
 
 async def promo_has_uses(uow: UnitOfWork, promo: PromoCode) -> bool:

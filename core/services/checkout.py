@@ -21,12 +21,15 @@ class PlacedOrder:
     reused: bool = False
 
 
-async def _open_order(uow: UnitOfWork, user_id: int, offer: str, promo: str | None, now: datetime):
+async def _open_order(
+    uow: UnitOfWork, user_id: int, offer: str, promo: str | None, currency: str, now: datetime
+) -> Order | None:
     for order in await uow.orders.for_user(user_id):
         if (
             order.status is OrderStatus.NEW
             and order.offer_code == offer
             and order.promo_code == promo
+            and order.currency == currency
             and order.expires_at
             and order.expires_at > now
         ):
@@ -43,15 +46,17 @@ async def place_order(
     promo_code: str | None = None,
     messenger: str | None = None,
     unlocked: bool = False,
+    stars: bool = False,
 ) -> PlacedOrder:
-    """Create an order for ``offer_code`` (or return the student's still-open identical one).
-    Raises a DomainError, changing nothing, when the offer cannot be bought."""
+    """Create an order for ``offer_code``, priced in Telegram Stars with ``stars`` (or return
+    the student's still-open identical one). Raises a DomainError, changing nothing, when the
+    offer cannot be bought."""
     offer = school.offer(offer_code)
     if offer is None:
         raise errors.NotFound(offer=offer_code)
-    price = catalog.quote(school, offer, promo_code, now)
+    price = catalog.quote(school, offer, promo_code, now, stars)
     promo = price.promo.code if price.promo else None
-    existing = await _open_order(uow, user.id, offer.code, promo, now)
+    existing = await _open_order(uow, user.id, offer.code, promo, price.price.currency, now)
     if existing is not None:  # it already holds its seat and promo use
         return PlacedOrder(existing, completed=False, reused=True)
     await catalog.check_can_buy(uow, school, user, offer, now, unlocked)

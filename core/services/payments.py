@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from core import errors
 from core.models import Order, OrderStatus, Payment, PaymentStatus
-from core.ports import UnitOfWork
+from core.ports import UnitOfWork, UnitOfWorkFactory
 from core.school import School
 from core.services import access, catalog
 from core.services.outbox import enqueue
@@ -121,6 +122,36 @@ async def confirm(uow: UnitOfWork, school: School, notice: PaymentNotice, now: d
     return Confirmation(Outcome.GRANTED, order)
 
 
+async def check_payable(
+    uow: UnitOfWork,
+    school: School,
+    token: str,
+    amount: int,
+    currency: str,
+    now: datetime,
+    user_id: int | None = None,
+) -> Order:
+    """The order behind ``token`` if it may be paid now, by this user, at exactly this price;
+    otherwise the DomainError that says why not. Changes nothing."""
+    order = await uow.orders.by_token(token)
+    if order is None or (user_id is not None and order.user_id != user_id):
+        raise errors.NotFound(order=token)
+    if order.status is not OrderStatus.NEW or (order.expires_at and order.expires_at <= now):
+        raise errors.OrderNotPayable(order=order.id)
+    if (amount, currency) != (order.amount, order.currency):
+        raise errors.PriceChanged(order=order.id)
+    offer = school.offer(order.offer_code)
+    if offer is None or not offer.on_sale(now):
+        raise errors.OfferUnavailable(offer=order.offer_code)
+    base = offer.price_in(stars=order.currency == "XTR" and offer.price.currency != "XTR")
+    if base is None or (base.amount, base.currency) != (order.list_amount, order.currency):
+        raise errors.PriceChanged(order=order.id)
+    if not order.seat_taken and offer.seats is not None:
+        if await uow.counters.used(catalog.seats_key(offer.code)) >= offer.seats:
+            raise errors.SoldOut(offer=offer.code)
+    return order
+
+
 async def _extra(uow: UnitOfWork, order: Order, payment: Payment, now: datetime) -> Confirmation:
     """Money that grants nothing: recorded, and the student told it will be returned."""
     log.warning("payment %s/%s for order %s grants nothing: refund it",
@@ -150,6 +181,21 @@ async def complete_free(uow: UnitOfWork, school: School, order: Order, now: date
         return False
     await access.grant(uow, school, order, now)
     return True
+
+
+async def refund_through(
+    uow_factory: UnitOfWorkFactory,
+    give_back: Callable[[Payment], Awaitable[None]],
+    payment: Payment,
+    now: datetime,
+) -> bool:
+    """Have the gateway return ``payment`` (outside any transaction; a gateway answers a
+    repeated refund as done), then record the refund and withdraw the access."""
+    await give_back(payment)
+    async with uow_factory() as uow:
+        done = await refund(uow, payment.order_id, now)
+        await uow.commit()
+    return done
 
 
 async def refund(uow: UnitOfWork, order_id: int, now: datetime, reason: str = "refund") -> bool:

@@ -1,0 +1,81 @@
+"""Sliding-window rate limits with reservations, for a messenger's one sending path.
+
+A limiter gives each send a moment at which it may go: never more than ``limit`` sends in any
+``window`` seconds. Reservations are kept in order, so waiting senders are served first come,
+first served, and a send reserved for later counts against the window it will land in."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+
+
+class SlidingWindow:
+    def __init__(self, limit: int, window: float) -> None:
+        if limit < 1 or window <= 0:
+            raise ValueError("a window allows at least one send in a positive time")
+        self.limit = limit
+        self.window = window
+        self._times: deque[float] = deque()
+
+    def reserve(self, now: float) -> float:
+        """Book the earliest moment at or after ``now`` (and after earlier bookings)."""
+        while self._times and self._times[0] <= now - self.window:
+            self._times.popleft()
+        moment = now
+        if self._times:
+            moment = max(moment, self._times[-1])
+        if len(self._times) >= self.limit:
+            moment = max(moment, self._times[-self.limit] + self.window)
+        self._times.append(moment)
+        return moment
+
+    def quiet(self, now: float) -> bool:
+        """Has nothing been booked within the last window (so forgetting it changes nothing)?"""
+        return not self._times or self._times[-1] <= now - self.window
+
+
+class Limits:
+    """Windows per key (a chat, a group) created on demand and forgotten when idle."""
+
+    def __init__(self, make: Callable[[], SlidingWindow], keep: int = 10_000) -> None:
+        self._make = make
+        self._keep = keep
+        self._windows: dict[object, SlidingWindow] = {}
+
+    def reserve(self, key: object, now: float) -> float:
+        window = self._windows.get(key)
+        if window is None:
+            if len(self._windows) >= self._keep:
+                self._forget_idle(now)
+            window = self._windows[key] = self._make()
+        return window.reserve(now)
+
+    def _forget_idle(self, now: float) -> None:
+        for key, window in list(self._windows.items()):
+            if window.quiet(now):
+                del self._windows[key]
+
+
+class Pause:
+    """A pause for every sender at once, as a messenger's "retry after N seconds" asks."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._until = 0.0
+
+    def extend(self, seconds: float) -> None:
+        self._until = max(self._until, self._clock() + seconds)
+
+    async def wait(self) -> None:
+        # A loop, not an Event: another 429 may extend the pause while we sleep.
+        while (left := self._until - self._clock()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(left)
+
+
+async def sleep_until(moment: float, clock: Callable[[], float] = time.monotonic) -> None:
+    delay = moment - clock()
+    if delay > 0:
+        await asyncio.sleep(delay)

@@ -1,0 +1,1 @@
+"""The school on Telegram, through aiogram 3."""

@@ -1,0 +1,249 @@
+"""Telegram updates -> Incoming, and screens -> Bot API calls, through aiogram 3.
+
+Long polling by default; a webhook when a public URL is configured (its secret token is
+required and checked: aiogram's handler answers 401 to a wrong or missing one). Pending
+updates are never dropped: an unprocessed ``successful_payment`` is money."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiogram import Bot, Dispatcher, F
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import BotCommand, CallbackQuery, Message, PreCheckoutQuery
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+
+from bots.base import Capabilities, MessengerError, OnIncoming
+from bots.telegram import render
+from bots.telegram.sender import NotModified, TelegramSender
+from core.models import Payment
+from flows.commands import command_menu
+from flows.ui import (
+    InChatPayment,
+    Incoming,
+    IncomingKind,
+    MessageRef,
+    Peer,
+    Screen,
+    Sender,
+)
+
+log = logging.getLogger(__name__)
+
+NAME = "telegram"
+WEBHOOK_PATH = "/telegram/webhook"
+ALLOWED_UPDATES = [
+    "message",
+    "callback_query",
+    "pre_checkout_query",
+    "my_chat_member",
+    "chat_member",
+    "chat_join_request",
+]
+PAYMENT_ATTEMPTS = 5  # a payment that cannot be recorded is retried before polling moves on
+FIAT = frozenset({"USD", "EUR", "GBP", "CHF", "PLN", "RUB", "CZK", "SEK", "NOK", "DKK"})
+
+
+class TelegramMessenger:
+    name = NAME
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        api_url: str | None = None,
+        provider_token: str | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        sender: TelegramSender | None = None,
+    ) -> None:
+        if webhook_url and not webhook_secret:
+            raise ValueError("a Telegram webhook needs a secret token")
+        session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else None
+        self.bot = Bot(token, session=session)
+        self.provider_token = provider_token
+        self.webhook_url = webhook_url
+        self.webhook_secret = webhook_secret
+        self.sender = sender or TelegramSender()
+        self.capabilities = Capabilities(
+            can_edit=True,
+            invoices=frozenset({"XTR"}) | (FIAT if provider_token else frozenset()),
+        )
+        self.dispatcher = Dispatcher()
+        self._on_incoming: OnIncoming | None = None
+        self._polling: asyncio.Task | None = None
+        self._register()
+
+    # --- receiving -------------------------------------------------------------------------
+
+    def _register(self) -> None:
+        private = F.chat.type == "private"
+        self.dispatcher.message.register(self._on_payment, private, F.successful_payment)
+        self.dispatcher.message.register(self._on_text, private, F.text)
+        self.dispatcher.callback_query.register(self._on_callback)
+        self.dispatcher.pre_checkout_query.register(self._on_pre_checkout)
+
+    def _incoming(self, chat_id: int, user, kind: IncomingKind, **fields) -> Incoming:
+        sender = Sender(str(user.id), user.full_name, user.language_code)
+        return Incoming(Peer(NAME, str(chat_id)), sender, kind, **fields)
+
+    async def _deliver(self, incoming: Incoming) -> None:
+        if self._on_incoming is None:
+            raise RuntimeError("the Telegram messenger is not running")
+        await self._on_incoming(incoming)
+
+    async def _on_text(self, message: Message) -> None:
+        await self._deliver(
+            self._incoming(message.chat.id, message.from_user, IncomingKind.TEXT,
+                           text=message.text or "")
+        )
+
+    async def _on_callback(self, query: CallbackQuery) -> None:
+        chat_id = query.message.chat.id if query.message else query.from_user.id
+        ref = MessageRef(Peer(NAME, str(chat_id)), str(query.message.message_id)) \
+            if query.message else None
+        await self._deliver(
+            self._incoming(chat_id, query.from_user, IncomingKind.ACTION,
+                           action=query.data or "", message=ref, event_id=query.id)
+        )
+
+    async def _on_pre_checkout(self, query: PreCheckoutQuery) -> None:
+        payment = InChatPayment(query.invoice_payload, query.currency, query.total_amount)
+        await self._deliver(
+            self._incoming(query.from_user.id, query.from_user, IncomingKind.PAYMENT_CHECK,
+                           event_id=query.id, payment=payment)
+        )
+
+    async def _on_payment(self, message: Message) -> None:
+        paid = message.successful_payment
+        payment = InChatPayment(
+            paid.invoice_payload, paid.currency, paid.total_amount,
+            paid.telegram_payment_charge_id, paid.provider_payment_charge_id or "",
+        )
+        incoming = self._incoming(message.chat.id, message.from_user, IncomingKind.PAYMENT,
+                                  payment=payment)
+        for attempt in range(1, PAYMENT_ATTEMPTS + 1):
+            try:
+                await self._deliver(incoming)
+                return
+            except Exception:
+                if attempt == PAYMENT_ATTEMPTS:
+                    log.critical("payment %s (%s %s, payload %r) NOT RECORDED: record it by hand",
+                                 paid.telegram_payment_charge_id, paid.total_amount,
+                                 paid.currency, paid.invoice_payload)
+                    raise
+                await asyncio.sleep(0.5 * 2 ** (attempt - 1))
+
+    # --- running ---------------------------------------------------------------------------
+
+    async def run(self, on_incoming: OnIncoming) -> None:
+        self._on_incoming = on_incoming
+        await self.set_command_menu()
+        if self.webhook_url:
+            await self.bot.set_webhook(
+                self.webhook_url,
+                secret_token=self.webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+                drop_pending_updates=False,
+            )
+            return
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        self._polling = asyncio.create_task(
+            self.dispatcher.start_polling(
+                self.bot, allowed_updates=ALLOWED_UPDATES, handle_signals=False,
+                close_bot_session=False,
+            ),
+            name="telegram polling",
+        )
+
+    def add_webhook_route(self, app: web.Application) -> None:
+        SimpleRequestHandler(
+            dispatcher=self.dispatcher,
+            bot=self.bot,
+            secret_token=self.webhook_secret,
+            handle_in_background=False,  # a failed update answers 500: Telegram sends it again
+        ).register(app, path=WEBHOOK_PATH)
+
+    async def stop(self) -> None:
+        if self._polling is not None:
+            await self.dispatcher.stop_polling()
+            await asyncio.gather(self._polling, return_exceptions=True)
+            self._polling = None
+        await self.bot.session.close()
+
+    async def set_command_menu(self) -> None:
+        for language, commands in command_menu().items():
+            menu = [BotCommand(command=c, description=d) for c, d in commands]
+            await self.bot.set_my_commands(menu, language_code=language)
+        default = command_menu()["en"]
+        await self.bot.set_my_commands([BotCommand(command=c, description=d) for c, d in default])
+
+    # --- sending ---------------------------------------------------------------------------
+
+    async def send(self, peer: Peer, screen: Screen) -> MessageRef:
+        chat_id = int(peer.chat_id)
+        if screen.invoice is not None and screen.invoice.currency in self.capabilities.invoices:
+            message = await self.sender.call(chat_id, lambda: self._send_invoice(chat_id, screen))
+        else:
+            text, keyboard = render.message(screen)
+            message = await self.sender.call(
+                chat_id, lambda: self.bot.send_message(chat_id, text, reply_markup=keyboard)
+            )
+        return MessageRef(peer, str(message.message_id))
+
+    async def _send_invoice(self, chat_id: int, screen: Screen) -> Message:
+        invoice = screen.invoice
+        assert invoice is not None
+        stars = invoice.currency == "XTR"
+        return await self.bot.send_invoice(
+            chat_id,
+            title=invoice.title,
+            description=invoice.description,
+            payload=invoice.payload,
+            currency=invoice.currency,
+            prices=render.prices(screen),
+            provider_token="" if stars else self.provider_token,
+            reply_markup=render.invoice_keyboard(screen),
+        )
+
+    async def edit(self, ref: MessageRef, screen: Screen) -> MessageRef:
+        if screen.invoice is not None:  # an invoice is a message of its own
+            return await self.send(ref.peer, screen)
+        chat_id = int(ref.peer.chat_id)
+        text, keyboard = render.message(screen)
+        with contextlib.suppress(NotModified):  # the message already shows this screen
+            await self.sender.call(chat_id, lambda: self.bot.edit_message_text(
+                text=text, chat_id=chat_id, message_id=int(ref.message_id),
+                reply_markup=keyboard,
+            ))
+        return ref
+
+    async def ack(self, incoming: Incoming, toast: str | None = None) -> None:
+        """Answers are not chat messages: Telegram does not count them against the limits."""
+        try:
+            if incoming.kind is IncomingKind.PAYMENT_CHECK:
+                await self.bot.answer_pre_checkout_query(
+                    incoming.event_id, ok=toast is None, error_message=toast
+                )
+            else:
+                await self.bot.answer_callback_query(incoming.event_id, text=toast)
+        except TelegramBadRequest as exc:  # a press older than Telegram keeps: nothing to do
+            log.info("could not answer %s: %s", incoming.event_id, exc.message)
+
+    # --- payments --------------------------------------------------------------------------
+
+    async def refund(self, payment: Payment) -> None:
+        """Give a Stars payment back. A refund Telegram already made counts as done."""
+        try:
+            await self.bot.refund_star_payment(
+                user_id=int(payment.details["payer"]),
+                telegram_payment_charge_id=payment.gateway_payment_id,
+            )
+        except TelegramBadRequest as exc:
+            if "CHARGE_ALREADY_REFUNDED" not in exc.message:
+                raise MessengerError(exc.message) from exc

@@ -1,0 +1,57 @@
+"""Screens as Telegram messages: text plus an inline keyboard, or an invoice."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice
+
+from flows.ui import Button, Screen
+
+MAX_TEXT = 4096
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+
+
+def _public(url: str) -> bool:
+    """Telegram refuses link buttons to local addresses; such links go in the text."""
+    return (urlsplit(url).hostname or "") not in LOCAL_HOSTS
+
+
+def _button(button: Button) -> InlineKeyboardButton:
+    if button.action is not None:
+        return InlineKeyboardButton(text=button.text, callback_data=button.action)
+    return InlineKeyboardButton(text=button.text, url=button.url)
+
+
+def message(screen: Screen) -> tuple[str, InlineKeyboardMarkup | None]:
+    text = screen.text
+    rows = []
+    for row in screen.rows:
+        keep = []
+        for button in row:
+            if button.url is not None and not _public(button.url):
+                text += f"\n\n{button.text}: {button.url}"
+            else:
+                keep.append(_button(button))
+        if keep:
+            rows.append(keep)
+    if len(text) > MAX_TEXT:
+        text = text[: MAX_TEXT - 1] + "…"
+    return text, InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+
+def invoice_keyboard(screen: Screen) -> InlineKeyboardMarkup:
+    """Telegram's pay button first (it must be), then the screen's other buttons; the link
+    to the checkout page the invoice replaces is left out."""
+    pay = next((b.text for b in screen.buttons if b.pays), "Pay")
+    rows = [[InlineKeyboardButton(text=pay, pay=True)]]
+    for row in screen.rows:
+        keep = [_button(b) for b in row if not b.pays and (b.url is None or _public(b.url))]
+        if keep:
+            rows.append(keep)
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def prices(screen: Screen) -> list[LabeledPrice]:
+    assert screen.invoice is not None
+    return [LabeledPrice(label=screen.invoice.title, amount=screen.invoice.amount)]

@@ -1,0 +1,77 @@
+"""Every call that sends to a Telegram chat goes through here: about 30 messages a second
+overall, one a second per chat, 20 a minute per group; a 429 pauses all sending for its
+``retry_after`` and then retries; Telegram's errors become the messenger error tree."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+
+from bots.base import MessengerError, RetryAfter, UserBlocked
+from bots.ratelimit import Limits, Pause, SlidingWindow, sleep_until
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+UNREACHABLE = ("chat not found", "user is deactivated", "bot was kicked", "PEER_ID_INVALID")
+
+
+class NotModified(MessengerError):
+    """An edit that changes nothing: the message already shows it."""
+
+
+class TelegramSender:
+    def __init__(
+        self,
+        per_second: int = 30,
+        per_chat_second: int = 1,
+        per_group_minute: int = 20,
+        retries: int = 3,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.clock = clock
+        self.retries = retries
+        self.pause = Pause(clock)
+        self._overall = SlidingWindow(per_second, 1.0)
+        self._chats = Limits(lambda: SlidingWindow(per_chat_second, 1.0))
+        self._groups = Limits(lambda: SlidingWindow(per_group_minute, 60.0))
+
+    async def call(self, chat_id: int | str, request: Callable[[], Awaitable[T]]) -> T:
+        """Run ``request`` (one Bot API call to ``chat_id``) within the limits."""
+        chat_limit = self._groups if _is_group(chat_id) else self._chats
+        await sleep_until(chat_limit.reserve(chat_id, self.clock()), self.clock)
+        for attempt in range(self.retries + 1):
+            await self.pause.wait()
+            await sleep_until(self._overall.reserve(self.clock()), self.clock)
+            try:
+                return await request()
+            except TelegramRetryAfter as exc:
+                log.warning("Telegram asks to wait %s s; all sending pauses", exc.retry_after)
+                self.pause.extend(exc.retry_after)
+                if attempt == self.retries:
+                    raise RetryAfter(exc.retry_after) from exc
+            except TelegramForbiddenError as exc:
+                raise UserBlocked(exc.message) from exc
+            except TelegramBadRequest as exc:
+                if "message is not modified" in exc.message:
+                    raise NotModified(exc.message) from exc
+                if any(marker in exc.message for marker in UNREACHABLE):
+                    raise UserBlocked(exc.message) from exc
+                raise MessengerError(exc.message) from exc
+            except (TelegramNetworkError, TelegramServerError) as exc:
+                raise MessengerError(str(exc)) from exc
+        raise AssertionError("unreachable")
+
+
+def _is_group(chat_id: int | str) -> bool:
+    return str(chat_id).startswith("-")

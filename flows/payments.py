@@ -1,0 +1,50 @@
+"""Payments made inside the chat (Telegram): the check before the charge and the charge."""
+
+from __future__ import annotations
+
+import logging
+
+from core import errors
+from core.services import payments
+from core.services.payments import Outcome, PaymentNotice
+from flows.engine import Context, Reply
+
+log = logging.getLogger(__name__)
+GATEWAY = "telegram"  # Telegram's charge ids are unique across Stars and card payments
+
+
+async def check(ctx: Context, _: str) -> Reply:
+    """Yes only if the order can still be paid at this price; no with the reason otherwise
+    (the engine turns a raised DomainError into the refusal)."""
+    payment = ctx.incoming.payment
+    assert payment is not None
+    await payments.check_payable(ctx.uow, ctx.school, payment.payload, payment.amount,
+                                 payment.currency, ctx.now, ctx.user.id)
+    return Reply(None)
+
+
+async def received(ctx: Context, _: str) -> Reply:
+    """Money arrived: confirm it through the core's one payment path, keyed on the charge id,
+    so a repeated update grants nothing twice. The confirmation goes out through the outbox."""
+    payment = ctx.incoming.payment
+    assert payment is not None
+    notice = PaymentNotice(
+        gateway=GATEWAY,
+        gateway_payment_id=payment.charge_id,
+        order_token=payment.payload,
+        amount=payment.amount,
+        currency=payment.currency,
+        details={
+            "payer": ctx.incoming.sender.external_id,
+            "provider_charge_id": payment.provider_charge_id,
+        },
+    )
+    try:
+        result = await payments.confirm(ctx.uow, ctx.school, notice, ctx.now)
+    except errors.NotFound:
+        log.error("payment %s for unknown order %r from %s: refund it by hand",
+                  payment.charge_id, payment.payload, ctx.incoming.sender.external_id)
+        raise
+    log.info("in-chat payment %s: %s", payment.charge_id, result.outcome)
+    ctx.queued = result.outcome is not Outcome.DUPLICATE
+    return Reply(None)
