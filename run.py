@@ -30,9 +30,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.base import Messenger
 from bots.sandbox import SandboxMessenger
-from bots.telegram.adapter import NAME as TELEGRAM
-from bots.telegram.adapter import WEBHOOK_PATH as TELEGRAM_WEBHOOK
-from bots.telegram.adapter import TelegramMessenger
 from bots.terminal import TerminalMessenger
 from core import jobs
 from core.clock import OffsetClock, SystemClock
@@ -55,6 +52,7 @@ from web.sandbox import Sandbox, add_sandbox_routes
 
 log = logging.getLogger("school")
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+TELEGRAM = "telegram"
 SWEEPS = {"orders": 300, "lessons": 30, "expiry": 60}  # name -> interval in seconds
 SWEEP_GRACE = 30  # seconds a sweep in progress may take to finish at shutdown
 
@@ -287,6 +285,9 @@ def configured_messengers(settings: Settings) -> dict[str, Messenger]:
     """Every messenger whose token is set."""
     messengers: dict[str, Messenger] = {}
     if settings.telegram_bot_token:
+        # aiogram takes seconds to import: only a school with a Telegram bot pays for it.
+        from bots.telegram.adapter import WEBHOOK_PATH, TelegramMessenger
+
         secret = settings.telegram_webhook_secret
         provider = settings.telegram_provider_token
         messengers[TELEGRAM] = TelegramMessenger(
@@ -294,7 +295,7 @@ def configured_messengers(settings: Settings) -> dict[str, Messenger]:
             api_url=str(settings.telegram_api_url).rstrip("/") if settings.telegram_api_url
             else None,
             provider_token=provider.get_secret_value() if provider else None,
-            webhook_url=f"{settings.base_url}{TELEGRAM_WEBHOOK}" if settings.public_url else None,
+            webhook_url=f"{settings.base_url}{WEBHOOK_PATH}" if settings.public_url else None,
             webhook_secret=secret.get_secret_value() if secret else None,
         )
     return messengers
