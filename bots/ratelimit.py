@@ -69,6 +69,10 @@ class Pause:
     def extend(self, seconds: float) -> None:
         self._until = max(self._until, self._clock() + seconds)
 
+    @property
+    def active(self) -> bool:
+        return self._until > self._clock()
+
     async def wait(self) -> None:
         # A loop, not an Event: another 429 may extend the pause while we sleep.
         while (left := self._until - self._clock()) > 0:  # noqa: ASYNC110

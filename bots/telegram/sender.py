@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNetworkError,
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 UNREACHABLE = ("chat not found", "user is deactivated", "bot was kicked", "PEER_ID_INVALID")
+# Telegram counts arrivals, which jitter: windows are kept a little longer than the limit says.
+MARGIN = 1.05
 
 
 class NotModified(MessengerError):
@@ -38,21 +41,30 @@ class TelegramSender:
         per_group_minute: int = 20,
         retries: int = 3,
         clock: Callable[[], float] = time.monotonic,
+        chat_burst: int = 3,
+        group_window: float = 60.0,
     ) -> None:
+        """Overall sends are evenly spaced (a burst of 30 at a second's edge would land next to
+        the next second's); a chat may have ``chat_burst`` quick replies, one a second on
+        average; a group its ``per_group_minute`` in any minute."""
         self.clock = clock
         self.retries = retries
         self.pause = Pause(clock)
-        self._overall = SlidingWindow(per_second, 1.0)
-        self._chats = Limits(lambda: SlidingWindow(per_chat_second, 1.0))
-        self._groups = Limits(lambda: SlidingWindow(per_group_minute, 60.0))
+        self._overall = SlidingWindow(1, MARGIN / per_second)
+        chat_window = MARGIN * chat_burst / per_chat_second
+        self._chats = Limits(lambda: SlidingWindow(chat_burst, chat_window))
+        self._groups = Limits(lambda: SlidingWindow(per_group_minute, MARGIN * group_window))
 
     async def call(self, chat_id: int | str, request: Callable[[], Awaitable[T]]) -> T:
         """Run ``request`` (one Bot API call to ``chat_id``) within the limits."""
         chat_limit = self._groups if _is_group(chat_id) else self._chats
         await sleep_until(chat_limit.reserve(chat_id, self.clock()), self.clock)
         for attempt in range(self.retries + 1):
-            await self.pause.wait()
-            await sleep_until(self._overall.reserve(self.clock()), self.clock)
+            while True:  # a pause may begin while this send waits for its slot
+                await self.pause.wait()
+                await sleep_until(self._overall.reserve(self.clock()), self.clock)
+                if not self.pause.active:
+                    break
             try:
                 return await request()
             except TelegramRetryAfter as exc:
@@ -68,7 +80,7 @@ class TelegramSender:
                 if any(marker in exc.message for marker in UNREACHABLE):
                     raise UserBlocked(exc.message) from exc
                 raise MessengerError(exc.message) from exc
-            except (TelegramNetworkError, TelegramServerError) as exc:
+            except (TelegramNetworkError, TelegramServerError, TelegramAPIError) as exc:
                 raise MessengerError(str(exc)) from exc
         raise AssertionError("unreachable")
 
