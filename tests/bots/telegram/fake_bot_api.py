@@ -5,6 +5,7 @@
             api=TelegramAPIServer.from_base(fake.url)))
         fake.push(fake.text_update(fake.user(42), "/start"))
         ...                                           # run the bot (polling or webhook)
+        await fake.wait_for_call("sendMessage")
         assert fake.last_message(42)["text"] == "Welcome"
         assert fake.violations == []
 
@@ -15,8 +16,28 @@ parse_mode, invoices, ...). A call the bot should never make is answered 400 lik
 would and recorded in ``fake.violations``. Where the real server's wording is unknown the
 description is the fake's own, always "Bad Request: ...".
 
+Public API (see each docstring):
+- calls: ``calls`` (list of Call), ``calls_to(method)``, ``violations``, ``unimplemented``,
+  ``await wait_for_call(method, where=, count=, within=)``
+- chats: ``sent_messages(chat_id)``, ``last_message(chat_id)``, ``messages(chat_id)``,
+  ``deleted_messages``, ``reply_keyboards``, ``member(chat_id, user_id)``,
+  ``member_status(...)``, ``commands(scope, language_code)``, ``invite_links``,
+  ``callback_answers``, ``pre_checkout_answers``, ``invoice_links``, ``charges``, ``refunds``
+- people and updates (fake_updates): ``user()``, ``group()``, ``text_update()``,
+  ``callback_update()``, ``pre_checkout_update()``, ``successful_payment_update()``,
+  ``chat_member_update()``, ``chat_join_request_update()``, ``my_chat_member_update()``
+- delivery (fake_bot_delivery): ``push(*updates)``, ``await post_to_webhook(update, secret=)``,
+  ``await deliver(update)``, ``await wait_consumed()``, ``pending_updates``, ``webhook``,
+  ``allowed_updates``, ``dropped_updates``, ``filtered_updates``
+- failures: ``fail(method, code=429, retry_after=2, times=1)``, ``clear_failures()``,
+  ``block(chat_id)``, ``unblock(chat_id)``
+- rates: ``max_rate(methods, window_seconds)``, ``max_rate_per_chat(...)``,
+  ``rates_per_chat(...)`` (methods default to SEND_METHODS; chats="private" / "group")
+
 Modules: fake_bot_spec (spec index and validation), fake_bot_text (parse_mode),
-fake_bot_methods (what each method does), fake_updates (Update builders).
+fake_bot_methods (messages, keyboards, commands, payments), fake_bot_groups (members, bans,
+invite links, join requests), fake_bot_delivery (getUpdates queue and webhooks),
+fake_updates (Update builders).
 """
 
 from __future__ import annotations
@@ -28,13 +49,28 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from fake_bot_methods import ApiError, MethodHandlers, bad
+from fake_bot_delivery import NOT_DELIVERED_BY_DEFAULT, UpdateDelivery
+from fake_bot_groups import GroupHandlers
+from fake_bot_methods import ApiError, bad
 from fake_bot_spec import SPEC, decode_params
-from fake_updates import UpdateBuilders
+from fake_updates import BOT_ADMIN_RIGHTS, UpdateBuilders, member_object
+
+__all__ = [
+    "BLOCKABLE_METHODS",
+    "BOT_ADMIN_RIGHTS",
+    "DEFAULT_TOKEN",
+    "EDIT_METHODS",
+    "NOT_DELIVERED_BY_DEFAULT",
+    "SEND_METHODS",
+    "ApiError",
+    "Call",
+    "FakeBotAPI",
+    "Violation",
+    "member_object",
+]
 
 DEFAULT_TOKEN = "123456:TEST-token"
 
@@ -47,12 +83,6 @@ SEND_METHODS = frozenset(
 EDIT_METHODS = frozenset(name for name in SPEC.methods if name.startswith("editMessage"))
 # Methods that a user who blocked the bot (or a group that removed it) answers with 403.
 BLOCKABLE_METHODS = SEND_METHODS | EDIT_METHODS | {"sendChatAction"}
-# Delivered by default (allowed_updates never set or []): all but these.
-NOT_DELIVERED_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
-
-_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
-_WEBHOOK_PORTS = {80, 88, 443, 8443}
-_UNSET: Any = object()
 
 
 @dataclass
@@ -90,7 +120,7 @@ class _Failure:
     chat_id: int | str | None
 
 
-class FakeBotAPI(MethodHandlers, UpdateBuilders):
+class FakeBotAPI(GroupHandlers, UpdateDelivery, UpdateBuilders):
     """The fake server. Start it with ``await fake.start()`` (or ``async with``), point the
     bot at ``fake.url``; inspect ``fake.calls``, ``fake.violations`` and the chats."""
 
@@ -293,7 +323,7 @@ class FakeBotAPI(MethodHandlers, UpdateBuilders):
             status, payload = 200, {"ok": True, "result": result}
         except ApiError as e:
             if e.violation:
-                self.violations.append(Violation(method, e.description, dict(call.params)))
+                self._record_violation(method, e.description, call.params)
             status, payload = e.status, e.payload()
         call.status = status
         call.description = payload.get("description")
@@ -304,6 +334,9 @@ class FakeBotAPI(MethodHandlers, UpdateBuilders):
         """Wake whoever waits for a call to finish or the queue to shrink."""
         self._call_done.set()
         self._call_done = asyncio.Event()
+
+    def _record_violation(self, method: str, description: str, params: dict[str, Any]) -> None:
+        self.violations.append(Violation(method, description, dict(params)))
 
     def _generic(self, method: str, p: dict[str, Any]) -> Any:
         """Known methods without their own handler: Boolean ones succeed, send* ones make a
@@ -503,213 +536,3 @@ class FakeBotAPI(MethodHandlers, UpdateBuilders):
         """The most calls to any one chat in any sliding window (see ``rates_per_chat``)."""
         rates = self.rates_per_chat(methods, window_seconds, chats=chats, since=since)
         return max(rates.values(), default=0)
-
-    # ================================================================ updates: polling
-
-    def push(self, *updates: dict[str, Any]) -> None:
-        """Queue updates for getUpdates (and count them as pending for getWebhookInfo)."""
-        for update in updates:
-            self._queue.append(update)
-        self._queue.sort(key=lambda u: u["update_id"])
-        self._wake_pollers()
-
-    @property
-    def pending_updates(self) -> list[dict[str, Any]]:
-        """Queued updates not yet confirmed by a getUpdates offset."""
-        return list(self._queue)
-
-    async def wait_consumed(self, within: float = 5.0) -> None:
-        """Wait until every queued update was confirmed (the bot polled past it)."""
-        async with asyncio.timeout(within):
-            while self._queue:
-                await self._call_done.wait()
-
-    def _wake_pollers(self) -> None:
-        self._wake.set()
-        self._wake = asyncio.Event()
-
-    def _allowed(self) -> frozenset[str] | set[str]:
-        if not self.allowed_updates:
-            return frozenset(SPEC.update_types) - NOT_DELIVERED_BY_DEFAULT
-        return set(self.allowed_updates)
-
-    @staticmethod
-    def update_type(update: dict[str, Any]) -> str:
-        return next(k for k in update if k != "update_id")
-
-    def _deliverable(self, limit: int) -> list[dict[str, Any]]:
-        allowed = self._allowed()
-        kept, out = [], []
-        for update in self._queue:
-            if self.update_type(update) not in allowed:
-                self.filtered_updates.append(update)
-                continue
-            kept.append(update)
-            if len(out) < limit:
-                out.append(update)
-        self._queue = kept
-        return out
-
-    def _confirm(self, offset: int | None) -> None:
-        if not offset:
-            return
-        if offset > 0:
-            self._queue = [u for u in self._queue if u["update_id"] >= offset]
-        else:
-            self._queue = self._queue[offset:]
-        self._notify()
-
-    async def _m_getUpdates(self, p: dict[str, Any]) -> list[dict[str, Any]]:
-        if p.get("allowed_updates") is not None and self.webhook is None:
-            self.allowed_updates = list(p["allowed_updates"])
-        limit = min(max(int(p.get("limit") or 100), 1), 100)
-        timeout = max(int(p.get("timeout") or 0), 0)
-        self._confirm(p.get("offset"))
-        ticket = object()
-        self._poller = ticket
-        self._wake_pollers()  # an older long poll ends with 409, as on Telegram
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            if self.webhook is not None:
-                raise ApiError(
-                    409,
-                    "Conflict: can't use getUpdates method while webhook is active; use "
-                    "deleteWebhook to delete the webhook first",
-                )
-            if self._poller is not ticket:
-                raise ApiError(
-                    409,
-                    "Conflict: terminated by other getUpdates request; make sure that only "
-                    "one bot instance is running",
-                )
-            updates = self._deliverable(limit)
-            remaining = deadline - loop.time()
-            if updates or remaining <= 0 or self._closing:
-                return updates
-            wake = self._wake
-            try:
-                await asyncio.wait_for(wake.wait(), remaining)
-            except TimeoutError:
-                pass
-
-    # ================================================================ updates: webhook
-
-    def _m_setWebhook(self, p: dict[str, Any]) -> bool:
-        url = str(p.get("url") or "")
-        if not url:
-            return self._m_deleteWebhook(p)
-        parts = urlsplit(url)
-        local = parts.hostname in _LOCAL_HOSTS
-        if parts.scheme != "https" and not (local and parts.scheme == "http"):
-            raise bad("bad webhook: An HTTPS URL must be provided for webhook", violation=True)
-        if not local and (parts.port or 443) not in _WEBHOOK_PORTS:
-            raise bad("bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443",
-                      violation=True)
-        secret = p.get("secret_token")
-        if secret is not None and not (
-            1 <= len(secret) <= 256
-            and all(c.isascii() and (c.isalnum() or c in "_-") for c in secret)
-        ):
-            raise bad("secret token contains unallowed characters", violation=True)
-        max_connections = p.get("max_connections")
-        if max_connections is not None and not 1 <= max_connections <= 100:
-            raise bad("bad webhook: max_connections must be 1-100", violation=True)
-        if p.get("allowed_updates") is not None:
-            self.allowed_updates = list(p["allowed_updates"])
-        if p.get("drop_pending_updates"):
-            self._drop_pending()
-        self.webhook = {
-            "url": url,
-            "secret_token": secret,
-            "max_connections": max_connections or 40,
-            "ip_address": p.get("ip_address"),
-        }
-        self._poller = None
-        self._wake_pollers()
-        return True
-
-    def _m_deleteWebhook(self, p: dict[str, Any]) -> bool:
-        if p.get("drop_pending_updates"):
-            self._drop_pending()
-        self.webhook = None
-        return True
-
-    def _drop_pending(self) -> None:
-        self.dropped_updates.extend(self._queue)
-        self._queue = []
-
-    def _m_getWebhookInfo(self, p: dict[str, Any]) -> dict[str, Any]:
-        info: dict[str, Any] = {
-            "url": self.webhook["url"] if self.webhook else "",
-            "has_custom_certificate": False,
-            "pending_update_count": len(self._queue),
-        }
-        if self.webhook:
-            info["max_connections"] = self.webhook["max_connections"]
-            info["ip_address"] = self.webhook["ip_address"] or "127.0.0.1"
-        if self.allowed_updates:
-            info["allowed_updates"] = list(self.allowed_updates)
-        return info
-
-    async def post_to_webhook(
-        self, update: dict[str, Any], *, secret: str | None = _UNSET, force: bool = False
-    ) -> int | None:
-        """POST ``update`` to the webhook set with setWebhook, as Telegram does, with header
-        X-Telegram-Bot-Api-Secret-Token = the bot's secret_token (or ``secret``; None: no
-        header). Returns the HTTP status. An update type the bot did not ask for in
-        allowed_updates is not sent (returns None; ``force=True`` sends it anyway). A method
-        the bot returns in the answer body is executed and recorded (``via="webhook-reply"``)."""
-        if self.webhook is None:
-            raise RuntimeError("no webhook is set (the bot has not called setWebhook)")
-        if not force and self.update_type(update) not in self._allowed():
-            self.filtered_updates.append(update)
-            return None
-        token = self.webhook["secret_token"] if secret is _UNSET else secret
-        headers = {"X-Telegram-Bot-Api-Secret-Token": token} if token else {}
-        if self._client is None:
-            self._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        async with self._client.post(self.webhook["url"], json=update, headers=headers) as resp:
-            if resp.status == 200:
-                await self._webhook_reply(resp)
-            return resp.status
-
-    async def deliver(self, update: dict[str, Any]) -> int | None:
-        """Hand ``update`` to the bot however it receives them: webhook if set, else the queue."""
-        if self.webhook is not None:
-            return await self.post_to_webhook(update)
-        self.push(update)
-        return None
-
-    async def _webhook_reply(self, resp: aiohttp.ClientResponse) -> None:
-        raw: dict[str, Any] = {}
-        uploads: set[str] = set()
-        if resp.content_type == "application/json":
-            try:
-                body = await resp.json()
-            except ValueError:
-                return
-            if isinstance(body, dict):
-                raw = dict(body)
-        elif resp.content_type.startswith("multipart/"):
-            reader = aiohttp.MultipartReader.from_response(resp)
-            while (part := await reader.next()) is not None:
-                if not isinstance(part, aiohttp.BodyPartReader) or part.name is None:
-                    continue
-                if part.filename:
-                    await part.read()
-                    uploads.add(part.name)
-                else:
-                    raw[part.name] = await part.text()
-        name = raw.pop("method", None)
-        if not name:
-            return
-        method = SPEC.by_lower.get(str(name).lower())
-        if method is None:
-            self.violations.append(Violation(str(name), "Not Found: method not found", raw))
-            return
-        params = SPEC.methods[method].params
-        for upload in uploads:
-            if upload in params:
-                raw[upload] = f"attach://{upload}"
-        await self._execute(method, raw, via="webhook-reply")

@@ -180,12 +180,14 @@ class BotApiSpec:
             return self.check(types[0], value, path)
         # Pick the member the value says it is (by discriminator or by its required fields).
         if isinstance(value, dict):
-            for t in types:
-                spec = self.types.get(t)
-                if spec and spec.discriminator:
-                    key, expected = spec.discriminator
-                    if value.get(key) == expected:
-                        return self.check(t, value, path)
+            tags = [self.types[t].discriminator if t in self.types else None for t in types]
+            for t, tag in zip(types, tags, strict=True):
+                if tag and value.get(tag[0]) == tag[1]:
+                    return self.check(t, value, path)
+            if all(tags) and len({tag[0] for tag in tags}) == 1:  # type: ignore[index]
+                key = tags[0][0]  # type: ignore[index]
+                allowed = ", ".join(f'"{tag[1]}"' for tag in tags)  # type: ignore[index]
+                return f'field "{path}.{key}" must be one of {allowed}'
             for t in types:
                 spec = self.types.get(t)
                 if spec and spec.required and all(k in value for k in spec.required):

@@ -283,7 +283,7 @@ class UpdateBuilders:
             "new_chat_member": new,
         }
         if link_obj is not None:
-            update_body["invite_link"] = _public_link(link_obj)
+            update_body["invite_link"] = public_link(link_obj)
         if via_join_request is not None:
             update_body["via_join_request"] = via_join_request
         return {"update_id": self.next_update_id(), "chat_member": update_body}
@@ -309,7 +309,7 @@ class UpdateBuilders:
             request["bio"] = bio
         link_obj = self._link_for_update(chat_id, invite_link)
         if link_obj is not None:
-            request["invite_link"] = _public_link(link_obj)
+            request["invite_link"] = public_link(link_obj)
         self._join_requests[(chat_id, requester["id"])] = {
             "invite_link": link_obj["invite_link"] if link_obj else None
         }
@@ -430,5 +430,5 @@ class UpdateBuilders:
                 raise ValueError(f"{url} is full ({limit} members joined through it)")
 
 
-def _public_link(link: dict[str, Any]) -> dict[str, Any]:
+def public_link(link: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in link.items() if not k.startswith("_")}
