@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import re
 import secrets
@@ -385,6 +386,8 @@ async def serve(settings: Settings, school: School, terminal: bool = False) -> N
     if "test" in platform.gateways:
         log.warning("TEST PAYMENTS ARE ON: anyone can 'pay' without money. Never go live so.")
 
+    gc.collect()
+    gc.freeze()  # what start-up built lives as long as the process: never scan it again
     runner = web.AppRunner(platform.app, access_log=None, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)

@@ -150,7 +150,7 @@ class ConsoleMessenger:
         self.blocked.discard(incoming.peer.chat_id)  # writing to the bot unblocks it
         await self._on_incoming(incoming)
 
-    async def send(self, peer: Peer, screen: Screen) -> MessageRef:
+    async def send(self, peer: Peer, screen: Screen, bulk: bool = False) -> MessageRef:
         if peer.chat_id in self.blocked:
             raise UserBlocked(f"{peer.chat_id} blocked the bot")
         chat = self.chat(peer.chat_id)

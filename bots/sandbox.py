@@ -96,8 +96,8 @@ class SandboxMessenger(ConsoleMessenger):
     def _find(self, chat_id: str, message_id: str) -> ConsoleMessage | None:
         return next((m for m in self.chat(chat_id).messages if m.id == message_id), None)
 
-    async def send(self, peer: Peer, screen: Screen) -> MessageRef:
-        ref = await super().send(peer, screen)
+    async def send(self, peer: Peer, screen: Screen, bulk: bool = False) -> MessageRef:
+        ref = await super().send(peer, screen, bulk)
         message = self._find(peer.chat_id, ref.message_id)
         assert message is not None
         self._publish({"type": "message", **message_json(peer.chat_id, message)})

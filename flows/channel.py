@@ -43,7 +43,10 @@ class Channel(Protocol):
     name: str
     capabilities: Capabilities
 
-    async def send(self, peer: Peer, screen: Screen) -> MessageRef: ...
+    async def send(self, peer: Peer, screen: Screen, bulk: bool = False) -> MessageRef:
+        """``bulk``: a message the platform starts (not an answer to the student), which the
+        messenger's sending limits apply to."""
+        ...
     async def edit(self, ref: MessageRef, screen: Screen) -> MessageRef: ...
     async def ack(self, incoming: Incoming, toast: str | None = None) -> None:
         """Answer a button press (``toast``: a short note) or a payment check (``toast``: the

@@ -4,6 +4,7 @@ answer, never silence."""
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -180,6 +181,7 @@ class FlowEngine:
             state = await uow.chat_states.get(
                 incoming.peer.messenger, incoming.peer.chat_id
             ) or ChatState(incoming.peer.messenger, incoming.peer.chat_id)
+            before = (state.step, copy.deepcopy(state.data))
             ctx = Context(
                 uow=uow,
                 school=school,
@@ -198,8 +200,9 @@ class FlowEngine:
             if handler is None:
                 raise Stale(incoming.action or incoming.text)
             reply = await handler(ctx, arg)
-            state.updated_at = now
-            await uow.chat_states.put(state)
+            if (state.step, state.data) != before or state.updated_at is None:
+                state.updated_at = now
+                await uow.chat_states.put(state)
             await uow.commit()
         return reply, ctx.queued
 

@@ -116,7 +116,7 @@ class OutboundDispatcher:
             return
         channel = self.channels[identity.messenger]
         try:
-            await channel.send(Peer(identity.messenger, identity.external_id), screen)
+            await channel.send(Peer(identity.messenger, identity.external_id), screen, bulk=True)
         except UserBlocked as exc:
             async with self.uow_factory() as uow:
                 await users.mark_unreachable(uow, identity.id)

@@ -47,3 +47,31 @@ def test_the_sandbox_never_shares_the_schools_database(tmp_path):
 def test_port_and_secret_are_checked():
     assert "PORT" in problems(port=70000)
     assert "SECRET_KEY" in problems(secret_key="short")
+
+
+def test_a_telegram_webhook_needs_a_strong_secret():
+    token = "123456:ABC"
+    assert "TELEGRAM_WEBHOOK_SECRET" in problems(
+        telegram_bot_token=token, public_url="https://school.example", test_payments=False)
+    assert "TELEGRAM_WEBHOOK_SECRET" in problems(telegram_webhook_secret="short")
+    assert "TELEGRAM_WEBHOOK_SECRET" in problems(telegram_webhook_secret="has spaces in it!!")
+    settings = make(telegram_bot_token=token, public_url="https://school.example",
+                    test_payments=False, telegram_webhook_secret="a" * 32)
+    assert settings.telegram_webhook_secret.get_secret_value() == "a" * 32
+    assert "123456:ABC" not in repr(settings)  # tokens never reach a log
+
+
+def test_a_telegram_bot_is_built_from_the_settings():
+    from run import configured_messengers
+
+    assert configured_messengers(make()) == {}
+    polling = configured_messengers(make(telegram_bot_token="123456:ABC"))["telegram"]
+    assert polling.webhook_url is None and not polling.capabilities.invoices - {"XTR"}
+    hooked = configured_messengers(make(
+        telegram_bot_token="123456:ABC", public_url="https://school.example",
+        test_payments=False, telegram_webhook_secret="b" * 20,
+        telegram_provider_token="284685063:TEST:x",
+        telegram_api_url="http://127.0.0.1:8081"))["telegram"]
+    assert hooked.webhook_url == "https://school.example/telegram/webhook"
+    assert "EUR" in hooked.capabilities.invoices
+    assert str(hooked.bot.session.api.base).startswith("http://127.0.0.1:8081/bot")

@@ -61,6 +61,7 @@ class TelegramMessenger:
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
         sender: TelegramSender | None = None,
+        concurrency: int = 8,
     ) -> None:
         if webhook_url and not webhook_secret:
             raise ValueError("a Telegram webhook needs a secret token")
@@ -77,6 +78,8 @@ class TelegramMessenger:
         self.dispatcher = Dispatcher()
         self._on_incoming: OnIncoming | None = None
         self._polling: asyncio.Task | None = None
+        # Updates handled at once: more only queue behind the database and slow every one.
+        self._slots = asyncio.Semaphore(concurrency)
         self._register()
 
     # --- receiving -------------------------------------------------------------------------
@@ -95,7 +98,8 @@ class TelegramMessenger:
     async def _deliver(self, incoming: Incoming) -> None:
         if self._on_incoming is None:
             raise RuntimeError("the Telegram messenger is not running")
-        await self._on_incoming(incoming)
+        async with self._slots:
+            await self._on_incoming(incoming)
 
     async def _on_text(self, message: Message) -> None:
         await self._deliver(
@@ -185,14 +189,18 @@ class TelegramMessenger:
 
     # --- sending ---------------------------------------------------------------------------
 
-    async def send(self, peer: Peer, screen: Screen) -> MessageRef:
+    async def send(self, peer: Peer, screen: Screen, bulk: bool = False) -> MessageRef:
         chat_id = int(peer.chat_id)
+        reply = not bulk
         if screen.invoice is not None and screen.invoice.currency in self.capabilities.invoices:
-            message = await self.sender.call(chat_id, lambda: self._send_invoice(chat_id, screen))
+            message = await self.sender.call(
+                chat_id, lambda: self._send_invoice(chat_id, screen), reply
+            )
         else:
             text, keyboard = render.message(screen)
             message = await self.sender.call(
-                chat_id, lambda: self.bot.send_message(chat_id, text, reply_markup=keyboard)
+                chat_id, lambda: self.bot.send_message(chat_id, text, reply_markup=keyboard),
+                reply,
             )
         return MessageRef(peer, str(message.message_id))
 
@@ -220,7 +228,7 @@ class TelegramMessenger:
             await self.sender.call(chat_id, lambda: self.bot.edit_message_text(
                 text=text, chat_id=chat_id, message_id=int(ref.message_id),
                 reply_markup=keyboard,
-            ))
+            ), reply=True)
         return ref
 
     async def ack(self, incoming: Incoming, toast: str | None = None) -> None:

@@ -1,6 +1,9 @@
-"""Every call that sends to a Telegram chat goes through here: about 30 messages a second
-overall, one a second per chat, 20 a minute per group; a 429 pauses all sending for its
-``retry_after`` and then retries; Telegram's errors become the messenger error tree."""
+"""Every call that sends to a Telegram chat goes through here. Messages the platform starts
+(lessons, confirmations, reminders, broadcasts) keep Telegram's limits: about 30 a second
+overall, one a second per chat (short bursts allowed), 20 a minute per group. An answer to
+the student's own message or button press is not a bulk notification and is not paced, but
+it too waits out a 429 pause, which stops all sending for ``retry_after`` before retrying.
+Telegram's errors become the messenger error tree."""
 
 from __future__ import annotations
 
@@ -55,14 +58,20 @@ class TelegramSender:
         self._chats = Limits(lambda: SlidingWindow(chat_burst, chat_window))
         self._groups = Limits(lambda: SlidingWindow(per_group_minute, MARGIN * group_window))
 
-    async def call(self, chat_id: int | str, request: Callable[[], Awaitable[T]]) -> T:
-        """Run ``request`` (one Bot API call to ``chat_id``) within the limits."""
-        chat_limit = self._groups if _is_group(chat_id) else self._chats
-        await sleep_until(chat_limit.reserve(chat_id, self.clock()), self.clock)
+    async def call(
+        self, chat_id: int | str, request: Callable[[], Awaitable[T]], reply: bool = False
+    ) -> T:
+        """Run ``request`` (one Bot API call to ``chat_id``) within the limits; a ``reply``
+        to the student's own action only waits out pauses (groups keep their limit)."""
+        paced = not reply or _is_group(chat_id)
+        if paced:
+            chat_limit = self._groups if _is_group(chat_id) else self._chats
+            await sleep_until(chat_limit.reserve(chat_id, self.clock()), self.clock)
         for attempt in range(self.retries + 1):
             while True:  # a pause may begin while this send waits for its slot
                 await self.pause.wait()
-                await sleep_until(self._overall.reserve(self.clock()), self.clock)
+                if paced:
+                    await sleep_until(self._overall.reserve(self.clock()), self.clock)
                 if not self.pause.active:
                     break
             try:

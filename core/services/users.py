@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.models import Identity, User
 from core.ports import UnitOfWork
 
+# "Last seen" is kept to the minute: a student pressing buttons is not a write per press.
+SEEN_PRECISION = timedelta(minutes=1)
 _REFERRAL_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 _SEGMENT = re.compile(r"^(o|src|med|cmp|ref)-(.+)$")
 _VALUE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -111,11 +113,12 @@ async def resolve(
         return user, identity
     user = await uow.users.get(identity.user_id)
     assert user is not None, f"identity {identity.id} points at a missing user"
-    identity.last_seen_at = now
-    identity.reachable = True
-    if name:
-        identity.name = name
-    await uow.users.update_identity(identity)
+    stale = identity.last_seen_at is None or now - identity.last_seen_at >= SEEN_PRECISION
+    if stale or not identity.reachable or (name and name != identity.name):
+        identity.last_seen_at = now
+        identity.reachable = True
+        identity.name = name or identity.name
+        await uow.users.update_identity(identity)
     changed = False
     if language and language != user.language:
         user.language = language

@@ -30,7 +30,8 @@ async def test_a_burst_of_200_stays_within_the_limits_and_survives_429s(fake_tel
         fake_telegram.user(chat)
     fake_telegram.fail("sendMessage", code=429, retry_after=1, times=3)
     started = time.monotonic()
-    sends = [bot.send(peer(chat), Screen(f"hello {n}")) for n in range(2) for chat in chats]
+    sends = [bot.send(peer(chat), Screen(f"hello {n}"), bulk=True)
+             for n in range(2) for chat in chats]
     refs = await asyncio.gather(*sends)
     elapsed = time.monotonic() - started
 
@@ -51,9 +52,9 @@ async def test_a_429_pauses_every_sender_for_its_retry_after(fake_telegram, bot)
     fake_telegram.user(7)
     fake_telegram.user(8)
     fake_telegram.fail("sendMessage", code=429, retry_after=1, times=1)
-    first = asyncio.create_task(bot.send(peer(7), Screen("one")))
+    first = asyncio.create_task(bot.send(peer(7), Screen("one"), bulk=True))
     await asyncio.sleep(0.2)
-    second = asyncio.create_task(bot.send(peer(8), Screen("two")))
+    second = asyncio.create_task(bot.send(peer(8), Screen("two"), bulk=True))
     await asyncio.gather(first, second)
     calls = fake_telegram.calls_to("sendMessage")
     assert [c.status for c in calls][0] == 429
@@ -67,7 +68,7 @@ async def test_a_429_that_never_ends_is_reported(fake_telegram):
     fake_telegram.fail("sendMessage", code=429, retry_after=1, times=None)
     try:
         with pytest.raises(RetryAfter):
-            await messenger.send(peer(9), Screen("never"))
+            await messenger.send(peer(9), Screen("never"), bulk=True)
     finally:
         await messenger.bot.session.close()
 
@@ -89,3 +90,10 @@ async def test_a_blocked_student_raises_user_blocked(fake_telegram, bot):
     fake_telegram.block(11)
     with pytest.raises(UserBlocked):
         await bot.send(peer(11), Screen("hi"))
+
+
+async def test_answers_to_the_students_own_presses_are_not_paced(fake_telegram, bot):
+    fake_telegram.user(12)
+    started = time.monotonic()
+    await asyncio.gather(*(bot.send(peer(12), Screen(f"reply {i}")) for i in range(10)))
+    assert time.monotonic() - started < 1.0  # ten replies to one chat: no 1/s pacing
