@@ -35,7 +35,6 @@ from bots.terminal import TerminalMessenger
 from core import jobs
 from core.clock import OffsetClock, SystemClock
 from core.errors import SchoolFileError
-from core.models import Order
 from core.ports import Clock, UnitOfWorkFactory
 from core.school import School
 from core.school_file import load_school
@@ -228,11 +227,10 @@ def build_platform(
     if settings.test_payments:
         secret = (settings.secret_key or secrets.token_hex(32)).encode()
         gateways["test"] = TestGateway(secret, base_url or settings.base_url, clock)
-    if not gateways:
-        raise SystemExit("no payment gateway is configured: set TEST_PAYMENTS=1 for the demo")
-
-    def checkout_url(order: Order) -> str:
-        return next(iter(gateways.values())).checkout_url(order)
+    if not gateways and not any(c.capabilities.invoices for c in channels.values()):
+        raise SystemExit("no way to take payments: configure a payment gateway or a messenger "
+                         "that takes payments in the chat (TEST_PAYMENTS=1 for the demo)")
+    checkout_url = next(iter(gateways.values())).checkout_url if gateways else None
 
     dispatcher = OutboundDispatcher(uow_factory, clock, holder, channels, checkout_url)
     flows = FlowEngine(
@@ -313,8 +311,7 @@ class Running:
 
 
 async def start(platform: Platform, engine: AsyncEngine) -> Running:
-    for messenger in platform.channels.values():
-        await messenger.run(platform.flows.handle)
+    """The platform's background work; its messengers start once the web server listens."""
     asyncio.create_task(platform.dispatcher.run_forever(), name="outbound dispatcher")
     sweeper = Sweeper(platform)
     sweeper.start()
@@ -392,6 +389,9 @@ async def serve(settings: Settings, school: School, terminal: bool = False) -> N
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
+    for run in runs:  # a webhook is set only once the server can answer it
+        for messenger in run.platform.channels.values():
+            await messenger.run(run.platform.flows.handle)
     log.info("%s is up at %s (health: %s/healthz)", school.name, settings.base_url,
              settings.base_url)
     if with_sandbox:

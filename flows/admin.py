@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from core.models import OrderStatus, PaymentStatus
+from core.models import PaymentStatus
 from core.money import Money
 from core.services import payments
 from flows import start
 from flows.engine import Context, Reply, Stale, parse_id
+from flows.payments import GATEWAY
 from flows.ui import Screen, screen
-
-STARS_GATEWAY = "telegram"
 
 
 def is_admin(ctx: Context) -> bool:
@@ -17,7 +16,8 @@ def is_admin(ctx: Context) -> bool:
 
 
 async def refund(ctx: Context, arg: str) -> Reply:
-    """``/refund ORDER``: give a Telegram Stars payment back and withdraw the access it gave."""
+    """``/refund ORDER``: give back every Telegram Stars payment of the order and withdraw
+    the access it gave (a payment that granted nothing is simply returned)."""
     if not is_admin(ctx):
         return await start.unknown_text(ctx, arg)
     t = ctx.t
@@ -28,20 +28,21 @@ async def refund(ctx: Context, arg: str) -> Reply:
     order = await ctx.uow.orders.get(order_id)
     if order is None:
         return Reply(screen(t("admin_no_order", id=order_id)))
-    if order.status is not OrderStatus.PAID:
+    taken = [p for p in await ctx.uow.payments.for_order(order.id)
+             if p.status is PaymentStatus.SUCCEEDED]
+    stars = [p for p in taken if p.gateway == GATEWAY and p.currency == "XTR"]
+    if not taken:
         return Reply(screen(t("admin_refund_not_paid", id=order.id, status=order.status.value)))
-    paid = [
-        p for p in await ctx.uow.payments.for_order(order.id)
-        if p.status is PaymentStatus.SUCCEEDED and p.gateway == STARS_GATEWAY
-        and p.currency == "XTR"
-    ]
-    if not paid or ctx.refunds is None or ctx.uow_factory is None:
+    if len(stars) < len(taken) or ctx.refunds is None or ctx.uow_factory is None:
         return Reply(screen(t("admin_refund_unsupported", id=order.id)))
-    payment, give_back, uow_factory, now = paid[0], ctx.refunds, ctx.uow_factory, ctx.now
+    if not await payments.refundable(ctx.uow, order):
+        return Reply(screen(t("admin_refund_tangled", id=order.id)))
+    give_back, uow_factory, now = ctx.refunds, ctx.uow_factory, ctx.now
 
     async def after() -> Screen:
-        await payments.refund_through(uow_factory, give_back, payment, now)
-        amount = Money(payment.amount, payment.currency).format(t.language)
-        return screen(t("admin_refunded", id=order.id, amount=amount))
+        for payment in stars:
+            await payments.refund_through(uow_factory, give_back, payment, now)
+        total = Money(sum(p.amount for p in stars), "XTR").format(t.language)
+        return screen(t("admin_refunded", id=order.id, amount=total))
 
     return Reply(None, after=after)

@@ -85,7 +85,9 @@ async def offer_screen(ctx: Context, code: str, notice: str = "") -> Screen:
     except errors.DomainError as exc:
         lines += ["", error_text(t, exc)]
     else:
-        rows.append(Button(t("btn_buy", price=price.format(t.language)), action=f"b:{offer.code}"))
+        if ctx.can_pay(price.currency):
+            rows.append(Button(t("btn_buy", price=price.format(t.language)),
+                               action=f"b:{offer.code}"))
         stars = _stars_price(ctx, offer, promo_code)
         if stars is not None:
             rows.append(Button(t("btn_buy", price=stars.format(t.language)),

@@ -28,6 +28,9 @@ async def buy_with_stars(ctx: Context, code: str) -> Reply:
 async def _buy(ctx: Context, code: str, stars: bool) -> Reply:
     t = ctx.t
     offer = catalog.offer_for(ctx, code)
+    price = offer.price_in(stars)
+    if price is None or not ctx.can_pay(price.currency):
+        raise Stale(code)
     promos = ctx.state.data.get("promos", {})
     try:
         placed = await checkout.place_order(
@@ -53,18 +56,20 @@ async def _buy(ctx: Context, code: str, stars: bool) -> Reply:
         return Reply(
             screen(t("order_free", id=order.id), Button(t("btn_my"), action="my")), edit=True
         )
-    price = Money(order.amount, order.currency).format(t.language)
+    price_text = Money(order.amount, order.currency).format(t.language)
     assert order.expires_at is not None
     text = t(
         "order_created",
         id=order.id,
         title=title_of_offer(ctx, order.offer_code),
-        price=price,
+        price=price_text,
         until=t.datetime(order.expires_at),
     )
+    pay = [Button(t("btn_pay", price=price_text), url=ctx.checkout_url(order), pays=True)] \
+        if ctx.checkout_url is not None else []
     order_screen = screen(
         text,
-        Button(t("btn_pay", price=price), url=ctx.checkout_url(order), pays=True),
+        *pay,
         Button(t("btn_cancel_order"), action=f"x:{order.id}"),
         Button(t("btn_back"), action=f"o:{offer.code}"),
     )
@@ -84,6 +89,7 @@ def invoice(ctx: Context, order: Order) -> Invoice:
         payload=order.token,
         currency=order.currency,
         amount=order.amount,
+        label=ctx.t("btn_pay", price=Money(order.amount, order.currency).format(ctx.t.language)),
     )
 
 

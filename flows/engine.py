@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core import errors
-from core.models import ChatState, Identity, Order, Payment, User
+from core.models import ChatState, Identity, Payment, User
 from core.ports import Clock, Notifier, UnitOfWork, UnitOfWorkFactory
 from core.school import School
 from core.services import users
-from flows.channel import Capabilities, Channel, MessengerError, UserBlocked
+from flows.channel import Capabilities, Channel, CheckoutUrl, MessengerError, UserBlocked
 from flows.texts import Texts, normalize
 from flows.ui import Button, Incoming, IncomingKind, Screen
 
@@ -56,11 +56,15 @@ class Context:
     state: ChatState
     t: Texts
     incoming: Incoming
-    checkout_url: Callable[[Order], str]
+    checkout_url: CheckoutUrl
     capabilities: Capabilities = Capabilities()
     refunds: Refunds | None = None
     uow_factory: UnitOfWorkFactory | None = None  # for work after the commit
     queued: bool = False  # messages were recorded in the outbox: wake the dispatcher
+
+    def can_pay(self, currency: str) -> bool:
+        """Can this student pay in ``currency`` here: in the chat, or on a checkout page?"""
+        return currency in self.capabilities.invoices or self.checkout_url is not None
 
     @property
     def unlocked(self) -> list[str]:
@@ -81,12 +85,15 @@ class Router:
     fallback: Handler | None = None
     payment_check: Handler | None = None
     payment: Handler | None = None
+    blocked: Handler | None = None
 
     def route(self, incoming: Incoming, state: ChatState) -> tuple[Handler | None, str]:
         if incoming.kind is IncomingKind.PAYMENT_CHECK:
             return self.payment_check, ""
         if incoming.kind is IncomingKind.PAYMENT:
             return self.payment, ""
+        if incoming.kind is IncomingKind.BLOCKED:
+            return self.blocked, ""
         if incoming.kind is IncomingKind.STARTED:
             state.step = ""
             return self.commands.get("/start"), incoming.text
@@ -115,7 +122,7 @@ class FlowEngine:
         school: Callable[[], School],
         router: Router,
         channels: dict[str, Channel],
-        checkout_url: Callable[[Order], str],
+        checkout_url: CheckoutUrl,
         notifier: Notifier | None = None,
         refunds: Refunds | None = None,
     ) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from core.models import Order, OrderStatus, OutboxMessage
+from core.models import OrderStatus, OutboxMessage
 from core.money import Money
 from core.ports import UnitOfWork
 from core.school import Course, Lesson, LocalText, School, pick
 from core.services import lessons
+from flows.channel import CheckoutUrl
 from flows.texts import Texts
 from flows.ui import Button, Screen, screen
 
@@ -20,7 +21,7 @@ class Render:
     school: School
     t: Texts
     message: OutboxMessage
-    checkout_url: Callable[[Order], str]
+    checkout_url: CheckoutUrl
 
     def text(self, value: LocalText | None) -> str:
         return pick(value, self.t.language, self.school.default_language)
@@ -93,7 +94,7 @@ async def payment_failed(r: Render) -> Screen | None:
     if order is None:
         return None
     rows = []
-    if order.status is OrderStatus.NEW:
+    if order.status is OrderStatus.NEW and r.checkout_url is not None:
         price = Money(order.amount, order.currency).format(r.t.language)
         rows.append(Button(r.t("btn_pay", price=price), url=r.checkout_url(order)))
     return screen(r.t("payment_failed", id=order.id), *rows, r.my_courses())
@@ -134,7 +135,7 @@ async def render(
     school: School,
     t: Texts,
     message: OutboxMessage,
-    checkout_url: Callable[[Order], str],
+    checkout_url: CheckoutUrl,
 ) -> Screen | None:
     """None when what the message speaks of is gone: nothing to send."""
     renderer = RENDERERS.get(message.kind)

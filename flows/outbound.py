@@ -13,12 +13,12 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from core.models import Identity, Order, OutboxMessage
+from core.models import Identity, OutboxMessage
 from core.ports import Clock, UnitOfWorkFactory
 from core.school import School
 from core.services import users
 from flows import notifications
-from flows.channel import Channel, MessengerError, RetryAfter, UserBlocked
+from flows.channel import Channel, CheckoutUrl, MessengerError, RetryAfter, UserBlocked
 from flows.texts import Texts
 from flows.ui import Peer
 
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(minutes=2)  # a SENDING message older than this lost its sender
 MAX_ATTEMPTS = 8
+PARKED_FOR = timedelta(hours=1)  # a student nobody can reach now: look again this much later
+KEEP_PARKED = timedelta(days=30)  # then give up: the lesson is in "My courses" anyway
 
 
 def backoff(attempts: int) -> timedelta:
@@ -39,7 +41,7 @@ class OutboundDispatcher:
         clock: Clock,
         school: Callable[[], School],
         channels: dict[str, Channel],
-        checkout_url: Callable[[Order], str],
+        checkout_url: CheckoutUrl,
         batch: int = 50,
     ) -> None:
         self.uow_factory = uow_factory
@@ -107,9 +109,9 @@ class OutboundDispatcher:
             await self._finish(message, failed="no such student")
             return
         if identity is None:
-            # Blocked everywhere, or its messenger is not running now: try again later.
-            await self._finish(message, retry_in=backoff(message.attempts),
-                               error="no reachable messenger")
+            # Blocked everywhere, or its messenger is not running now: the message waits for
+            # the student to write again, without using up its attempts.
+            await self._park(message)
             return
         if screen is None:
             await self._finish(message, failed="what it spoke of is gone")
@@ -128,6 +130,16 @@ class OutboundDispatcher:
             await self._finish(message, retry_in=backoff(message.attempts), error=str(exc))
         else:
             await self._finish(message, sent_to=identity.id)
+
+    async def _park(self, message: OutboxMessage) -> None:
+        now = self.clock.now()
+        async with self.uow_factory() as uow:
+            if message.created_at and now - message.created_at > KEEP_PARKED:
+                await uow.outbox.mark_failed(message.id, "no reachable messenger for 30 days")
+            else:
+                await uow.outbox.mark_retry(message.id, now + PARKED_FOR,
+                                            "no reachable messenger")
+            await uow.commit()
 
     async def _finish(
         self,

@@ -32,4 +32,5 @@ def student_router() -> Router:
         fallback=start.unknown_text,
         payment_check=payments.check,
         payment=payments.received,
+        blocked=start.blocked,
     )

@@ -50,6 +50,12 @@ async def help_screen(ctx: Context, _: str) -> Reply:
     return Reply(screen(text, menu_button(t)), edit=ctx.incoming.message is not None)
 
 
+async def blocked(ctx: Context, _: str) -> Reply:
+    """The student blocked the bot: messages wait until they write again."""
+    await users.mark_unreachable(ctx.uow, ctx.identity.id)
+    return Reply(None)
+
+
 async def unknown_text(ctx: Context, _: str) -> Reply:
     menu = main_menu(ctx)
     return Reply(Screen(ctx.t("err_unknown_text"), menu.rows))

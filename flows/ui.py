@@ -34,6 +34,7 @@ class Invoice:
     payload: str  # the order token: it comes back with the payment
     currency: str
     amount: int
+    label: str = "Pay"  # the pay button's text
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class IncomingKind(enum.StrEnum):
     STARTED = "started"  # the messenger's "conversation started" with an optional payload
     PAYMENT_CHECK = "payment_check"  # may this payment go ahead? (Telegram pre_checkout_query)
     PAYMENT = "payment"  # money arrived in the chat (Telegram successful_payment)
+    BLOCKED = "blocked"  # the student blocked the bot: stop writing until they write again
 
 
 @dataclass(frozen=True)

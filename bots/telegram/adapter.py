@@ -13,12 +13,12 @@ import logging
 from aiogram import Bot, Dispatcher, F
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import BotCommand, CallbackQuery, Message, PreCheckoutQuery
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.types import BotCommand, CallbackQuery, ChatMemberUpdated, Message, PreCheckoutQuery
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
-from bots.base import Capabilities, MessengerError, OnIncoming
+from bots.base import Capabilities, MessengerError, OnIncoming, RetryAfter, UserBlocked
 from bots.telegram import render
 from bots.telegram.sender import NotModified, TelegramSender
 from core.models import Payment
@@ -45,7 +45,8 @@ ALLOWED_UPDATES = [
     "chat_member",
     "chat_join_request",
 ]
-PAYMENT_ATTEMPTS = 5  # a payment that cannot be recorded is retried before polling moves on
+PRE_CHECKOUT_DEADLINE = 7.0  # seconds; Telegram waits 10 for the answer
+TOO_SLOW = "Please try again in a minute."
 FIAT = frozenset({"USD", "EUR", "GBP", "CHF", "PLN", "RUB", "CZK", "SEK", "NOK", "DKK"})
 
 
@@ -90,6 +91,7 @@ class TelegramMessenger:
         self.dispatcher.message.register(self._on_text, private, F.text)
         self.dispatcher.callback_query.register(self._on_callback)
         self.dispatcher.pre_checkout_query.register(self._on_pre_checkout)
+        self.dispatcher.my_chat_member.register(self._on_blocked_or_back, private)
 
     def _incoming(self, chat_id: int, user, kind: IncomingKind, **fields) -> Incoming:
         sender = Sender(str(user.id), user.full_name, user.language_code)
@@ -117,13 +119,24 @@ class TelegramMessenger:
         )
 
     async def _on_pre_checkout(self, query: PreCheckoutQuery) -> None:
+        """Answered within Telegram's 10 s in every case: it skips the queue of other updates,
+        and if the platform cannot decide in time, the answer is no."""
+        if self._on_incoming is None:
+            raise RuntimeError("the Telegram messenger is not running")
         payment = InChatPayment(query.invoice_payload, query.currency, query.total_amount)
-        await self._deliver(
-            self._incoming(query.from_user.id, query.from_user, IncomingKind.PAYMENT_CHECK,
-                           event_id=query.id, payment=payment)
-        )
+        incoming = self._incoming(query.from_user.id, query.from_user,
+                                  IncomingKind.PAYMENT_CHECK, event_id=query.id, payment=payment)
+        try:
+            async with asyncio.timeout(PRE_CHECKOUT_DEADLINE):
+                await self._on_incoming(incoming)
+        except TimeoutError:
+            log.error("pre-checkout %s not decided in time: refused", query.id)
+            await self.ack(incoming, TOO_SLOW)
 
     async def _on_payment(self, message: Message) -> None:
+        """Money: retried until it is recorded. Polling handles updates one by one, so
+        Telegram is told an update was received only once this returns; a webhook answers
+        only after it too. A stop meanwhile leaves the update with Telegram for next time."""
         paid = message.successful_payment
         payment = InChatPayment(
             paid.invoice_payload, paid.currency, paid.total_amount,
@@ -131,17 +144,24 @@ class TelegramMessenger:
         )
         incoming = self._incoming(message.chat.id, message.from_user, IncomingKind.PAYMENT,
                                   payment=payment)
-        for attempt in range(1, PAYMENT_ATTEMPTS + 1):
+        attempt = 0
+        while True:
             try:
                 await self._deliver(incoming)
                 return
             except Exception:
-                if attempt == PAYMENT_ATTEMPTS:
-                    log.critical("payment %s (%s %s, payload %r) NOT RECORDED: record it by hand",
-                                 paid.telegram_payment_charge_id, paid.total_amount,
-                                 paid.currency, paid.invoice_payload)
-                    raise
-                await asyncio.sleep(0.5 * 2 ** (attempt - 1))
+                attempt += 1
+                log.critical("payment %s (%s %s, payload %r) not recorded yet (attempt %d)",
+                             paid.telegram_payment_charge_id, paid.total_amount,
+                             paid.currency, paid.invoice_payload, attempt, exc_info=True)
+                await asyncio.sleep(min(0.5 * 2 ** (attempt - 1), 30))
+
+    async def _on_blocked_or_back(self, update: ChatMemberUpdated) -> None:
+        """A student blocked the bot (kicked) or came back (member): reachability follows."""
+        if update.new_chat_member.status == "kicked":
+            await self._deliver(
+                self._incoming(update.chat.id, update.from_user, IncomingKind.BLOCKED)
+            )
 
     # --- running ---------------------------------------------------------------------------
 
@@ -161,6 +181,8 @@ class TelegramMessenger:
             self.dispatcher.start_polling(
                 self.bot, allowed_updates=ALLOWED_UPDATES, handle_signals=False,
                 close_bot_session=False,
+                # One by one: an update is confirmed to Telegram only after it was handled.
+                handle_as_tasks=False,
             ),
             name="telegram polling",
         )
@@ -193,15 +215,19 @@ class TelegramMessenger:
         chat_id = int(peer.chat_id)
         reply = not bulk
         if screen.invoice is not None and screen.invoice.currency in self.capabilities.invoices:
-            message = await self.sender.call(
-                chat_id, lambda: self._send_invoice(chat_id, screen), reply
-            )
-        else:
-            text, keyboard = render.message(screen)
-            message = await self.sender.call(
-                chat_id, lambda: self.bot.send_message(chat_id, text, reply_markup=keyboard),
-                reply,
-            )
+            try:
+                message = await self.sender.call(
+                    chat_id, lambda: self._send_invoice(chat_id, screen), reply
+                )
+                return MessageRef(peer, str(message.message_id))
+            except (UserBlocked, RetryAfter):
+                raise
+            except MessengerError as exc:  # say, the provider refuses this currency
+                log.error("invoice refused (%s): the checkout link goes instead", exc)
+        text, keyboard = render.message(screen)
+        message = await self.sender.call(
+            chat_id, lambda: self.bot.send_message(chat_id, text, reply_markup=keyboard), reply,
+        )
         return MessageRef(peer, str(message.message_id))
 
     async def _send_invoice(self, chat_id: int, screen: Screen) -> Message:
@@ -232,7 +258,8 @@ class TelegramMessenger:
         return ref
 
     async def ack(self, incoming: Incoming, toast: str | None = None) -> None:
-        """Answers are not chat messages: Telegram does not count them against the limits."""
+        """Answers are not chat messages: Telegram does not count them against the limits.
+        A failed answer is logged and never keeps the screen itself from being sent."""
         try:
             if incoming.kind is IncomingKind.PAYMENT_CHECK:
                 await self.bot.answer_pre_checkout_query(
@@ -240,8 +267,8 @@ class TelegramMessenger:
                 )
             else:
                 await self.bot.answer_callback_query(incoming.event_id, text=toast)
-        except TelegramBadRequest as exc:  # a press older than Telegram keeps: nothing to do
-            log.info("could not answer %s: %s", incoming.event_id, exc.message)
+        except TelegramAPIError as exc:
+            log.info("could not answer %s: %s", incoming.event_id, exc)
 
     # --- payments --------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice
@@ -9,12 +10,19 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPri
 from flows.ui import Button, Screen
 
 MAX_TEXT = 4096
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
-
-
 def _public(url: str) -> bool:
-    """Telegram refuses link buttons to local addresses; such links go in the text."""
-    return (urlsplit(url).hostname or "") not in LOCAL_HOSTS
+    """Telegram refuses link buttons to addresses that are not public web (or tg:) links;
+    such links go in the text."""
+    parts = urlsplit(url)
+    if parts.scheme == "tg":
+        return True
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or "." not in host:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_global
+    except ValueError:
+        return True  # a domain name
 
 
 def _button(button: Button) -> InlineKeyboardButton:
@@ -43,8 +51,8 @@ def message(screen: Screen) -> tuple[str, InlineKeyboardMarkup | None]:
 def invoice_keyboard(screen: Screen) -> InlineKeyboardMarkup:
     """Telegram's pay button first (it must be), then the screen's other buttons; the link
     to the checkout page the invoice replaces is left out."""
-    pay = next((b.text for b in screen.buttons if b.pays), "Pay")
-    rows = [[InlineKeyboardButton(text=pay, pay=True)]]
+    assert screen.invoice is not None
+    rows = [[InlineKeyboardButton(text=screen.invoice.label, pay=True)]]
     for row in screen.rows:
         keep = [_button(b) for b in row if not b.pays and (b.url is None or _public(b.url))]
         if keep:

@@ -27,7 +27,7 @@ from bots.ratelimit import Limits, Pause, SlidingWindow, sleep_until
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-UNREACHABLE = ("chat not found", "user is deactivated", "bot was kicked", "PEER_ID_INVALID")
+UNREACHABLE = ("chat not found", "PEER_ID_INVALID")  # 400s; 403s are all "blocked"
 # Telegram counts arrivals, which jitter: windows are kept a little longer than the limit says.
 MARGIN = 1.05
 
@@ -64,13 +64,12 @@ class TelegramSender:
         """Run ``request`` (one Bot API call to ``chat_id``) within the limits; a ``reply``
         to the student's own action only waits out pauses (groups keep their limit)."""
         paced = not reply or _is_group(chat_id)
-        if paced:
-            chat_limit = self._groups if _is_group(chat_id) else self._chats
-            await sleep_until(chat_limit.reserve(chat_id, self.clock()), self.clock)
+        chat_limit = self._groups if _is_group(chat_id) else self._chats
         for attempt in range(self.retries + 1):
-            while True:  # a pause may begin while this send waits for its slot
+            while True:  # a pause may begin while this send waits for its slots
                 await self.pause.wait()
-                if paced:
+                if paced:  # slots are taken after a pause, so it cannot release a burst
+                    await sleep_until(chat_limit.reserve(chat_id, self.clock()), self.clock)
                     await sleep_until(self._overall.reserve(self.clock()), self.clock)
                 if not self.pause.active:
                     break

@@ -17,6 +17,7 @@ from typing import Any
 
 from core import errors
 from core.models import Order, OrderStatus, Payment, PaymentStatus
+from core.periods import Period
 from core.ports import UnitOfWork, UnitOfWorkFactory
 from core.school import School
 from core.services import access, catalog
@@ -149,6 +150,8 @@ async def check_payable(
     if not order.seat_taken and offer.seats is not None:
         if await uow.counters.used(catalog.seats_key(offer.code)) >= offer.seats:
             raise errors.SoldOut(offer=offer.code)
+    if order.period is None and await access.owns_for_life(uow, order.user_id, order.products):
+        raise errors.AlreadyOwned(offer=order.offer_code)
     return order
 
 
@@ -193,25 +196,47 @@ async def refund_through(
     repeated refund as done), then record the refund and withdraw the access."""
     await give_back(payment)
     async with uow_factory() as uow:
-        done = await refund(uow, payment.order_id, now)
+        done = await refund(uow, payment.order_id, now, payment_id=payment.id)
         await uow.commit()
     return done
 
 
-async def refund(uow: UnitOfWork, order_id: int, now: datetime, reason: str = "refund") -> bool:
-    """Mark a paid order refunded (the gateway has returned the money) and revoke the access
-    it created. False if the order was not PAID: a repeated refund changes nothing.
+async def refundable(uow: UnitOfWork, order: Order) -> bool:
+    """Can a refund of ``order`` withdraw exactly what it bought? Not when it only extended an
+    earlier purchase, nor when later orders extended the purchase it made: those periods are
+    tangled, and an admin settles them by hand."""
+    if order.status is not OrderStatus.PAID:
+        return True  # money that granted nothing: returning it takes nothing away
+    made = await uow.purchases.for_order(order.id)
+    if not made:
+        return False
+    for purchase in made:
+        if order.period and purchase.starts_at and purchase.ends_at:
+            if purchase.ends_at > Period(order.period).add_to(purchase.starts_at):
+                return False
+    return True
 
-    An order that only extended an existing purchase leaves that purchase as it is; taking
-    the added period back is for the admin refund flow to decide."""
-    if not await uow.orders.transition(
+
+async def refund(
+    uow: UnitOfWork,
+    order_id: int,
+    now: datetime,
+    reason: str = "refund",
+    payment_id: int | None = None,
+) -> bool:
+    """Record that the gateway returned ``payment_id`` (default: every successful payment of
+    the order). A paid order becomes refunded and the access it created is revoked; a payment
+    that granted nothing is only marked. False if nothing was left to refund."""
+    returned = [
+        p for p in await uow.payments.for_order(order_id)
+        if p.status is PaymentStatus.SUCCEEDED and payment_id in (None, p.id)
+    ]
+    for payment in returned:
+        payment.status = PaymentStatus.REFUNDED
+        await uow.payments.update(payment)
+    if await uow.orders.transition(
         order_id, frozenset({OrderStatus.PAID}), OrderStatus.REFUNDED, now, reason
     ):
-        return False
-    for payment in await uow.payments.for_order(order_id):
-        if payment.status is PaymentStatus.SUCCEEDED:
-            payment.status = PaymentStatus.REFUNDED
-            await uow.payments.update(payment)
-    for purchase in await uow.purchases.for_order(order_id):
-        await access.revoke(uow, purchase.id, now, reason)
-    return True
+        for purchase in await uow.purchases.for_order(order_id):
+            await access.revoke(uow, purchase.id, now, reason)
+    return bool(returned)

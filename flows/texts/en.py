@@ -53,6 +53,7 @@ TEXTS = {
     "admin_no_order": "There is no order #{id}.",
     "admin_refund_not_paid": "Order #{id} is not paid (it is {status}).",
     "admin_refund_unsupported": "Order #{id} was not paid with Telegram Stars: refund it with its payment provider.",
+    "admin_refund_tangled": "Order #{id} extended access that other orders extended too: refund it by hand and set the access end yourself.",
     "admin_refunded": "Order #{id}: {amount} returned, and the access it gave is withdrawn.",
     "cmd_start": "Main menu",
     "cmd_courses": "Courses on sale",

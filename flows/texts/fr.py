@@ -53,6 +53,7 @@ TEXTS = {
     "admin_no_order": "Il n'y a pas de commande n° {id}.",
     "admin_refund_not_paid": "La commande n° {id} n'est pas payée (statut : {status}).",
     "admin_refund_unsupported": "La commande n° {id} n'a pas été payée en étoiles Telegram : remboursez-la via son prestataire de paiement.",
+    "admin_refund_tangled": "La commande n° {id} a prolongé un accès que d'autres commandes ont aussi prolongé : remboursez-la à la main et ajustez la fin de l'accès.",
     "admin_refunded": "Commande n° {id} : {amount} rendus, et l'accès qu'elle donnait est retiré.",
     "cmd_start": "Menu principal",
     "cmd_courses": "Cours en vente",

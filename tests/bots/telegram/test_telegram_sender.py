@@ -97,3 +97,12 @@ async def test_answers_to_the_students_own_presses_are_not_paced(fake_telegram, 
     started = time.monotonic()
     await asyncio.gather(*(bot.send(peer(12), Screen(f"reply {i}")) for i in range(10)))
     assert time.monotonic() - started < 1.0  # ten replies to one chat: no 1/s pacing
+
+
+async def test_a_pause_does_not_release_a_burst_to_one_chat(fake_telegram, bot):
+    fake_telegram.user(13)
+    fake_telegram.fail("sendMessage", code=429, retry_after=1, times=1)
+    await asyncio.gather(*(bot.send(peer(13), Screen(f"m{i}"), bulk=True) for i in range(6)))
+    assert fake_telegram.max_rate_per_chat("sendMessage", 1.0) <= 3
+    ok = [c.at for c in fake_telegram.calls_to("sendMessage") if c.status == 200]
+    assert len(ok) == 6 and ok[-1] - ok[0] >= 2.0  # 3 per ~3 s after the pause
