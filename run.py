@@ -280,7 +280,8 @@ class Sweeper:
         self.scheduler.shutdown(wait=False)
 
 
-def configured_messengers(settings: Settings) -> dict[str, Messenger]:
+def configured_messengers(settings: Settings, default_language: str = "en"
+                          ) -> dict[str, Messenger]:
     """Every messenger whose token is set."""
     messengers: dict[str, Messenger] = {}
     if settings.telegram_bot_token:
@@ -296,6 +297,7 @@ def configured_messengers(settings: Settings) -> dict[str, Messenger]:
             provider_token=provider.get_secret_value() if provider else None,
             webhook_url=f"{settings.base_url}{WEBHOOK_PATH}" if settings.public_url else None,
             webhook_secret=secret.get_secret_value() if secret else None,
+            default_language=default_language,
         )
     return messengers
 
@@ -359,7 +361,7 @@ async def serve(settings: Settings, school: School, terminal: bool = False) -> N
     engine = create_engine(settings.database_url)
     await migrate(engine)
     uow_factory = sql_uow_factory(session_factory(engine))
-    messengers = configured_messengers(settings)
+    messengers = configured_messengers(settings, school.default_language)
     console = TerminalMessenger() if terminal else None
     if console is not None:
         messengers[console.name] = console

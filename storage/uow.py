@@ -31,7 +31,12 @@ class SqlUnitOfWork:
 
     async def __aenter__(self) -> SqlUnitOfWork:
         if self._writers is not None:
+            task = asyncio.current_task()
+            if task is not None and getattr(self._writers, "owner", None) is task:
+                raise RuntimeError("a unit of work is already open in this task: "
+                                   "opening another would wait for itself forever")
             await self._writers.acquire()
+            self._writers.owner = task  # type: ignore[attr-defined]
         session = self._session = self._session_factory()
         self.users = SqlUsers(session)
         self.orders = SqlOrders(session)
@@ -53,6 +58,7 @@ class SqlUnitOfWork:
                     await session.close()
         finally:
             if self._writers is not None:
+                self._writers.owner = None  # type: ignore[attr-defined]
                 self._writers.release()
 
     async def commit(self) -> None:

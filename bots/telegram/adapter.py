@@ -63,6 +63,7 @@ class TelegramMessenger:
         webhook_secret: str | None = None,
         sender: TelegramSender | None = None,
         concurrency: int = 8,
+        default_language: str = "en",
     ) -> None:
         if webhook_url and not webhook_secret:
             raise ValueError("a Telegram webhook needs a secret token")
@@ -72,6 +73,7 @@ class TelegramMessenger:
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret
         self.sender = sender or TelegramSender()
+        self.default_language = default_language  # of the menu for every other language
         self.capabilities = Capabilities(
             can_edit=True,
             invoices=frozenset({"XTR"}) | (FIAT if provider_token else frozenset()),
@@ -206,7 +208,8 @@ class TelegramMessenger:
         for language, commands in command_menu().items():
             menu = [BotCommand(command=c, description=d) for c, d in commands]
             await self.bot.set_my_commands(menu, language_code=language)
-        default = command_menu()["en"]
+        menus = command_menu()
+        default = menus.get(self.default_language, menus["en"])
         await self.bot.set_my_commands([BotCommand(command=c, description=d) for c, d in default])
 
     # --- sending ---------------------------------------------------------------------------

@@ -78,3 +78,20 @@ async def test_concurrent_claims_never_share_a_message(uow_factory):
     results = await _gather([claim() for _ in range(20)])
     ids = [i for batch in results for i in batch]
     assert len(ids) == len(set(ids)) == 60
+
+
+async def test_a_second_sqlite_unit_of_work_in_one_task_is_refused(tmp_path):
+    import pytest
+
+    from storage.testing import make_sqlite_uow_factory
+
+    factory, engine = await make_sqlite_uow_factory(tmp_path)
+    try:
+        async with factory():
+            with pytest.raises(RuntimeError, match="already open in this task"):
+                async with factory():
+                    pytest.fail("a second unit of work opened in the same task")
+        async with factory() as uow:  # and the lock was given back
+            assert await uow.users.get(1) is None
+    finally:
+        await engine.dispose()

@@ -221,3 +221,25 @@ async def test_a_refund_telegram_already_made_counts_as_done(tg):
     await tg.bot.refund(payment)  # Telegram answers CHARGE_ALREADY_REFUNDED: done already
     assert [c.status for c in tg.fake.calls_to("refundStarPayment")] == [200, 400]
     assert tg.fake.refunds == ["stars-charge-5"]
+
+
+async def test_a_school_that_takes_money_only_in_telegram(fake_telegram, uow_factory, school,
+                                                        clock):
+    from bots.telegram.adapter import TelegramMessenger
+    from run import Settings, build_platform
+
+    bot = TelegramMessenger(fake_telegram.token, api_url=fake_telegram.url)
+    platform = build_platform(Settings(_env_file=None, test_payments=False), school,
+                              uow_factory, clock, channels={"telegram": bot})
+    assert platform.gateways == {}
+    await bot.run(platform.flows.handle)
+    try:
+        anna = fake_telegram.user(520)
+        fake_telegram.push(fake_telegram.text_update(anna, "/start python-life"))
+        await fake_telegram.wait_for_call("sendMessage")
+        labels = [b["text"] for row in fake_telegram.last_message(520)["reply_markup"][
+            "inline_keyboard"] for b in row]
+        assert "💳 Buy for 250 XTR" in labels  # Stars, in the chat
+        assert "💳 Buy for 49 EUR" not in labels  # no card provider, no checkout page
+    finally:
+        await bot.stop()
