@@ -113,6 +113,21 @@ async def grant(uow: UnitOfWork, school: School, order: Order, now: datetime) ->
     return purchase
 
 
+async def _end(
+    uow: UnitOfWork, purchase: Purchase, status: PurchaseStatus, reason: str, now: datetime,
+    dedupe_key: str,
+) -> None:
+    """End ``purchase`` (read under lock by the caller) and tell the student, once."""
+    purchase.status = status
+    purchase.ended_at = now
+    purchase.end_reason = reason
+    purchase.next_lesson_at = None
+    purchase.updated_at = now
+    await uow.purchases.update(purchase)
+    await enqueue(uow, now, purchase.user_id, "access_ended",
+                  {"purchase": purchase.id, "reason": reason}, dedupe_key=dedupe_key)
+
+
 async def expire(uow: UnitOfWork, purchase: Purchase, now: datetime) -> bool:
     """End a purchase whose time is up. False if it was not due (already renewed or ended)."""
     current = await uow.purchases.get_for_update(purchase.id)
@@ -123,20 +138,8 @@ async def expire(uow: UnitOfWork, purchase: Purchase, now: datetime) -> bool:
         or current.ends_at > now
     ):
         return False
-    current.status = PurchaseStatus.EXPIRED
-    current.ended_at = now
-    current.end_reason = "expired"
-    current.next_lesson_at = None
-    current.updated_at = now
-    await uow.purchases.update(current)
-    await enqueue(
-        uow,
-        now,
-        current.user_id,
-        "access_ended",
-        {"purchase": current.id, "reason": "expired"},
-        dedupe_key=f"ended:{current.id}:{current.ends_at.isoformat()}",
-    )
+    await _end(uow, current, PurchaseStatus.EXPIRED, "expired", now,
+               f"ended:{current.id}:{current.ends_at.isoformat()}")
     return True
 
 
@@ -144,18 +147,5 @@ async def revoke(uow: UnitOfWork, purchase_id: int, now: datetime, reason: str) 
     purchase = await uow.purchases.get_for_update(purchase_id)
     if purchase is None or purchase.status is PurchaseStatus.REVOKED:
         return False
-    purchase.status = PurchaseStatus.REVOKED
-    purchase.ended_at = now
-    purchase.end_reason = reason
-    purchase.next_lesson_at = None
-    purchase.updated_at = now
-    await uow.purchases.update(purchase)
-    await enqueue(
-        uow,
-        now,
-        purchase.user_id,
-        "access_ended",
-        {"purchase": purchase.id, "reason": reason},
-        dedupe_key=f"revoked:{purchase.id}",
-    )
+    await _end(uow, purchase, PurchaseStatus.REVOKED, reason, now, f"revoked:{purchase.id}")
     return True
