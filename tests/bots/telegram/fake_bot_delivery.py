@@ -9,6 +9,7 @@ Mixed into FakeBotAPI, which records calls and owns the state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -123,10 +124,8 @@ class UpdateDelivery:
             if updates or remaining <= 0 or self._closing:
                 return updates
             wake = self._wake
-            try:
+            with contextlib.suppress(TimeoutError):  # the long poll's time is up
                 await asyncio.wait_for(wake.wait(), remaining)
-            except TimeoutError:
-                pass
 
     # ---------------------------------------------------------------- webhook
 

@@ -7,6 +7,7 @@ at byte offset 0", "Character '.' is reserved and must be escaped with the prece
 
 from __future__ import annotations
 
+import contextlib
 import html
 from typing import Any
 
@@ -161,12 +162,10 @@ class _Html(_Builder):
                 self.emit(_HTML_NAMED[name])
                 return end + 1
             if name.startswith("#"):
-                try:
+                with contextlib.suppress(ValueError, OverflowError):  # not a number: literal "&"
                     code = int(name[2:], 16) if name[1:2] in ("x", "X") else int(name[1:])
                     self.emit(chr(code))
                     return end + 1
-                except (ValueError, OverflowError):
-                    pass
         self.emit("&")
         return i + 1
 
