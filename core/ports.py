@@ -179,6 +179,12 @@ class ChatStateRepository(Protocol):
     async def put(self, state: ChatState) -> None: ...
 
 
+class TransactionConflict(Exception):
+    """Rows this unit of work had already read changed before it could go on; nothing was
+    written. Run the whole transaction again. Only units of work that read before they lock
+    raise it (a conversation turn on SQLite, see ``storage.cache``)."""
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``async with factory() as uow``: leaving without ``commit`` rolls back."""
 

@@ -4,15 +4,16 @@ answer, never silence."""
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import orjson
+
 from core import errors
 from core.models import ChatState, Identity, Payment, User
-from core.ports import Clock, Notifier, UnitOfWork, UnitOfWorkFactory
+from core.ports import Clock, Notifier, TransactionConflict, UnitOfWork, UnitOfWorkFactory
 from core.school import School
 from core.services import users
 from flows.channel import Capabilities, Channel, CheckoutUrl, MessengerError, UserBlocked
@@ -27,6 +28,7 @@ class Stale(Exception):
 
 
 MAX_ID = 2**31 - 1
+ATTEMPTS = 3  # a turn whose rows changed under it runs again, this many times in all
 
 
 def parse_id(text: str) -> int:
@@ -127,6 +129,9 @@ class FlowEngine:
         refunds: Refunds | None = None,
     ) -> None:
         self.uow_factory = uow_factory
+        # A turn reads before it locks where the storage can (SQLite's row cache): most
+        # presses change nothing and then never wait for the database.
+        self.turns: UnitOfWorkFactory = getattr(uow_factory, "optimistic", uow_factory)
         self.clock = clock
         self.school = school
         self.router = router
@@ -142,7 +147,7 @@ class FlowEngine:
         t = Texts(school, incoming.sender.language)
         failure = None
         try:
-            reply, queued = await self._converse(school, incoming)
+            reply, queued = await self._converse_again_on_conflict(school, incoming)
         except Stale:
             failure, queued = t("err_stale_button"), False
         except errors.DomainError as exc:
@@ -174,9 +179,21 @@ class FlowEngine:
             screen = Screen(t("err_generic"))
         if screen is not None:
             await self._deliver(incoming, Reply(screen))
+    async def _converse_again_on_conflict(
+        self, school: School, incoming: Incoming
+    ) -> tuple[Reply, bool]:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return await self._converse(school, incoming)
+            except TransactionConflict:
+                if attempt == ATTEMPTS:
+                    raise
+                log.info("rows changed under %s: running it again", incoming)
+        raise AssertionError("unreachable")
+
     async def _converse(self, school: School, incoming: Incoming) -> tuple[Reply, bool]:
         now = self.clock.now()
-        async with self.uow_factory() as uow:
+        async with self.turns() as uow:
             user, identity = await users.resolve(
                 uow,
                 now,
@@ -188,7 +205,7 @@ class FlowEngine:
             state = await uow.chat_states.get(
                 incoming.peer.messenger, incoming.peer.chat_id
             ) or ChatState(incoming.peer.messenger, incoming.peer.chat_id)
-            before = (state.step, copy.deepcopy(state.data))
+            before = (state.step, orjson.dumps(state.data))  # chat data is JSON
             ctx = Context(
                 uow=uow,
                 school=school,
@@ -207,7 +224,7 @@ class FlowEngine:
             if handler is None:
                 raise Stale(incoming.action or incoming.text)
             reply = await handler(ctx, arg)
-            if (state.step, state.data) != before or state.updated_at is None:
+            if (state.step, orjson.dumps(state.data)) != before or state.updated_at is None:
                 state.updated_at = now
                 await uow.chat_states.put(state)
             await uow.commit()

@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from core.ports import UnitOfWorkFactory
 from storage.engine import create_engine, session_factory
+from storage.factory import sql_uow_factory
 from storage.memory import MemoryStore, memory_uow_factory
 from storage.migrate import migrate
-from storage.uow import sql_uow_factory
 
 BACKENDS = ("memory", "sqlite", "postgres")
 

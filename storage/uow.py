@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -71,15 +70,3 @@ class SqlUnitOfWork:
         if self._session is None:
             raise RuntimeError("the unit of work is not open: use `async with`")
         return self._session
-
-
-def sql_uow_factory(
-    session_factory: async_sessionmaker[AsyncSession],
-) -> Callable[[], SqlUnitOfWork]:
-    """On SQLite every transaction writes (``BEGIN IMMEDIATE``), one at a time: the tasks of
-    this process queue on an asyncio lock instead of in SQLite's busy handler, which sleeps in
-    steps of up to 100 ms and would turn a queue of 32 presses into seconds. Other processes
-    still wait through ``busy_timeout``."""
-    bind = session_factory.kw.get("bind")
-    writers = asyncio.Lock() if bind is not None and bind.dialect.name == "sqlite" else None
-    return lambda: SqlUnitOfWork(session_factory, writers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from urllib.parse import urlsplit
 
@@ -31,6 +32,9 @@ def _button(button: Button) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=button.text, url=button.url)
 
 
+# A school shows a few hundred distinct screens: building their keyboards (pydantic models)
+# once each, not at every press. aiogram only reads them.
+@functools.lru_cache(maxsize=4096)
 def message(screen: Screen) -> tuple[str, InlineKeyboardMarkup | None]:
     text = screen.text
     rows = []

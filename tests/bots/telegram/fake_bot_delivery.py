@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -218,23 +220,17 @@ class UpdateDelivery:
     async def _webhook_reply(self, resp: aiohttp.ClientResponse) -> None:
         raw: dict[str, Any] = {}
         uploads: set[str] = set()
-        if resp.content_type == "application/json":
+        content_type = resp.headers.get("Content-Type", "")
+        body = await resp.read()
+        if content_type.startswith("application/json"):
             try:
-                body = await resp.json()
+                parsed = json.loads(body)
             except ValueError:
                 return
-            if isinstance(body, dict):
-                raw = dict(body)
-        elif resp.content_type.startswith("multipart/"):
-            reader = aiohttp.MultipartReader.from_response(resp)
-            while (part := await reader.next()) is not None:
-                if not isinstance(part, aiohttp.BodyPartReader) or part.name is None:
-                    continue
-                if part.filename:
-                    await part.read()
-                    uploads.add(part.name)
-                else:
-                    raw[part.name] = await part.text()
+            if isinstance(parsed, dict):
+                raw = dict(parsed)
+        elif content_type.startswith("multipart/"):
+            raw, uploads = _form_data(content_type, body)
         name = raw.pop("method", None)
         if not name:
             return
@@ -247,3 +243,32 @@ class UpdateDelivery:
             if upload in params:
                 raw[upload] = f"attach://{upload}"
         await self._execute(method, raw, via="webhook-reply")
+
+
+_PARAM = re.compile(r';\s*(\w+)="?([^";]*)"?')
+
+
+def _form_data(content_type: str, body: bytes) -> tuple[dict[str, Any], set[str]]:
+    """The fields and the names of file parts of a multipart/form-data body (RFC 7578).
+    Written out rather than through aiohttp's reader, which costs the benchmark more than
+    a whole API call of the bot it measures."""
+    boundary = dict(_PARAM.findall(content_type)).get("boundary", "").encode()
+    fields: dict[str, Any] = {}
+    uploads: set[str] = set()
+    if not boundary:
+        return fields, uploads
+    for part in body.split(b"--" + boundary)[1:]:
+        if part.startswith(b"--"):
+            break
+        head, _, data = part.partition(b"\r\n\r\n")
+        data = data.removesuffix(b"\r\n")
+        disposition = next((line for line in head.decode("utf-8", "replace").split("\r\n")
+                            if line.lower().startswith("content-disposition:")), "")
+        params = dict(_PARAM.findall(disposition))
+        if "name" not in params:
+            continue
+        if "filename" in params:
+            uploads.add(params["name"])
+        else:
+            fields[params["name"]] = data.decode()
+    return fields, uploads

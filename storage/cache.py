@@ -1,0 +1,242 @@
+"""The rows a button press reads (the identity, the student, the chat's state, the student's
+purchases), kept in this process after they are committed, so a press that changes nothing
+costs no database round trip and does not queue for SQLite's one writer.
+
+Only for SQLite, where the platform is the one process writing the file: every write goes
+through a unit of work of this process, and each publishes what it changed right after its
+commit, before it lets the next writer in. (PostgreSQL serves several processes; there the
+database is read every time.)
+
+Two kinds of unit of work share the cache:
+- *locked* (the default): takes the writer lock at the start, like any SQLite transaction.
+  While it holds the lock the cache agrees with the database, so it reads from the cache
+  freely and can never conflict.
+- *optimistic* (a conversation turn): answers reads from the cache without the lock and takes
+  the lock only when it must touch the database (a miss, any other query, a write). If a row
+  it already read from the cache changed in between, it raises ``TransactionConflict`` before
+  anything is written, and the caller runs the turn again.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any
+
+import orjson
+
+from core.models import ChatState, Identity, Purchase, User
+from core.ports import TransactionConflict
+from storage.uow import SqlUnitOfWork
+
+Key = tuple[Hashable, ...]
+_GONE = object()  # a key this transaction changed without knowing the new value
+
+
+class RowCache:
+    """Committed values by key, each with a stamp that changes whenever the value does."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self._entries: dict[Key, tuple[int, Any]] = {}
+        self._stamps = itertools.count(1)
+
+    def get(self, key: Key) -> tuple[int, Any] | None:
+        return self._entries.get(key)
+
+    def stamp(self, key: Key) -> int | None:
+        entry = self._entries.get(key)
+        return entry[0] if entry else None
+
+    def publish(self, changed: dict[Key, Any], written: set[Key]) -> None:
+        """After a commit: written keys get their new value (or leave); values this
+        transaction only read are added where absent."""
+        for key, value in changed.items():
+            if key in written:
+                self._entries.pop(key, None)  # re-inserted last: the oldest go first
+                if value is not _GONE:
+                    self._entries[key] = (next(self._stamps), value)
+            elif key not in self._entries and value is not _GONE:
+                self._entries[key] = (next(self._stamps), value)
+        if len(self._entries) > self.limit:
+            for key in list(itertools.islice(self._entries, len(self._entries) // 10)):
+                del self._entries[key]
+
+    def forget(self, keys: set[Key]) -> None:
+        for key in keys:
+            self._entries.pop(key, None)
+
+
+def _shallow(entity: Any) -> Any:
+    """A copy of a dataclass row whose fields are immutable values (``copy.copy`` without
+    its generic machinery, which would cost more than the rest of a press)."""
+    twin = object.__new__(type(entity))
+    twin.__dict__.update(entity.__dict__)
+    return twin
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_shallow(item) for item in value]  # purchases
+    twin = _shallow(value)
+    if isinstance(value, ChatState):
+        twin.data = orjson.loads(orjson.dumps(value.data))  # JSON in the database too
+    return twin
+
+
+class CachedUnitOfWork:
+    """A ``SqlUnitOfWork`` opened when first needed, with cached reads (see the module)."""
+
+    def __init__(
+        self, open_sql: Callable[[], SqlUnitOfWork], cache: RowCache, optimistic: bool
+    ) -> None:
+        self._open_sql = open_sql
+        self._cache = cache
+        self._optimistic = optimistic
+        self._sql: SqlUnitOfWork | None = None
+        self._entered = False
+        self._seen: dict[Key, int | None] = {}  # read from the cache before the lock
+        self._changed: dict[Key, Any] = {}  # this transaction's view of keys it touched
+        self._written: set[Key] = set()
+
+    async def __aenter__(self) -> CachedUnitOfWork:
+        self._entered = True
+        self.users = _Users(self, "users")
+        self.purchases = _Purchases(self, "purchases")
+        self.chat_states = _ChatStates(self, "chat_states")
+        for name in ("orders", "payments", "counters", "deliveries", "outbox"):
+            setattr(self, name, _Deferred(self, name))
+        if not self._optimistic:
+            await self.sql()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        sql, self._sql = self._sql, None
+        self._entered = False
+        self._changed.clear()
+        self._written.clear()
+        if sql is not None:
+            await sql.__aexit__(*exc)
+
+    async def sql(self) -> SqlUnitOfWork:
+        """The database transaction, begun (and the writer lock taken) on first use."""
+        if self._sql is not None:
+            return self._sql
+        if not self._entered:
+            raise RuntimeError("the unit of work is not open: use `async with`")
+        sql = self._open_sql()  # a unit of work belongs to one task: no race to open it
+        await sql.__aenter__()
+        self._sql = sql
+        self._check_seen()
+        return sql
+
+    def _check_seen(self) -> None:
+        if any(self._cache.stamp(key) != stamp for key, stamp in self._seen.items()):
+            raise TransactionConflict("rows read from the cache changed meanwhile")
+        self._seen.clear()
+
+    async def commit(self) -> None:
+        if self._sql is None:
+            self._check_seen()  # read only, from the cache: still one consistent picture
+            return
+        try:
+            await self._sql.commit()
+        except BaseException:
+            self._cache.forget(self._written)  # the database may or may not have them
+            raise
+        self._cache.publish(self._changed, self._written)
+        self._changed.clear()
+        self._written.clear()
+
+    async def rollback(self) -> None:
+        self._changed.clear()
+        self._written.clear()
+        if self._sql is not None:
+            await self._sql.rollback()
+
+    # --- used by the repositories below --------------------------------------------------
+
+    async def read(self, key: Key, load: Callable[[SqlUnitOfWork], Awaitable[Any]]) -> Any:
+        if key in self._changed:
+            value = self._changed[key]
+            if value is not _GONE:
+                return _copy(value)
+        elif (entry := self._cache.get(key)) is not None:
+            if self._sql is None:
+                self._seen.setdefault(key, entry[0])
+            return _copy(entry[1])
+        value = await load(await self.sql())
+        if value is not None:
+            self._changed[key] = _copy(value)
+        return value
+
+    async def write(self, key: Key, value: Any, store: Callable[[SqlUnitOfWork], Awaitable[Any]]):
+        result = await store(await self.sql())
+        self._changed[key] = _GONE if value is _GONE else _copy(value)
+        self._written.add(key)
+        return result
+
+
+class _Deferred:
+    """A repository whose every call opens the transaction and goes to the database."""
+
+    def __init__(self, uow: CachedUnitOfWork, name: str) -> None:
+        self._uow = uow
+        self._name = name
+
+    def __getattr__(self, method: str) -> Callable[..., Awaitable[Any]]:
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            repository = getattr(await self._uow.sql(), self._name)
+            return await getattr(repository, method)(*args, **kwargs)
+
+        return call
+
+
+class _Users(_Deferred):
+    async def get(self, user_id: int) -> User | None:
+        return await self._uow.read(("user", user_id), lambda sql: sql.users.get(user_id))
+
+    async def update(self, user: User) -> None:
+        await self._uow.write(("user", user.id), user, lambda sql: sql.users.update(user))
+
+    async def identity(self, messenger: str, external_id: str) -> Identity | None:
+        return await self._uow.read(
+            ("identity", messenger, external_id),
+            lambda sql: sql.users.identity(messenger, external_id),
+        )
+
+    async def update_identity(self, identity: Identity) -> None:
+        await self._uow.write(
+            ("identity", identity.messenger, identity.external_id),
+            identity,
+            lambda sql: sql.users.update_identity(identity),
+        )
+
+
+class _Purchases(_Deferred):
+    async def for_user(self, user_id: int) -> list[Purchase]:
+        return await self._uow.read(
+            ("purchases", user_id), lambda sql: sql.purchases.for_user(user_id)
+        )
+
+    async def add(self, purchase: Purchase) -> Purchase:
+        return await self._uow.write(
+            ("purchases", purchase.user_id), _GONE, lambda sql: sql.purchases.add(purchase)
+        )
+
+    async def update(self, purchase: Purchase) -> None:
+        await self._uow.write(
+            ("purchases", purchase.user_id), _GONE, lambda sql: sql.purchases.update(purchase)
+        )
+
+
+class _ChatStates(_Deferred):
+    async def get(self, messenger: str, chat_id: str) -> ChatState | None:
+        return await self._uow.read(
+            ("chat", messenger, chat_id), lambda sql: sql.chat_states.get(messenger, chat_id)
+        )
+
+    async def put(self, state: ChatState) -> None:
+        await self._uow.write(
+            ("chat", state.messenger, state.chat_id), state, lambda sql: sql.chat_states.put(state)
+        )
