@@ -38,7 +38,9 @@ from core.errors import SchoolFileError
 from core.ports import Clock, UnitOfWorkFactory
 from core.school import School
 from core.school_file import load_school
+from flows.channel import GroupAdmin
 from flows.engine import FlowEngine, Refunds
+from flows.groups import GroupKeeper
 from flows.outbound import OutboundDispatcher
 from flows.routes import student_router
 from payments.base import PaymentGateway
@@ -53,7 +55,8 @@ from web.sandbox import Sandbox, add_sandbox_routes
 log = logging.getLogger("school")
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 TELEGRAM = "telegram"
-SWEEPS = {"orders": 300, "lessons": 30, "expiry": 60}  # name -> interval in seconds
+# name -> interval in seconds
+SWEEPS = {"orders": 300, "lessons": 30, "expiry": 60, "groups": 60}
 SWEEP_GRACE = 30  # seconds a sweep in progress may take to finish at shutdown
 
 
@@ -189,6 +192,7 @@ class Platform:
     dispatcher: OutboundDispatcher
     flows: FlowEngine
     app: web.Application
+    groups: GroupKeeper
 
     async def sweep(self, name: str) -> int:
         """Run one sweep now; the scheduler calls this on intervals, tests call it directly."""
@@ -199,6 +203,10 @@ class Platform:
             count = await jobs.open_lessons(uowf, school, now)
         elif name == "expiry":
             count = await jobs.expire_purchases(uowf, now)
+            if count:  # the members whose access just ended leave their groups at once
+                await self.groups.sweep()
+        elif name == "groups":
+            count = await self.groups.sweep()
         else:
             raise ValueError(f"unknown sweep {name!r}")
         if count:
@@ -237,9 +245,16 @@ def build_platform(
         uow_factory, clock, holder, student_router(), channels, checkout_url, dispatcher,
         refunds,
     )
+    # Paid groups live in Telegram: the Telegram messenger is the one that can manage them.
+    group_admin = next((c for c in channels.values() if isinstance(c, GroupAdmin)), None)
+    keeper = GroupKeeper(uow_factory, clock, holder, channels, group_admin)
+    flows.groups = keeper.handle
+    if group_admin is not None:
+        flows.group_links = keeper.personal_link
+    dispatcher.prepare["group_invite"] = keeper.prepare_invite
     app = make_app(Deps(uow_factory, clock, holder, gateways, dispatcher))
     return Platform(settings, holder, clock, uow_factory, gateways, channels, dispatcher, flows,
-                    app)
+                    app, keeper)
 
 
 class Sweeper:
@@ -403,6 +418,7 @@ async def serve(settings: Settings, school: School, terminal: bool = False) -> N
     for run in runs:  # a webhook is set only once the server can answer it
         for messenger in run.platform.channels.values():
             await messenger.run(run.platform.flows.handle)
+        await run.platform.groups.check_rights()
     log.info("%s is up at %s (health: %s/healthz)", school.name, settings.base_url,
              settings.base_url)
     if with_sandbox:

@@ -148,3 +148,45 @@ class ChatState:
     step: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     updated_at: datetime | None = None
+
+
+class MemberStatus(enum.StrEnum):
+    MEMBER = "member"
+    LEFT = "left"
+    REMOVED = "removed"  # by the platform, for want of access
+
+
+@dataclass
+class Membership:
+    """A Telegram account seen in a paid group or channel. ``check_at``: when the platform
+    must next look whether they may stay (set when access ends, or to retry a failed
+    removal); ``enforced``: members who were there before the bot are only removed once an
+    admin switches enforcement on."""
+
+    id: int = 0
+    group: str = ""  # the school file's group code
+    chat_id: int = 0
+    external_id: str = ""  # the Telegram user id
+    name: str = ""
+    status: MemberStatus = MemberStatus.MEMBER
+    enforced: bool = True
+    source: str = ""  # invite_link | join_request | unknown | imported
+    joined_at: datetime | None = None
+    check_at: datetime | None = None
+    attempts: int = 0  # failed removals in a row
+    updated_at: datetime | None = None
+
+
+@dataclass
+class InviteLink:
+    """A personal link into a group, for one purchase."""
+
+    id: int = 0
+    purchase_id: int = 0
+    user_id: int = 0
+    group: str = ""
+    url: str = ""
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None

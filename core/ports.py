@@ -17,6 +17,8 @@ from typing import Protocol
 from core.models import (
     ChatState,
     Identity,
+    InviteLink,
+    Membership,
     Order,
     OrderStatus,
     OutboxMessage,
@@ -179,6 +181,32 @@ class ChatStateRepository(Protocol):
     async def put(self, state: ChatState) -> None: ...
 
 
+class MembershipRepository(Protocol):
+    async def get(self, chat_id: int, external_id: str) -> Membership | None: ...
+
+    async def put(self, membership: Membership) -> Membership:
+        """Insert, or update the row of the same (chat_id, external_id); fills in ``id``."""
+        ...
+
+    async def of_chat(self, chat_id: int) -> list[Membership]: ...
+    async def of_accounts(self, external_ids: list[str]) -> list[Membership]: ...
+
+    async def due(self, now: datetime, limit: int) -> list[Membership]:
+        """Members whose ``check_at`` has come, oldest first, locked (SKIP LOCKED)."""
+        ...
+
+
+class InviteLinkRepository(Protocol):
+    async def add(self, link: InviteLink) -> InviteLink: ...
+    async def by_url(self, url: str) -> InviteLink | None: ...
+
+    async def open_for(self, purchase_id: int, group: str) -> list[InviteLink]:
+        """Links of a purchase into a group that are neither used nor revoked."""
+        ...
+
+    async def update(self, link: InviteLink) -> None: ...
+
+
 class TransactionConflict(Exception):
     """Rows this unit of work had already read changed before it could go on; nothing was
     written. Run the whole transaction again. Only units of work that read before they lock
@@ -196,6 +224,8 @@ class UnitOfWork(Protocol):
     deliveries: LessonDeliveryRepository
     outbox: OutboxRepository
     chat_states: ChatStateRepository
+    memberships: MembershipRepository
+    invite_links: InviteLinkRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, *exc: object) -> None: ...

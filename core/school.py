@@ -78,6 +78,7 @@ class Group:
     title: LocalText
     kind: str = "group"  # group | channel
     join: JoinMode = JoinMode.INVITE_LINK
+    allow: frozenset[str] = frozenset()  # Telegram user ids never removed
 
 
 class ProductKind(enum.StrEnum):

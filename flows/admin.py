@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from core.models import PaymentStatus
 from core.money import Money
-from core.services import payments
+from core.school import pick
+from core.services import groups, payments
 from flows import start
 from flows.engine import Context, Reply, Stale, parse_id
 from flows.payments import GATEWAY
@@ -46,3 +47,38 @@ async def refund(ctx: Context, arg: str) -> Reply:
         return screen(t("admin_refunded", id=order.id, amount=total))
 
     return Reply(None, after=after)
+
+
+async def members(ctx: Context, arg: str) -> Reply:
+    """``/members GROUP report``: who would be removed (a dry run);
+    ``/members GROUP import ID ...``: record members who were there before the bot;
+    ``/members GROUP enforce``: remove, from now on, those of them without access."""
+    if not is_admin(ctx):
+        return await start.unknown_text(ctx, arg)
+    t, school = ctx.t, ctx.school
+    code, _, rest = arg.strip().partition(" ")
+    verb, _, ids = rest.strip().partition(" ")
+    group = school.groups.get(code)
+    usage = Reply(screen(t("members_usage", groups=", ".join(school.groups) or "-")))
+    if group is None:
+        return usage
+    name = pick(group.title, t.language, school.default_language)
+    if verb == "report":
+        known = [m for m in await ctx.uow.memberships.of_chat(group.chat_id)
+                 if m.status.value == "member"]
+        out = await groups.without_access(ctx.uow, school, group, ctx.now)
+        if not out:
+            return Reply(screen(t("members_report_none", group=name, total=len(known))))
+        listed = "\n".join(f"• {m.name or '?'} ({m.external_id})" for m in out)
+        return Reply(screen(t("members_report", group=name, count=len(out),
+                              total=len(known), list=listed)))
+    if verb == "import":
+        accounts = ids.replace(",", " ").split()
+        if not accounts or not all(a.isascii() and a.isdigit() for a in accounts):
+            return usage
+        added = await groups.import_members(ctx.uow, group, accounts, ctx.now)
+        return Reply(screen(t("members_imported", group=name, added=added, code=code)))
+    if verb == "enforce":
+        count = await groups.enforce(ctx.uow, group, ctx.now)
+        return Reply(screen(t("members_enforced", group=name, count=count)))
+    return usage

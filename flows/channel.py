@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from core.models import Order
 from flows.ui import Incoming, MessageRef, Peer, Screen
@@ -57,4 +58,32 @@ class Channel(Protocol):
     async def ack(self, incoming: Incoming, toast: str | None = None) -> None:
         """Answer a button press (``toast``: a short note) or a payment check (``toast``: the
         reason to refuse; None lets the payment go ahead)."""
+        ...
+
+
+# The rights the bot needs in a paid group or channel.
+NEEDED_RIGHTS = ("can_invite_users", "can_restrict_members")
+
+
+@runtime_checkable
+class GroupAdmin(Protocol):
+    """What only Telegram can do: let people into a group or channel and take them out.
+    ``user_id`` is the Telegram user id. Every method raises MessengerError on failure."""
+
+    async def create_link(
+        self, chat_id: int, name: str, expires_at: datetime, join_request: bool
+    ) -> str:
+        """A personal link: one use (or a join request), named, expiring."""
+        ...
+
+    async def revoke_link(self, chat_id: int, url: str) -> None: ...
+    async def approve(self, chat_id: int, user_id: str) -> None: ...
+    async def decline(self, chat_id: int, user_id: str) -> None: ...
+
+    async def remove(self, chat_id: int, user_id: str) -> None:
+        """Out of the chat, free to come back with a new link (ban, then unban)."""
+        ...
+
+    async def missing_rights(self, chat_id: int) -> list[str]:
+        """Which of NEEDED_RIGHTS the bot lacks there (all of them if it is not an admin)."""
         ...

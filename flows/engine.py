@@ -63,6 +63,8 @@ class Context:
     refunds: Refunds | None = None
     uow_factory: UnitOfWorkFactory | None = None  # for work after the commit
     queued: bool = False  # messages were recorded in the outbox: wake the dispatcher
+    # A fresh personal link into a paid group for a purchase: (url, expiry) or None.
+    group_links: GroupLinks | None = None
 
     def can_pay(self, currency: str) -> bool:
         """Can this student pay in ``currency`` here: in the chat, or on a checkout page?"""
@@ -75,6 +77,8 @@ class Context:
 
 
 Handler = Callable[[Context, str], Awaitable[Reply]]
+GroupLinks = Callable[[int, str], Awaitable[tuple[str, datetime] | None]]
+GROUP_KINDS = frozenset({IncomingKind.MEMBER, IncomingKind.JOIN_REQUEST, IncomingKind.BOT_STATUS})
 # Gives a payment back through the gateway that took it (Telegram Stars: refundStarPayment).
 Refunds = Callable[[Payment], Awaitable[None]]
 
@@ -139,10 +143,17 @@ class FlowEngine:
         self.checkout_url = checkout_url
         self.notifier = notifier
         self.refunds = refunds
+        # Paid groups (flows.groups.GroupKeeper): their updates, and personal links.
+        self.groups: Callable[[Incoming], Awaitable[None]] | None = None
+        self.group_links: GroupLinks | None = None
 
     async def handle(self, incoming: Incoming) -> None:
         """Answer one update. Raises only when money arrived and could not be recorded, so
         the messenger delivers it again."""
+        if incoming.kind in GROUP_KINDS:
+            if self.groups is not None:
+                await self.groups(incoming)
+            return
         school = self.school()
         t = Texts(school, incoming.sender.language)
         failure = None
@@ -219,6 +230,7 @@ class FlowEngine:
                 capabilities=self._capabilities(incoming),
                 refunds=self.refunds,
                 uow_factory=self.uow_factory,
+                group_links=self.group_links,
             )
             handler, arg = self.router.route(incoming, state)
             if handler is None:

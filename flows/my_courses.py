@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from core.models import Purchase, PurchaseStatus
 from core.school import pick
-from core.services import lessons
+from core.services import groups, lessons
 from flows.engine import Context, Reply, Stale, parse_id
+from flows.groups import invite_screen
 from flows.start import title_of_offer
 from flows.ui import Button, screen
 
@@ -59,8 +60,13 @@ async def purchase_detail(ctx: Context, purchase_id: str) -> Reply:
             buttons.append(Button(t("btn_open", title=title), url=item.lesson.link))
         else:
             lines.append(f"• {course}: {title}\n{pick(item.lesson.text, lang, default)}")
-    if not opened:
+    if not opened and not groups.groups_of(ctx.school, purchase.products):
         lines.append(t("no_lessons_yet"))
+    if ctx.group_links is not None and groups.running(purchase, ctx.now):
+        for code in sorted(groups.groups_of(ctx.school, purchase.products)):
+            name = pick(ctx.school.groups[code].title, lang, default)
+            buttons.append(Button(t("btn_group_link", group=name),
+                                  action=f"gl:{purchase.id}:{code}"))
     upcoming = lessons.next_opening(ctx.school, purchase, ctx.now)
     if upcoming is not None and purchase.status is PurchaseStatus.ACTIVE:
         lines.append(
@@ -71,3 +77,23 @@ async def purchase_detail(ctx: Context, purchase_id: str) -> Reply:
         screen("\n".join(lines).strip(), *buttons, Button(t("btn_back"), action="my")),
         edit=True,
     )
+
+
+async def group_link(ctx: Context, arg: str) -> Reply:
+    """A fresh personal link into a paid group, while the purchase gives it."""
+    purchase_id, _, code = arg.partition(":")
+    purchase = await ctx.uow.purchases.get(parse_id(purchase_id))
+    group = ctx.school.groups.get(code)
+    if (purchase is None or purchase.user_id != ctx.user.id or group is None
+            or ctx.group_links is None
+            or not groups.granting(ctx.school, [purchase], code, ctx.now)):
+        raise Stale(arg)
+    make_link, t, school, pid = ctx.group_links, ctx.t, ctx.school, purchase.id
+
+    async def fresh_link():
+        made = await make_link(pid, code)
+        if made is None:
+            raise Stale(arg)
+        return invite_screen(t, school, group, *made)
+
+    return Reply(None, after=fresh_link)

@@ -11,6 +11,7 @@ from core.ports import UnitOfWork
 from core.school import Course, Lesson, LocalText, School, pick
 from core.services import lessons
 from flows.channel import CheckoutUrl
+from flows.groups import invite_screen, offer_buttons
 from flows.texts import Texts
 from flows.ui import Button, Screen, screen
 
@@ -120,6 +121,26 @@ async def payment_extra(r: Render) -> Screen | None:
     return screen(r.t("payment_extra", id=data["order"], amount=amount), r.my_courses())
 
 
+async def group_invite(r: Render) -> Screen | None:
+    group = r.school.groups.get(r.message.data["group"])
+    purchase = await r.uow.purchases.get(r.message.data["purchase"])
+    if group is None or purchase is None:
+        return None
+    links = await r.uow.invite_links.open_for(purchase.id, group.code)
+    if not links:  # no Telegram bot runs to make one: nothing to send
+        return None
+    link = links[-1]
+    return invite_screen(r.t, r.school, group, link.url, link.expires_at or purchase.starts_at)
+
+
+async def group_removed(r: Render) -> Screen | None:
+    group = r.school.groups.get(r.message.data["group"])
+    if group is None:
+        return None
+    return screen(r.t("group_removed", group=r.text(group.title)),
+                  *offer_buttons(r.t, r.school, group.code), r.my_courses())
+
+
 RENDERERS: dict[str, Callable[[Render], Awaitable[Screen | None]]] = {
     "order_paid": order_paid,
     "lesson_opened": lesson_opened,
@@ -127,6 +148,8 @@ RENDERERS: dict[str, Callable[[Render], Awaitable[Screen | None]]] = {
     "payment_failed": payment_failed,
     "payment_partial": payment_partial,
     "payment_extra": payment_extra,
+    "group_invite": group_invite,
+    "group_removed": group_removed,
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from core.models import Identity, OutboxMessage
@@ -44,6 +44,9 @@ class OutboundDispatcher:
         checkout_url: CheckoutUrl,
         batch: int = 50,
     ) -> None:
+        # Work a message of some kind needs before it can be rendered, done with no
+        # transaction open (a group invite's personal link is made in Telegram).
+        self.prepare: dict[str, Callable[[OutboxMessage], Awaitable[None]]] = {}
         self.uow_factory = uow_factory
         self.clock = clock
         self.school = school
@@ -98,6 +101,8 @@ class OutboundDispatcher:
 
     async def _try_send(self, message: OutboxMessage) -> None:
         school = self.school()
+        if (prepare := self.prepare.get(message.kind)) is not None:
+            await prepare(message)
         async with self.uow_factory() as uow:
             user = await uow.users.get(message.user_id)
             identity = await self._target(uow, message.user_id)

@@ -15,6 +15,7 @@ def student_router() -> Router:
             "/courses": catalog.show_catalog,
             "/my": my_courses.my_courses,
             "/refund": admin.refund,
+            "/members": admin.members,
         },
         actions={
             "menu": start.menu,
@@ -27,6 +28,7 @@ def student_router() -> Router:
             "x": checkout.cancel,
             "my": my_courses.my_courses,
             "p": my_courses.purchase_detail,
+            "gl": my_courses.group_link,
         },
         steps={"promo": catalog.enter_promo},
         fallback=start.unknown_text,

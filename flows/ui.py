@@ -81,6 +81,9 @@ class IncomingKind(enum.StrEnum):
     PAYMENT_CHECK = "payment_check"  # may this payment go ahead? (Telegram pre_checkout_query)
     PAYMENT = "payment"  # money arrived in the chat (Telegram successful_payment)
     BLOCKED = "blocked"  # the student blocked the bot: stop writing until they write again
+    MEMBER = "member"  # someone's status in a paid group changed (Telegram chat_member)
+    JOIN_REQUEST = "join_request"  # someone asks to join a paid group
+    BOT_STATUS = "bot_status"  # the bot's own status or rights in a group changed
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,20 @@ class InChatPayment:
 
 
 @dataclass(frozen=True)
+class GroupEvent:
+    """What happened in a group or channel; ``peer.chat_id`` of the Incoming is the group.
+    ``sender`` is the member concerned (for BOT_STATUS: whoever changed the bot's rights)."""
+
+    chat_id: int
+    status: str = ""  # the member's (or the bot's) new status: member, left, administrator...
+    old_status: str = ""
+    invite_link: str | None = None  # the link they joined or asked through
+    via_request: bool = False  # let in by an approved join request
+    user_chat_id: int | None = None  # where a join requester can be written to
+    missing_rights: tuple[str, ...] = ()  # BOT_STATUS: rights the bot lacks there
+
+
+@dataclass(frozen=True)
 class Incoming:
     peer: Peer
     sender: Sender
@@ -104,3 +121,4 @@ class Incoming:
     message: MessageRef | None = None  # the message whose button was pressed
     event_id: str | None = None  # the messenger's id for acknowledging a button press
     payment: InChatPayment | None = None
+    group: GroupEvent | None = None

@@ -104,7 +104,8 @@ class CachedUnitOfWork:
         self.users = _Users(self, "users")
         self.purchases = _Purchases(self, "purchases")
         self.chat_states = _ChatStates(self, "chat_states")
-        for name in ("orders", "payments", "counters", "deliveries", "outbox"):
+        for name in ("orders", "payments", "counters", "deliveries", "outbox", "memberships",
+                     "invite_links"):
             setattr(self, name, _Deferred(self, name))
         if not self._optimistic:
             await self.sql()

@@ -20,6 +20,8 @@ from core.clock import ensure_utc
 from core.models import (
     ChatState,
     Identity,
+    InviteLink,
+    Membership,
     Order,
     OrderStatus,
     OutboxMessage,
@@ -48,6 +50,8 @@ class _Data:
     deliveries: dict[tuple[int, str, str], int] = field(default_factory=dict)  # -> purchase id
     outbox: dict[int, OutboxMessage] = field(default_factory=dict)
     chat_states: dict[tuple[str, str], ChatState] = field(default_factory=dict)
+    memberships: dict[int, Membership] = field(default_factory=dict)
+    invite_links: dict[int, InviteLink] = field(default_factory=dict)
     last_ids: dict[str, int] = field(default_factory=dict)  # a sequence per table
 
     def next_id(self, table: str) -> int:
@@ -88,6 +92,8 @@ class MemoryUnitOfWork:
         self.deliveries = MemoryDeliveries(self)
         self.outbox = MemoryOutbox(self)
         self.chat_states = MemoryChatStates(self)
+        self.memberships = MemoryMemberships(self)
+        self.invite_links = MemoryInviteLinks(self)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -427,3 +433,48 @@ class MemoryChatStates(_Repo):
 
     async def put(self, state: ChatState) -> None:
         self._d.chat_states[(state.messenger, state.chat_id)] = _stored(state)
+
+
+class MemoryMemberships(_Repo):
+    async def get(self, chat_id: int, external_id: str) -> Membership | None:
+        found = next((m for m in self._d.memberships.values()
+                      if m.chat_id == chat_id and m.external_id == external_id), None)
+        return copy.deepcopy(found)
+
+    async def put(self, membership: Membership) -> Membership:
+        current = await self.get(membership.chat_id, membership.external_id)
+        if current is None:
+            return self._insert("memberships", membership)
+        membership.id = current.id
+        self._replace(self._d.memberships, membership)
+        return membership
+
+    async def of_chat(self, chat_id: int) -> list[Membership]:
+        return _out(m for m in self._d.memberships.values() if m.chat_id == chat_id)
+
+    async def of_accounts(self, external_ids: list[str]) -> list[Membership]:
+        return _out(m for m in self._d.memberships.values() if m.external_id in external_ids)
+
+    async def due(self, now: datetime, limit: int) -> list[Membership]:
+        due = [m for m in self._d.memberships.values() if m.check_at and m.check_at <= now]
+        return _out(sorted(due, key=lambda m: (m.check_at, m.id))[:limit])
+
+
+class MemoryInviteLinks(_Repo):
+    async def add(self, link: InviteLink) -> InviteLink:
+        self._need(self._d.purchases, link.purchase_id, "purchase")
+        if any(x.url == link.url for x in self._d.invite_links.values()):
+            raise IntegrityError(f"invite link {link.url} exists")
+        return self._insert("invite_links", link)
+
+    async def by_url(self, url: str) -> InviteLink | None:
+        return copy.deepcopy(next((x for x in self._d.invite_links.values() if x.url == url),
+                                  None))
+
+    async def open_for(self, purchase_id: int, group: str) -> list[InviteLink]:
+        return _out(x for x in self._d.invite_links.values()
+                    if x.purchase_id == purchase_id and x.group == group
+                    and x.used_at is None and x.revoked_at is None)
+
+    async def update(self, link: InviteLink) -> None:
+        self._replace(self._d.invite_links, link)

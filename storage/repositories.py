@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.models import (
     ChatState,
     Identity,
+    InviteLink,
+    Membership,
     Order,
     OrderStatus,
     OutboxMessage,
@@ -31,7 +33,9 @@ from storage.tables import (
     ChatStateRow,
     CounterRow,
     IdentityRow,
+    InviteLinkRow,
     LessonDeliveryRow,
+    MembershipRow,
     OrderRow,
     OutboxRow,
     PaymentRow,
@@ -50,6 +54,8 @@ counters = CounterRow.__table__
 deliveries = LessonDeliveryRow.__table__
 outbox = OutboxRow.__table__
 chat_states = ChatStateRow.__table__
+memberships = MembershipRow.__table__
+invite_links = InviteLinkRow.__table__
 
 
 @cache
@@ -409,3 +415,62 @@ class SqlChatStates(_SqlRepo):
                 set_={name: insert.excluded[name] for name in ("step", "data", "updated_at")},
             )
         )
+
+
+class SqlMemberships(_SqlRepo):
+    async def get(self, chat_id: int, external_id: str) -> Membership | None:
+        query = select(memberships).where(
+            memberships.c.chat_id == chat_id, memberships.c.external_id == external_id)
+        return await self._one(Membership, query)
+
+    async def put(self, membership: Membership) -> Membership:
+        values = _values(membership, memberships)
+        values.pop("id", None)
+        insert = self._insert(memberships).values(values)
+        query = insert.on_conflict_do_update(
+            index_elements=["chat_id", "external_id"],
+            set_={name: insert.excluded[name] for name in values
+                  if name not in ("chat_id", "external_id")},
+        ).returning(memberships.c.id)
+        membership.id = (await self._session.execute(query)).scalar_one()
+        return membership
+
+    async def of_chat(self, chat_id: int) -> list[Membership]:
+        query = select(memberships).where(memberships.c.chat_id == chat_id).order_by(
+            memberships.c.id)
+        return await self._all(Membership, query)
+
+    async def of_accounts(self, external_ids: list[str]) -> list[Membership]:
+        if not external_ids:
+            return []
+        query = select(memberships).where(memberships.c.external_id.in_(external_ids))
+        return await self._all(Membership, query.order_by(memberships.c.id))
+
+    async def due(self, now: datetime, limit: int) -> list[Membership]:
+        query = (
+            select(memberships)
+            .where(memberships.c.check_at <= now)
+            .order_by(memberships.c.check_at, memberships.c.id)
+            .limit(limit)
+        )
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True)
+        return await self._all(Membership, query)
+
+
+class SqlInviteLinks(_SqlRepo):
+    async def add(self, link: InviteLink) -> InviteLink:
+        return await self._add(invite_links, link)
+
+    async def by_url(self, url: str) -> InviteLink | None:
+        return await self._one(InviteLink, select(invite_links).where(invite_links.c.url == url))
+
+    async def open_for(self, purchase_id: int, group: str) -> list[InviteLink]:
+        query = select(invite_links).where(
+            invite_links.c.purchase_id == purchase_id, invite_links.c.group == group,
+            invite_links.c.used_at.is_(None), invite_links.c.revoked_at.is_(None),
+        ).order_by(invite_links.c.id)
+        return await self._all(InviteLink, query)
+
+    async def update(self, link: InviteLink) -> None:
+        await self._update(invite_links, link.id, _values(link, invite_links))

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Dialect,
     ForeignKey,
@@ -20,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from core.models import OrderStatus, OutboxStatus, PaymentStatus, PurchaseStatus
+from core.models import MemberStatus, OrderStatus, OutboxStatus, PaymentStatus, PurchaseStatus
 
 NAMING = {
     "ix": "ix_%(column_0_N_label)s",
@@ -234,6 +235,38 @@ class ChatStateRow(Base):
     step: Mapped[str]
     data: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime | None]
+
+
+class MembershipRow(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("chat_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group: Mapped[str]
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    external_id: Mapped[str] = mapped_column(index=True)
+    name: Mapped[str]
+    status: Mapped[MemberStatus] = mapped_column(StrEnumType(MemberStatus))
+    enforced: Mapped[bool]
+    source: Mapped[str]
+    joined_at: Mapped[datetime | None]
+    check_at: Mapped[datetime | None] = mapped_column(index=True)
+    attempts: Mapped[int]
+    updated_at: Mapped[datetime | None]
+
+
+class InviteLinkRow(Base):
+    __tablename__ = "invite_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    group: Mapped[str]
+    url: Mapped[str] = mapped_column(unique=True)
+    created_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
 
 metadata = Base.metadata

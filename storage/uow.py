@@ -10,6 +10,8 @@ from storage.repositories import (
     SqlChatStates,
     SqlCounters,
     SqlDeliveries,
+    SqlInviteLinks,
+    SqlMemberships,
     SqlOrders,
     SqlOutbox,
     SqlPayments,
@@ -45,6 +47,8 @@ class SqlUnitOfWork:
         self.deliveries = SqlDeliveries(session)
         self.outbox = SqlOutbox(session)
         self.chat_states = SqlChatStates(session)
+        self.memberships = SqlMemberships(session)
+        self.invite_links = SqlInviteLinks(session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -14,17 +14,26 @@ from contextvars import ContextVar
 from aiogram import Bot, Dispatcher, F
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.methods import AnswerCallbackQuery
-from aiogram.types import BotCommand, CallbackQuery, ChatMemberUpdated, Message, PreCheckoutQuery
+from aiogram.types import (
+    BotCommand,
+    CallbackQuery,
+    ChatJoinRequest,
+    ChatMemberUpdated,
+    Message,
+    PreCheckoutQuery,
+)
 from aiohttp import web
 
 from bots.base import Capabilities, MessengerError, OnIncoming, RetryAfter, UserBlocked
 from bots.telegram import render
+from bots.telegram.groups import TelegramGroups, missing_in
 from bots.telegram.sender import NotModified, TelegramSender
 from bots.telegram.session import TunedSession
 from bots.telegram.webhook import WebhookEndpoint
 from core.models import Payment
 from flows.commands import command_menu
 from flows.ui import (
+    GroupEvent,
     InChatPayment,
     Incoming,
     IncomingKind,
@@ -56,7 +65,11 @@ _WEBHOOK_ANSWER: ContextVar[list[AnswerCallbackQuery] | None] = ContextVar(
 FIAT = frozenset({"USD", "EUR", "GBP", "CHF", "PLN", "RUB", "CZK", "SEK", "NOK", "DKK"})
 
 
-class TelegramMessenger:
+def _status(member) -> str:
+    return str(getattr(member.status, "value", member.status))
+
+
+class TelegramMessenger(TelegramGroups):
     name = NAME
 
     def __init__(
@@ -102,6 +115,12 @@ class TelegramMessenger:
         self.dispatcher.callback_query.register(self._on_callback)
         self.dispatcher.pre_checkout_query.register(self._on_pre_checkout)
         self.dispatcher.my_chat_member.register(self._on_blocked_or_back, private)
+        # Paid groups and channels
+        self.dispatcher.my_chat_member.register(self._on_bot_status, ~private)
+        self.dispatcher.chat_member.register(self._on_member)
+        self.dispatcher.chat_join_request.register(self._on_join_request)
+        self.dispatcher.message.register(self._on_group_message,
+                                         F.chat.type.in_({"group", "supergroup"}))
 
     def _incoming(self, chat_id: int, user, kind: IncomingKind, **fields) -> Incoming:
         sender = Sender(str(user.id), user.full_name, user.language_code)
@@ -179,6 +198,39 @@ class TelegramMessenger:
             await self._deliver(
                 self._incoming(update.chat.id, update.from_user, IncomingKind.BLOCKED)
             )
+
+    async def _on_member(self, update: ChatMemberUpdated) -> None:
+        event = GroupEvent(
+            update.chat.id, _status(update.new_chat_member), _status(update.old_chat_member),
+            invite_link=update.invite_link.invite_link if update.invite_link else None,
+            via_request=bool(update.via_join_request),
+        )
+        await self._deliver(self._incoming(update.chat.id, update.new_chat_member.user,
+                                           IncomingKind.MEMBER, group=event))
+
+    async def _on_join_request(self, request: ChatJoinRequest) -> None:
+        event = GroupEvent(
+            request.chat.id, "requested",
+            invite_link=request.invite_link.invite_link if request.invite_link else None,
+            user_chat_id=request.user_chat_id,
+        )
+        await self._deliver(self._incoming(request.chat.id, request.from_user,
+                                           IncomingKind.JOIN_REQUEST, group=event))
+
+    async def _on_bot_status(self, update: ChatMemberUpdated) -> None:
+        event = GroupEvent(
+            update.chat.id, _status(update.new_chat_member), _status(update.old_chat_member),
+            missing_rights=tuple(missing_in(update.new_chat_member)),
+        )
+        await self._deliver(self._incoming(update.chat.id, update.from_user,
+                                           IncomingKind.BOT_STATUS, group=event))
+
+    async def _on_group_message(self, message: Message) -> None:
+        """Who writes in a group is a member: how members from before the bot are found."""
+        if message.from_user is not None and not message.from_user.is_bot:
+            await self._deliver(self._incoming(
+                message.chat.id, message.from_user, IncomingKind.MEMBER,
+                group=GroupEvent(message.chat.id, "seen")))
 
     # --- running ---------------------------------------------------------------------------
 

@@ -59,11 +59,13 @@ class TelegramSender:
         self._groups = Limits(lambda: SlidingWindow(per_group_minute, MARGIN * group_window))
 
     async def call(
-        self, chat_id: int | str, request: Callable[[], Awaitable[T]], reply: bool = False
+        self, chat_id: int | str, request: Callable[[], Awaitable[T]], reply: bool = False,
+        admin: bool = False,
     ) -> T:
         """Run ``request`` (one Bot API call to ``chat_id``) within the limits; a ``reply``
-        to the student's own action only waits out pauses (groups keep their limit)."""
-        paced = not reply or _is_group(chat_id)
+        to the student's own action only waits out pauses (groups keep their limit), and so
+        does an ``admin`` call (a link, a ban), which is no message."""
+        paced = not admin and (not reply or _is_group(chat_id))
         chat_limit = self._groups if _is_group(chat_id) else self._chats
         for attempt in range(self.retries + 1):
             while True:  # a pause may begin while this send waits for its slots

@@ -202,7 +202,8 @@ def build_school(
         )
 
     groups = {
-        group.code: Group(group.code, group.chat_id, group.title, group.kind, group.join)
+        group.code: Group(group.code, group.chat_id, group.title, group.kind, group.join,
+                          frozenset(str(user) for user in group.allow))
         for _, group in _valid(checks.groups)
     }
 

@@ -111,6 +111,9 @@ class GroupItem(_Model):
     title: LocalText
     kind: Annotated[str, PlainValidator(one_of("group", "channel"))] = "group"
     join: Annotated[JoinMode, PlainValidator(choice(JoinMode))] = JoinMode.INVITE_LINK
+    # Telegram user ids never removed from this chat though they bought nothing (guests,
+    # teachers who are not admins there).
+    allow: list[Annotated[int, Field(gt=0)]] = []
 
 
 class ProductItem(_Model):

@@ -8,7 +8,7 @@ from core.models import Order, Purchase, PurchaseStatus
 from core.periods import Period
 from core.ports import UnitOfWork
 from core.school import School
-from core.services import lessons
+from core.services import groups, lessons
 from core.services.outbox import enqueue
 
 HOLDER_STATUSES = (PurchaseStatus.ACTIVE, PurchaseStatus.EXPIRED)
@@ -110,6 +110,10 @@ async def grant(uow: UnitOfWork, school: School, order: Order, now: datetime) ->
         },
         dedupe_key=f"order_paid:{order.id}",
     )
+    for group in sorted(groups.groups_of(school, purchase.products)):
+        await enqueue(uow, now, order.user_id, "group_invite",
+                      {"purchase": purchase.id, "group": group},
+                      dedupe_key=f"group_invite:{order.id}:{group}")
     return purchase
 
 
@@ -124,6 +128,7 @@ async def _end(
     purchase.next_lesson_at = None
     purchase.updated_at = now
     await uow.purchases.update(purchase)
+    await groups.access_ended(uow, purchase.user_id, now)
     await enqueue(uow, now, purchase.user_id, "access_ended",
                   {"purchase": purchase.id, "reason": reason}, dedupe_key=dedupe_key)
 

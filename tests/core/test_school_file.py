@@ -176,6 +176,7 @@ def test_example_paid_group(example: School) -> None:
     product = example.products["club"]
     assert product.kind is ProductKind.GROUP
     assert product.title == club.title  # defaults to the group's title
+    assert club.allow == frozenset()
 
 
 def test_example_offers(example: School) -> None:
@@ -718,6 +719,11 @@ CASES: list[tuple[str, Any, list[str]]] = [
         "chat id is a number",
         lambda d: d["groups"][0].update(chat_id="@pixel_club"),
         ["groups[0].chat_id: must be a whole number, but it is text ('@pixel_club')"],
+    ),
+    (
+        "allow-list holds user ids",
+        lambda d: d["groups"][0].update(allow=[123, -5]),
+        ["groups[0].allow[1]: input should be greater than 0"],
     ),
     (
         "chat id is negative",

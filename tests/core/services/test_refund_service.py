@@ -29,7 +29,7 @@ async def test_refund_revokes_the_purchase_and_marks_the_payment(uow_factory, sc
         [purchase] = await uow.purchases.for_order(order.id)
         assert (purchase.status, purchase.end_reason) == (PurchaseStatus.REVOKED, "refund")
         kinds = [m.kind for m in await uow.outbox.for_user(order.user_id)]
-        assert kinds == ["order_paid", "access_ended"]
+        assert kinds == ["order_paid", "group_invite", "access_ended"]  # the offer has a group
 
 
 async def test_refund_twice_or_of_an_unpaid_order_changes_nothing(uow_factory, school, clock):

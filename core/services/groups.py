@@ -1,0 +1,245 @@
+"""Paid groups and channels: who may be in them. Membership follows access exactly: in while
+a purchase that grants the group is active, out when it ends, nobody else in. School admins,
+the chat's own administrators and the group's allow-list are never removed.
+
+The core only decides and records; the Telegram calls (approve, decline, remove, links) are
+made by ``flows.groups`` outside any transaction, and a removal is recorded only once
+Telegram confirmed it, so a failed call is tried again and never counts as "no access"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core.models import InviteLink, Membership, MemberStatus, Purchase, PurchaseStatus
+from core.ports import UnitOfWork
+from core.school import Group, ProductKind, School
+
+STAFF_STATUSES = frozenset({"creator", "administrator"})
+LINK_LIFETIME = timedelta(days=7)
+MAX_RETRY = timedelta(hours=1)
+
+
+def groups_of(school: School, products: tuple[str, ...]) -> set[str]:
+    """The group codes ``products`` give."""
+    found = set()
+    for code in products:
+        product = school.products.get(code)
+        if product is not None and product.kind is ProductKind.GROUP and product.group:
+            found.add(product.group)
+    return found
+
+
+def running(purchase: Purchase, now: datetime) -> bool:
+    return purchase.status is PurchaseStatus.ACTIVE and (
+        purchase.ends_at is None or purchase.ends_at > now
+    )
+
+
+def granting(
+    school: School, purchases: list[Purchase], group: str, now: datetime
+) -> list[Purchase]:
+    """The running purchases among ``purchases`` that give ``group``."""
+    return [p for p in purchases if running(p, now) and group in groups_of(school, p.products)]
+
+
+def group_by_chat(school: School, chat_id: int) -> Group | None:
+    return next((g for g in school.groups.values() if g.chat_id == chat_id), None)
+
+
+def offers_for(school: School, group: str) -> list[str]:
+    """Public offers on sale that would let a student into ``group``, in catalog order."""
+    return [
+        offer.code for offer in school.offers.values()
+        if offer.public and not offer.extends and group in groups_of(school, offer.products)
+    ]
+
+
+def exempt(school: School, group: Group, external_id: str, status: str = "") -> bool:
+    """Staff and guests: never removed, whatever they bought."""
+    return (
+        status in STAFF_STATUSES
+        or school.is_admin("telegram", external_id)
+        or external_id in group.allow
+    )
+
+
+async def has_access(
+    uow: UnitOfWork, school: School, group: str, external_id: str, now: datetime
+) -> bool:
+    identity = await uow.users.identity("telegram", external_id)
+    if identity is None:
+        return False
+    return bool(granting(school, await uow.purchases.for_user(identity.user_id), group, now))
+
+
+@dataclass(frozen=True)
+class JoinOutcome:
+    remove: bool  # joined without access: out at once, and the admins are told
+    revoke: str | None = None  # the personal link they came through: used up now
+
+
+async def joined(
+    uow: UnitOfWork, school: School, group: Group, external_id: str, name: str, status: str,
+    link_url: str | None, via_request: bool, now: datetime,
+) -> JoinOutcome:
+    """Someone is now in ``group`` (a ``chat_member`` update)."""
+    link = await uow.invite_links.by_url(link_url) if link_url else None
+    revoke = None
+    if link is not None and link.used_at is None:
+        link.used_at = now
+        await uow.invite_links.update(link)
+        revoke = link.url
+    allowed = exempt(school, group, external_id, status) or await has_access(
+        uow, school, group.code, external_id, now)
+    source = "join_request" if via_request else "invite_link" if link_url else "unknown"
+    member = await uow.memberships.get(group.chat_id, external_id) or Membership(
+        group=group.code, chat_id=group.chat_id, external_id=external_id)
+    member.name = name or member.name
+    member.status = MemberStatus.MEMBER
+    member.enforced = True
+    member.source = source
+    member.joined_at = now
+    member.check_at = None if allowed else now
+    member.attempts = 0
+    member.updated_at = now
+    await uow.memberships.put(member)
+    return JoinOutcome(remove=not allowed, revoke=revoke)
+
+
+async def left(uow: UnitOfWork, group: Group, external_id: str, now: datetime) -> None:
+    member = await uow.memberships.get(group.chat_id, external_id)
+    if member is not None and member.status is MemberStatus.MEMBER:
+        member.status = MemberStatus.LEFT
+        member.check_at = None
+        member.updated_at = now
+        await uow.memberships.put(member)
+
+
+async def may_join(
+    uow: UnitOfWork, school: School, group: Group, external_id: str, now: datetime
+) -> bool:
+    """A join request: approved for students with access (and staff), declined otherwise."""
+    return exempt(school, group, external_id) or await has_access(
+        uow, school, group.code, external_id, now)
+
+
+async def access_ended(uow: UnitOfWork, user_id: int, now: datetime) -> None:
+    """Look at once at every group the student is in (called when a purchase ends)."""
+    accounts = [i.external_id for i in await uow.users.identities(user_id)
+                if i.messenger == "telegram"]
+    for member in await uow.memberships.of_accounts(accounts):
+        if member.status is MemberStatus.MEMBER and member.enforced:
+            member.check_at = now
+            member.updated_at = now
+            await uow.memberships.put(member)
+
+
+async def due_removals(
+    uow: UnitOfWork, school: School, now: datetime, limit: int = 100
+) -> list[Membership]:
+    """Members due a look who must go. Those who may stay are cleared on the way."""
+    out = []
+    for member in await uow.memberships.due(now, limit):
+        group = school.groups.get(member.group)
+        if group is None or group.chat_id != member.chat_id:  # no longer a paid group
+            member.check_at = None
+        elif member.status is not MemberStatus.MEMBER or not member.enforced or exempt(
+                school, group, member.external_id) or await has_access(
+                uow, school, group.code, member.external_id, now):
+            member.check_at = None
+        else:
+            out.append(member)
+            continue
+        member.updated_at = now
+        await uow.memberships.put(member)
+    return out
+
+
+async def removed(uow: UnitOfWork, member: Membership, now: datetime) -> None:
+    """Telegram confirmed the removal."""
+    member.status = MemberStatus.REMOVED
+    member.check_at = None
+    member.attempts = 0
+    member.updated_at = now
+    await uow.memberships.put(member)
+
+
+async def removal_failed(uow: UnitOfWork, member: Membership, now: datetime) -> None:
+    """Telegram could not be reached or refused: the member stays and is looked at again."""
+    member.attempts += 1
+    member.check_at = now + min(timedelta(minutes=2 ** member.attempts), MAX_RETRY)
+    member.updated_at = now
+    await uow.memberships.put(member)
+
+
+async def import_members(
+    uow: UnitOfWork, group: Group, external_ids: list[str], now: datetime,
+    source: str = "imported",
+) -> int:
+    """Record members who were there before the bot, not enforced yet. Returns how many
+    were new to the platform."""
+    added = 0
+    for external_id in dict.fromkeys(external_ids):
+        if await uow.memberships.get(group.chat_id, external_id) is not None:
+            continue
+        await uow.memberships.put(Membership(
+            group=group.code, chat_id=group.chat_id, external_id=external_id,
+            status=MemberStatus.MEMBER, enforced=False, source=source, joined_at=now,
+            updated_at=now))
+        added += 1
+    return added
+
+
+async def without_access(
+    uow: UnitOfWork, school: School, group: Group, now: datetime
+) -> list[Membership]:
+    """The dry run: members who would be removed once enforcement is on."""
+    return [
+        m for m in await uow.memberships.of_chat(group.chat_id)
+        if m.status is MemberStatus.MEMBER and not exempt(school, group, m.external_id)
+        and not await has_access(uow, school, group.code, m.external_id, now)
+    ]
+
+
+async def enforce(uow: UnitOfWork, group: Group, now: datetime) -> int:
+    """Switch enforcement on for the members who were there before: each is looked at now."""
+    count = 0
+    for member in await uow.memberships.of_chat(group.chat_id):
+        if member.status is MemberStatus.MEMBER and not member.enforced:
+            member.enforced = True
+            member.check_at = now
+            member.updated_at = now
+            await uow.memberships.put(member)
+            count += 1
+    return count
+
+
+async def link_for(
+    uow: UnitOfWork, school: School, user_id: int, group: str, now: datetime
+) -> Purchase | None:
+    """The running purchase that entitles ``user_id`` to a personal link into ``group``."""
+    found = granting(school, await uow.purchases.for_user(user_id), group, now)
+    return max(found, key=lambda p: (p.ends_at is None, p.ends_at or now), default=None)
+
+
+def link_expiry(purchase: Purchase, now: datetime) -> datetime:
+    """A personal link lasts a week, and never beyond the access it is for."""
+    end = now + LINK_LIFETIME
+    return min(end, purchase.ends_at) if purchase.ends_at else end
+
+
+async def record_link(
+    uow: UnitOfWork, purchase: Purchase, group: str, url: str, expires_at: datetime,
+    now: datetime,
+) -> list[InviteLink]:
+    """Keep a new personal link; returns the older open ones of the same purchase and group,
+    now marked revoked (the caller revokes them in Telegram)."""
+    older = await uow.invite_links.open_for(purchase.id, group)
+    for link in older:
+        link.revoked_at = now
+        await uow.invite_links.update(link)
+    await uow.invite_links.add(InviteLink(
+        purchase_id=purchase.id, user_id=purchase.user_id, group=group, url=url,
+        created_at=now, expires_at=expires_at))
+    return older

@@ -1,0 +1,251 @@
+"""Paid groups and channels: the Telegram side of ``core.services.groups``. Decides in a
+transaction, then calls Telegram with none open; a removal is recorded only after Telegram
+confirmed it, and a failed call is tried again by the sweep, never read as "no access"."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from core.models import Membership, OutboxMessage
+from core.ports import Clock, UnitOfWorkFactory
+from core.school import Group, JoinMode, School, pick
+from core.services import groups
+from core.services.outbox import enqueue
+from flows.channel import Channel, GroupAdmin, MessengerError
+from flows.texts import Texts
+from flows.ui import Button, Incoming, IncomingKind, Peer, Screen, screen
+
+log = logging.getLogger(__name__)
+
+INSIDE = frozenset({"member", "restricted", "administrator", "creator"})
+OUTSIDE = frozenset({"left", "kicked", ""})
+MESSENGER = "telegram"
+
+
+def title(t: Texts, school: School, group: Group) -> str:
+    return pick(group.title, t.language, school.default_language)
+
+
+def invite_screen(t: Texts, school: School, group: Group, url: str, expires: datetime) -> Screen:
+    key = "group_invite_request" if group.join is JoinMode.JOIN_REQUEST else "group_invite"
+    name = title(t, school, group)
+    return screen(t(key, group=name, date=t.date(expires)),
+                  Button(t("btn_join", group=name), url=url))
+
+
+def offer_buttons(t: Texts, school: School, group: str) -> list[Button]:
+    buttons = []
+    for code in groups.offers_for(school, group):
+        offer = school.offers[code]
+        label = f"{pick(offer.title, t.language, school.default_language)} · " \
+                f"{offer.price.format(t.language)}"
+        buttons.append(Button(label, action=f"o:{code}"))
+    return buttons
+
+
+class GroupKeeper:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        school: Callable[[], School],
+        channels: dict[str, Channel],
+        admin: GroupAdmin | None,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.clock = clock
+        self.school = school
+        self.channels = channels
+        self.admin = admin
+
+    # --- updates from the groups ---------------------------------------------------------
+
+    async def handle(self, incoming: Incoming) -> None:
+        event = incoming.group
+        school = self.school()
+        group = groups.group_by_chat(school, event.chat_id) if event else None
+        if event is None or group is None:
+            return  # not a paid group: none of the platform's business
+        if incoming.kind is IncomingKind.BOT_STATUS:
+            await self._bot_status(group, event.status, event.missing_rights)
+        elif incoming.kind is IncomingKind.JOIN_REQUEST:
+            await self._join_request(school, group, incoming)
+        elif event.status == "seen":
+            await self._seen(group, incoming)
+        elif event.status in INSIDE and event.old_status in OUTSIDE:
+            await self._joined(school, group, incoming)
+        elif event.status in OUTSIDE:
+            async with self.uow_factory() as uow:
+                await groups.left(uow, group, incoming.sender.external_id, self.clock.now())
+                await uow.commit()
+
+    async def _joined(self, school: School, group: Group, incoming: Incoming) -> None:
+        event, who = incoming.group, incoming.sender
+        assert event is not None
+        async with self.uow_factory() as uow:
+            outcome = await groups.joined(
+                uow, school, group, who.external_id, who.name, event.status, event.invite_link,
+                event.via_request, self.clock.now())
+            await uow.commit()
+        if outcome.revoke and self.admin is not None:
+            try:
+                await self.admin.revoke_link(group.chat_id, outcome.revoke)
+            except MessengerError as exc:  # it allowed one member anyway
+                log.warning("could not revoke the used link %s: %s", outcome.revoke, exc)
+        if outcome.remove:
+            async with self.uow_factory() as uow:
+                member = await uow.memberships.get(group.chat_id, who.external_id)
+            if member is not None and await self._remove(group, member, notify=False):
+                await self.alert("alert_stranger", group=group, name=who.name or "?",
+                                 id=who.external_id)
+
+    async def _seen(self, group: Group, incoming: Incoming) -> None:
+        """Someone wrote in the group: a member the platform did not know of is recorded as
+        there before the bot (removed only once an admin switches enforcement on)."""
+        async with self.uow_factory() as uow:
+            if await groups.import_members(uow, group, [incoming.sender.external_id],
+                                           self.clock.now(), source="seen"):
+                await uow.commit()
+
+    async def _join_request(self, school: School, group: Group, incoming: Incoming) -> None:
+        event, who = incoming.group, incoming.sender
+        assert event is not None and self.admin is not None
+        async with self.uow_factory() as uow:
+            allowed = await groups.may_join(uow, school, group, who.external_id,
+                                            self.clock.now())
+        if allowed:
+            await self.admin.approve(group.chat_id, who.external_id)
+            return
+        await self.admin.decline(group.chat_id, who.external_id)
+        channel = self.channels.get(MESSENGER)
+        if channel is None or event.user_chat_id is None:
+            return
+        t = Texts(school, who.language)
+        offer = screen(t("join_declined", group=title(t, school, group)),
+                       *offer_buttons(t, school, group.code),
+                       Button(t("btn_catalog"), action="cat"))
+        try:
+            await channel.send(Peer(MESSENGER, str(event.user_chat_id)), offer)
+        except MessengerError as exc:
+            log.info("could not tell %s how to get in: %s", who.external_id, exc)
+
+    async def _bot_status(self, group: Group, status: str, missing: tuple[str, ...]) -> None:
+        if status != "administrator":
+            await self.alert("alert_bot_out", group=group, status=status)
+        elif missing:
+            await self.alert("alert_rights", group=group, rights=", ".join(missing))
+
+    # --- removal -------------------------------------------------------------------------
+
+    async def _remove(self, group: Group, member: Membership, notify: bool) -> bool:
+        """Out of the group, recorded only once Telegram confirmed; on failure the member
+        is looked at again later."""
+        assert self.admin is not None
+        try:
+            await self.admin.remove(group.chat_id, member.external_id)
+        except MessengerError as exc:
+            log.warning("could not remove %s from %s (will retry): %s",
+                        member.external_id, group.code, exc)
+            async with self.uow_factory() as uow:
+                current = await uow.memberships.get(member.chat_id, member.external_id)
+                if current is not None:
+                    await groups.removal_failed(uow, current, self.clock.now())
+                    await uow.commit()
+            return False
+        now = self.clock.now()
+        async with self.uow_factory() as uow:
+            current = await uow.memberships.get(member.chat_id, member.external_id)
+            if current is not None:
+                await groups.removed(uow, current, now)
+            identity = await uow.users.identity(MESSENGER, member.external_id)
+            if notify and identity is not None:
+                await enqueue(uow, now, identity.user_id, "group_removed",
+                              {"group": group.code},
+                              dedupe_key=f"group_removed:{member.id}:{now.isoformat()}")
+            await uow.commit()
+        return True
+
+    async def sweep(self) -> int:
+        """Remove the members whose access ended (and retry failed removals). Returns how
+        many were removed."""
+        if self.admin is None:
+            return 0
+        school = self.school()
+        async with self.uow_factory() as uow:
+            due = await groups.due_removals(uow, school, self.clock.now())
+            await uow.commit()
+        removed = 0
+        for member in due:
+            group = school.groups[member.group]
+            removed += await self._remove(group, member, notify=True)
+        return removed
+
+    # --- links ---------------------------------------------------------------------------
+
+    async def personal_link(self, purchase_id: int, code: str) -> tuple[str, datetime] | None:
+        """A fresh personal link for a running purchase that gives group ``code``; older
+        open links of the purchase are revoked. None if the purchase no longer gives it."""
+        school, now = self.school(), self.clock.now()
+        group = school.groups.get(code)
+        if self.admin is None or group is None:
+            return None
+        async with self.uow_factory() as uow:
+            purchase = await uow.purchases.get(purchase_id)
+        if purchase is None or not groups.granting(school, [purchase], code, now):
+            return None
+        expires = groups.link_expiry(purchase, now)
+        name = f"purchase {purchase.id}"
+        url = await self.admin.create_link(group.chat_id, name, expires,
+                                           join_request=group.join is JoinMode.JOIN_REQUEST)
+        async with self.uow_factory() as uow:
+            older = await groups.record_link(uow, purchase, code, url, expires, now)
+            await uow.commit()
+        for link in older:
+            try:
+                await self.admin.revoke_link(group.chat_id, link.url)
+            except MessengerError as exc:
+                log.info("could not revoke the replaced link %s: %s", link.url, exc)
+        return url, expires
+
+    async def prepare_invite(self, message: OutboxMessage) -> None:
+        """Before a ``group_invite`` goes out: a personal link it can show, made once."""
+        if self.admin is None:
+            return
+        purchase_id, code = message.data["purchase"], message.data["group"]
+        async with self.uow_factory() as uow:
+            open_links = await uow.invite_links.open_for(purchase_id, code)
+        now = self.clock.now()
+        if not any(link.expires_at is None or link.expires_at > now for link in open_links):
+            await self.personal_link(purchase_id, code)
+
+    # --- the school's staff ----------------------------------------------------------------
+
+    async def check_rights(self) -> None:
+        """At start: can the bot let students in and take them out of every paid group?"""
+        if self.admin is None:
+            return
+        for group in self.school().groups.values():
+            try:
+                missing = await self.admin.missing_rights(group.chat_id)
+            except MessengerError as exc:
+                log.error("cannot check the bot's rights in %s: %s", group.code, exc)
+                missing = [f"({exc})"]
+            if missing:
+                await self.alert("alert_rights", group=group, rights=", ".join(missing))
+
+    async def alert(self, key: str, group: Group, **params: object) -> None:
+        """Tell every school admin; logged as well, in case none can be reached."""
+        school = self.school()
+        t = Texts(school, school.default_language)
+        text = t(key, group=title(t, school, group), **params)
+        log.warning("admin alert: %s", text)
+        for admin in school.admins:
+            channel = self.channels.get(admin.messenger)
+            if channel is None:
+                continue
+            try:
+                await channel.send(Peer(admin.messenger, admin.external_id), Screen(text))
+            except MessengerError as exc:
+                log.error("alert to admin %s not delivered: %s", admin.external_id, exc)
