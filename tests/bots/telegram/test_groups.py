@@ -205,3 +205,17 @@ async def test_the_dry_run_lists_exactly_the_members_without_access(tg):
 async def test_members_commands_are_for_admins_only(tg):
     await tg.says(tg.fake.user(561, "Eve"), "/members club enforce")
     assert "enforcement" not in tg.fake.last_message(561)["text"]
+
+
+async def test_a_tampered_link_button_makes_no_link(tg):
+    anna, eve = tg.fake.user(571, "Anna"), tg.fake.user(572, "Eve")
+    await _buy_club(tg, anna, "charge-8")
+    made = len(tg.fake.calls_to("createChatInviteLink"))
+    async with tg.uow_factory() as uow:
+        [purchase] = await uow.purchases.for_user(1)
+    await tg.says(eve, "/start")
+    for action in (f"gl:{purchase.id}:club", "gl:999:club", f"gl:{purchase.id}:nope", "gl:x"):
+        message = tg.fake.last_message(572)  # a forged press: no such button was shown
+        await _event(tg, tg.fake.callback_update(eve, message, action, check=False))
+    assert len(tg.fake.calls_to("createChatInviteLink")) == made
+    assert "out of date" in tg.fake.last_message(572)["text"]
