@@ -418,7 +418,7 @@ async def serve(settings: Settings, school: School, terminal: bool = False) -> N
     for run in runs:  # a webhook is set only once the server can answer it
         for messenger in run.platform.channels.values():
             await messenger.run(run.platform.flows.handle)
-        await run.platform.groups.check_rights()
+        await run.platform.groups.start()
     log.info("%s is up at %s (health: %s/healthz)", school.name, settings.base_url,
              settings.base_url)
     if with_sandbox:

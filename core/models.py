@@ -111,6 +111,13 @@ class Purchase:
     updated_at: datetime | None = None
     ended_at: datetime | None = None
     end_reason: str | None = None
+    # Who renews it, when someone does: RENEWAL_TELEGRAM_CHANNEL (Telegram charges the member
+    # of a Stars-subscription channel every 30 days). Such a purchase is not ended by the
+    # expiry sweep but by comparing it with the member's subscription in Telegram.
+    renewal: str | None = None
+
+
+RENEWAL_TELEGRAM_CHANNEL = "telegram_channel"
 
 
 class OutboxStatus(enum.StrEnum):
@@ -189,4 +196,18 @@ class InviteLink:
     created_at: datetime | None = None
     expires_at: datetime | None = None
     used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+@dataclass
+class SubscriptionLink:
+    """A channel's Telegram Stars subscription link for one offer: whoever joins through it
+    pays ``price`` Stars and again every 30 days. One open link per offer and price."""
+
+    id: int = 0
+    group: str = ""
+    offer_code: str = ""
+    price: int = 0  # Stars per period
+    url: str = ""
+    created_at: datetime | None = None
     revoked_at: datetime | None = None

@@ -24,6 +24,7 @@ from core.models import (
     OutboxMessage,
     Payment,
     Purchase,
+    SubscriptionLink,
     User,
 )
 
@@ -110,8 +111,13 @@ class PurchaseRepository(Protocol):
         ...
 
     async def due_expiry(self, now: datetime, limit: int) -> list[Purchase]:
-        """ACTIVE purchases with ``ends_at`` <= now, earliest first, locked like
-        ``due_lessons``."""
+        """ACTIVE purchases with ``ends_at`` <= now that nobody renews (``renewal`` is None),
+        earliest first, locked like ``due_lessons``."""
+        ...
+
+    async def due_renewal(self, renewal: str, before: datetime, limit: int) -> list[Purchase]:
+        """ACTIVE purchases renewed by ``renewal`` with ``ends_at`` <= before, earliest first,
+        locked like ``due_lessons``."""
         ...
 
     async def active_ids(self, after_id: int, limit: int) -> list[int]:
@@ -207,6 +213,17 @@ class InviteLinkRepository(Protocol):
     async def update(self, link: InviteLink) -> None: ...
 
 
+class SubscriptionLinkRepository(Protocol):
+    async def add(self, link: SubscriptionLink) -> SubscriptionLink: ...
+
+    async def current(self, group: str, offer_code: str) -> SubscriptionLink | None:
+        """The newest link of the offer into the group that is not revoked."""
+        ...
+
+    async def by_url(self, url: str) -> SubscriptionLink | None: ...
+    async def update(self, link: SubscriptionLink) -> None: ...
+
+
 class TransactionConflict(Exception):
     """Rows this unit of work had already read changed before it could go on; nothing was
     written. Run the whole transaction again. Only units of work that read before they lock
@@ -226,6 +243,7 @@ class UnitOfWork(Protocol):
     chat_states: ChatStateRepository
     memberships: MembershipRepository
     invite_links: InviteLinkRepository
+    subscription_links: SubscriptionLinkRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, *exc: object) -> None: ...

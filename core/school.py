@@ -69,6 +69,10 @@ class Course:
 class JoinMode(enum.StrEnum):
     INVITE_LINK = "invite_link"
     JOIN_REQUEST = "join_request"
+    # Channels only: the offer priced in Stars opens the channel's subscription link and
+    # Telegram charges the member every 30 days; students of other offers that include the
+    # channel get personal invite links.
+    STARS_SUBSCRIPTION = "stars_subscription"
 
 
 @dataclass(frozen=True)

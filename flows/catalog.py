@@ -6,6 +6,7 @@ from core import errors
 from core.money import Money
 from core.school import AccessKind, Offer, pick
 from core.services import catalog as shop
+from core.services import star_channels
 from flows.engine import Context, Reply, Stale, error_text
 from flows.ui import Button, Screen, screen
 
@@ -85,17 +86,31 @@ async def offer_screen(ctx: Context, code: str, notice: str = "") -> Screen:
     except errors.DomainError as exc:
         lines += ["", error_text(t, exc)]
     else:
-        if ctx.can_pay(price.currency):
+        if star_channels.channel_of(ctx.school, offer) is not None:
+            rows += await _subscription(ctx, offer, lines)
+        elif ctx.can_pay(price.currency):
             rows.append(Button(t("btn_buy", price=price.format(t.language)),
                                action=f"b:{offer.code}"))
         stars = _stars_price(ctx, offer, promo_code)
         if stars is not None:
             rows.append(Button(t("btn_buy", price=stars.format(t.language)),
                                action=f"bs:{offer.code}"))
-        if ctx.school.promo_codes and not promo_code:
+        if ctx.school.promo_codes and not promo_code and (
+                star_channels.channel_of(ctx.school, offer) is None):
             rows.append(Button(t("btn_promo"), action=f"pr:{offer.code}"))
     rows.append(Button(t("btn_back"), action="cat"))
     return screen("\n".join(lines), *rows)
+
+
+async def _subscription(ctx: Context, offer: Offer, lines: list[str]) -> list[Button]:
+    """A channel sold as a Telegram Stars subscription: its link, which Telegram charges."""
+    t, price = ctx.t, offer.price.format(ctx.t.language)
+    url = await star_channels.link_url(ctx.uow, ctx.school, offer)
+    if url is None:
+        lines += ["", t("stars_subscription_elsewhere")]
+        return []
+    lines += ["", t("stars_subscription", price=price)]
+    return [Button(t("btn_subscribe", price=price), url=url)]
 
 
 def _stars_price(ctx: Context, offer: Offer, promo_code: str | None) -> Money | None:

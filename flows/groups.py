@@ -11,8 +11,9 @@ from datetime import datetime
 from core.models import Membership, OutboxMessage
 from core.ports import Clock, UnitOfWorkFactory
 from core.school import Group, JoinMode, School, pick
-from core.services import groups
+from core.services import groups, star_channels
 from core.services.outbox import enqueue
+from core.services.star_channels import Sync
 from flows.channel import Channel, GroupAdmin, MessengerError
 from flows.texts import Texts
 from flows.ui import Button, Incoming, IncomingKind, Peer, Screen, screen
@@ -76,6 +77,8 @@ class GroupKeeper:
             await self._seen(group, incoming)
         elif event.status in INSIDE and event.old_status in OUTSIDE:
             await self._joined(school, group, incoming)
+        elif event.status == "member" and event.until is not None:
+            await self._subscription_moved(school, group, incoming)
         elif event.status in OUTSIDE:
             async with self.uow_factory() as uow:
                 await groups.left(uow, group, incoming.sender.external_id, self.clock.now())
@@ -85,6 +88,10 @@ class GroupKeeper:
         event, who = incoming.group, incoming.sender
         assert event is not None
         async with self.uow_factory() as uow:
+            if event.until is not None and event.subscription_price:  # paid to come in
+                await star_channels.paid_until(
+                    uow, school, group, who.external_id, who.name, event.until,
+                    event.subscription_price, self.clock.now(), event.link_name)
             outcome = await groups.joined(
                 uow, school, group, who.external_id, who.name, event.status, event.invite_link,
                 event.via_request, self.clock.now())
@@ -100,6 +107,15 @@ class GroupKeeper:
             if member is not None and await self._remove(group, member, notify=False):
                 await self.alert("alert_stranger", group=group, name=who.name or "?",
                                  id=who.external_id)
+
+    async def _subscription_moved(self, school: School, group: Group, incoming: Incoming) -> None:
+        """A member's Stars subscription end changed (Telegram renewed it)."""
+        event = incoming.group
+        assert event is not None and event.until is not None
+        async with self.uow_factory() as uow:
+            await star_channels.renewed(uow, school, group, incoming.sender.external_id,
+                                        event.until, self.clock.now())
+            await uow.commit()
 
     async def _seen(self, group: Group, incoming: Incoming) -> None:
         """Someone wrote in the group: a member the platform did not know of is recorded as
@@ -168,10 +184,12 @@ class GroupKeeper:
         return True
 
     async def sweep(self) -> int:
-        """Remove the members whose access ended (and retry failed removals). Returns how
-        many were removed."""
+        """Compare Stars subscriptions whose end has come with Telegram, then remove the
+        members whose access ended (and retry failed removals). Returns how many were
+        removed."""
         if self.admin is None:
             return 0
+        await self.sync_subscriptions()
         school = self.school()
         async with self.uow_factory() as uow:
             due = await groups.due_removals(uow, school, self.clock.now())
@@ -181,6 +199,72 @@ class GroupKeeper:
             group = school.groups[member.group]
             removed += await self._remove(group, member, notify=True)
         return removed
+
+    async def sync_subscriptions(self) -> dict[Sync, int]:
+        """Each Stars subscription whose end has come: renewed (Telegram moved the member's
+        end), lapsed (they are not in the channel, or the grace passed) or not yet known. A
+        failed call leaves it for the next sweep."""
+        assert self.admin is not None
+        school, counts = self.school(), dict.fromkeys(Sync, 0)
+        async with self.uow_factory() as uow:
+            due = await star_channels.due(uow, self.clock.now())
+            accounts = {p.id: [i.external_id for i in await uow.users.identities(p.user_id)
+                               if i.messenger == MESSENGER] for p in due}
+        for purchase in due:
+            offer = school.offer(purchase.offer_code)
+            group = star_channels.channel_of(school, offer) if offer else None
+            try:
+                account, member, until = await self._subscriber(group, accounts[purchase.id])
+            except MessengerError as exc:
+                log.warning("could not look at subscription %s (will retry): %s",
+                            purchase.id, exc)
+                continue
+            async with self.uow_factory() as uow:
+                result = await star_channels.synced(uow, school, purchase.id, account, member,
+                                                    until, self.clock.now())
+                await uow.commit()
+            counts[result] += 1
+        return counts
+
+    async def _subscriber(
+        self, group: Group | None, accounts: list[str]
+    ) -> tuple[str, bool, datetime | None]:
+        """Which of ``accounts`` is in ``group``, and their paid-up end."""
+        assert self.admin is not None
+        if group is None:
+            return "", False, None
+        for account in accounts:
+            status, until = await self.admin.member(group.chat_id, account)
+            if status in INSIDE:
+                return account, True, until
+        return "", False, None
+
+    async def subscription_links(self) -> None:
+        """At start: a Stars subscription link for every offer that sells a channel so, at
+        its current price (a price change makes a new link; the old one is revoked, and its
+        subscribers keep their price)."""
+        if self.admin is None:
+            return
+        async with self.uow_factory() as uow:
+            wanted = await star_channels.links_to_make(uow, self.school())
+        for group, offer in wanted:
+            try:
+                url = await self.admin.subscription_link(group.chat_id, offer.code,
+                                                         offer.price.amount)
+            except MessengerError as exc:
+                log.error("no subscription link for %s: %s", offer.code, exc)
+                await self.alert("alert_subscription_link", group=group, error=str(exc))
+                continue
+            async with self.uow_factory() as uow:
+                older = await star_channels.record_link(uow, group, offer, url,
+                                                        self.clock.now())
+                await uow.commit()
+            if older is not None:
+                try:
+                    await self.admin.revoke_link(group.chat_id, older.url)
+                except MessengerError as exc:
+                    log.warning("could not revoke the old subscription link %s: %s",
+                                older.url, exc)
 
     # --- links ---------------------------------------------------------------------------
 
@@ -216,11 +300,20 @@ class GroupKeeper:
         purchase_id, code = message.data["purchase"], message.data["group"]
         async with self.uow_factory() as uow:
             open_links = await uow.invite_links.open_for(purchase_id, code)
+            purchase = await uow.purchases.get(purchase_id)
+            inside = purchase is not None and await groups.inside(
+                uow, purchase.user_id, code)
         now = self.clock.now()
-        if not any(link.expires_at is None or link.expires_at > now for link in open_links):
+        usable = any(link.expires_at is None or link.expires_at > now for link in open_links)
+        if not inside and not usable:
             await self.personal_link(purchase_id, code)
 
     # --- the school's staff ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Once the messengers run: check the bot's rights, make subscription links."""
+        await self.check_rights()
+        await self.subscription_links()
 
     async def check_rights(self) -> None:
         """At start: can the bot let students in and take them out of every paid group?"""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.models import Purchase, PurchaseStatus
+from core.models import RENEWAL_TELEGRAM_CHANNEL, Purchase, PurchaseStatus
 from core.school import pick
 from core.services import groups, lessons
 from flows.engine import Context, Reply, Stale, parse_id
@@ -67,6 +67,8 @@ async def purchase_detail(ctx: Context, purchase_id: str) -> Reply:
             name = pick(ctx.school.groups[code].title, lang, default)
             buttons.append(Button(t("btn_group_link", group=name),
                                   action=f"gl:{purchase.id}:{code}"))
+    if purchase.renewal == RENEWAL_TELEGRAM_CHANNEL and purchase.status is PurchaseStatus.ACTIVE:
+        lines.append(t("renews_in_telegram"))
     upcoming = lessons.next_opening(ctx.school, purchase, ctx.now)
     if upcoming is not None and purchase.status is PurchaseStatus.ACTIVE:
         lines.append(

@@ -9,7 +9,7 @@ from core.models import OrderStatus, OutboxMessage
 from core.money import Money
 from core.ports import UnitOfWork
 from core.school import Course, Lesson, LocalText, School, pick
-from core.services import lessons
+from core.services import groups, lessons
 from flows.channel import CheckoutUrl
 from flows.groups import invite_screen, offer_buttons
 from flows.texts import Texts
@@ -124,8 +124,9 @@ async def payment_extra(r: Render) -> Screen | None:
 async def group_invite(r: Render) -> Screen | None:
     group = r.school.groups.get(r.message.data["group"])
     purchase = await r.uow.purchases.get(r.message.data["purchase"])
-    if group is None or purchase is None:
-        return None
+    if group is None or purchase is None or await groups.inside(
+            r.uow, purchase.user_id, group.code):
+        return None  # a member already (a renewal, a Stars subscriber): no link needed
     links = await r.uow.invite_links.open_for(purchase.id, group.code)
     if not links:  # no Telegram bot runs to make one: nothing to send
         return None

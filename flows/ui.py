@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 
 MAX_ACTION_BYTES = 64  # Telegram's callback_data limit; VK (255) and Viber allow more
 
@@ -109,6 +110,9 @@ class GroupEvent:
     via_request: bool = False  # let in by an approved join request
     user_chat_id: int | None = None  # where a join requester can be written to
     missing_rights: tuple[str, ...] = ()  # BOT_STATUS: rights the bot lacks there
+    until: datetime | None = None  # a Stars subscriber's paid-up end
+    subscription_price: int | None = None  # Stars per period of the link they came through
+    link_name: str | None = None
 
 
 @dataclass(frozen=True)

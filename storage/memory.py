@@ -29,6 +29,7 @@ from core.models import (
     Payment,
     Purchase,
     PurchaseStatus,
+    SubscriptionLink,
     User,
 )
 
@@ -52,6 +53,7 @@ class _Data:
     chat_states: dict[tuple[str, str], ChatState] = field(default_factory=dict)
     memberships: dict[int, Membership] = field(default_factory=dict)
     invite_links: dict[int, InviteLink] = field(default_factory=dict)
+    subscription_links: dict[int, SubscriptionLink] = field(default_factory=dict)
     last_ids: dict[str, int] = field(default_factory=dict)  # a sequence per table
 
     def next_id(self, table: str) -> int:
@@ -94,6 +96,7 @@ class MemoryUnitOfWork:
         self.chat_states = MemoryChatStates(self)
         self.memberships = MemoryMemberships(self)
         self.invite_links = MemoryInviteLinks(self)
+        self.subscription_links = MemorySubscriptionLinks(self)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -315,13 +318,17 @@ class MemoryPurchases(_Repo):
         return self._due("next_lesson_at", ensure_utc(now), limit)
 
     async def due_expiry(self, now: datetime, limit: int) -> list[Purchase]:
-        return self._due("ends_at", ensure_utc(now), limit)
+        return self._due("ends_at", ensure_utc(now), limit, renewal=None)
 
-    def _due(self, column: str, now: datetime, limit: int) -> list[Purchase]:
+    async def due_renewal(self, renewal: str, before: datetime, limit: int) -> list[Purchase]:
+        return self._due("ends_at", ensure_utc(before), limit, renewal=renewal)
+
+    def _due(self, column: str, now: datetime, limit: int, **equal: Any) -> list[Purchase]:
         due = [
             p
             for p in self._d.purchases.values()
             if p.status == PurchaseStatus.ACTIVE
+            and all(getattr(p, name) == value for name, value in equal.items())
             and getattr(p, column) is not None
             and getattr(p, column) <= now
         ]
@@ -478,3 +485,22 @@ class MemoryInviteLinks(_Repo):
 
     async def update(self, link: InviteLink) -> None:
         self._replace(self._d.invite_links, link)
+
+
+class MemorySubscriptionLinks(_Repo):
+    async def add(self, link: SubscriptionLink) -> SubscriptionLink:
+        if any(x.url == link.url for x in self._d.subscription_links.values()):
+            raise IntegrityError(f"subscription link {link.url} exists")
+        return self._insert("subscription_links", link)
+
+    async def current(self, group: str, offer_code: str) -> SubscriptionLink | None:
+        found = [x for x in self._d.subscription_links.values()
+                 if x.group == group and x.offer_code == offer_code and x.revoked_at is None]
+        return copy.deepcopy(max(found, key=lambda x: x.id, default=None))
+
+    async def by_url(self, url: str) -> SubscriptionLink | None:
+        return copy.deepcopy(next(
+            (x for x in self._d.subscription_links.values() if x.url == url), None))
+
+    async def update(self, link: SubscriptionLink) -> None:
+        self._replace(self._d.subscription_links, link)

@@ -27,6 +27,7 @@ from core.models import (
     Payment,
     Purchase,
     PurchaseStatus,
+    SubscriptionLink,
     User,
 )
 from storage.tables import (
@@ -40,6 +41,7 @@ from storage.tables import (
     OutboxRow,
     PaymentRow,
     PurchaseRow,
+    SubscriptionLinkRow,
     UserRow,
 )
 
@@ -56,6 +58,7 @@ outbox = OutboxRow.__table__
 chat_states = ChatStateRow.__table__
 memberships = MembershipRow.__table__
 invite_links = InviteLinkRow.__table__
+subscription_links = SubscriptionLinkRow.__table__
 
 
 @cache
@@ -266,12 +269,16 @@ class SqlPurchases(_SqlRepo):
         return await self._due(purchases.c.next_lesson_at, now, limit)
 
     async def due_expiry(self, now: datetime, limit: int) -> list[Purchase]:
-        return await self._due(purchases.c.ends_at, now, limit)
+        return await self._due(purchases.c.ends_at, now, limit, purchases.c.renewal.is_(None))
 
-    async def _due(self, column: Any, now: datetime, limit: int) -> list[Purchase]:
+    async def due_renewal(self, renewal: str, before: datetime, limit: int) -> list[Purchase]:
+        return await self._due(purchases.c.ends_at, before, limit,
+                               purchases.c.renewal == renewal)
+
+    async def _due(self, column: Any, now: datetime, limit: int, *also: Any) -> list[Purchase]:
         query = (
             select(purchases)
-            .where(purchases.c.status == PurchaseStatus.ACTIVE, column <= now)
+            .where(purchases.c.status == PurchaseStatus.ACTIVE, column <= now, *also)
             .order_by(column, purchases.c.id)
             .limit(limit)
         )
@@ -474,3 +481,21 @@ class SqlInviteLinks(_SqlRepo):
 
     async def update(self, link: InviteLink) -> None:
         await self._update(invite_links, link.id, _values(link, invite_links))
+
+
+class SqlSubscriptionLinks(_SqlRepo):
+    async def add(self, link: SubscriptionLink) -> SubscriptionLink:
+        return await self._add(subscription_links, link)
+
+    async def current(self, group: str, offer_code: str) -> SubscriptionLink | None:
+        c = subscription_links.c
+        return await self._one(SubscriptionLink, select(subscription_links).where(
+            c.group == group, c.offer_code == offer_code, c.revoked_at.is_(None),
+        ).order_by(c.id.desc()).limit(1))
+
+    async def by_url(self, url: str) -> SubscriptionLink | None:
+        return await self._one(SubscriptionLink, select(subscription_links).where(
+            subscription_links.c.url == url))
+
+    async def update(self, link: SubscriptionLink) -> None:
+        await self._update(subscription_links, link.id, _values(link, subscription_links))

@@ -187,6 +187,7 @@ class PurchaseRow(Base):
     updated_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str | None]
+    renewal: Mapped[str | None]
 
 
 class CounterRow(Base):
@@ -266,6 +267,19 @@ class InviteLinkRow(Base):
     created_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class SubscriptionLinkRow(Base):
+    __tablename__ = "subscription_links"
+    __table_args__ = (Index("ix_subscription_links_group_offer", "group", "offer_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group: Mapped[str]
+    offer_code: Mapped[str]
+    price: Mapped[int]
+    url: Mapped[str] = mapped_column(unique=True)
+    created_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
 

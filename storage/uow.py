@@ -16,6 +16,7 @@ from storage.repositories import (
     SqlOutbox,
     SqlPayments,
     SqlPurchases,
+    SqlSubscriptionLinks,
     SqlUsers,
 )
 
@@ -49,6 +50,7 @@ class SqlUnitOfWork:
         self.chat_states = SqlChatStates(session)
         self.memberships = SqlMemberships(session)
         self.invite_links = SqlInviteLinks(session)
+        self.subscription_links = SqlSubscriptionLinks(session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,7 @@ from core.school import (
     AdminRef,
     Course,
     Group,
+    JoinMode,
     Lesson,
     LessonOpening,
     Offer,
@@ -101,3 +103,22 @@ def make_school(**overrides) -> School:
     )
     values.update(overrides)
     return School(**values)
+
+
+NEWS_CHAT = -100555
+
+
+def with_stars_channel(school: School) -> School:
+    """``school`` plus the channel "news", sold as a Telegram Stars subscription (offer
+    "news-stars", 250 Stars every 30 days)."""
+    news = Group("news", NEWS_CHAT, {"en": "News"}, kind="channel",
+                 join=JoinMode.STARS_SUBSCRIPTION)
+    product = Product("news", ProductKind.GROUP, {"en": "News"}, group="news")
+    offer = Offer("news-stars", {"en": "News channel"}, Money(250, "XTR"), ("news",),
+                  access=AccessKind.SUBSCRIPTION, period=Period.parse("P30D"))
+    return dataclasses.replace(
+        school,
+        groups={**school.groups, "news": news},
+        products={**school.products, "news": product},
+        offers={**school.offers, "news-stars": offer},
+    )

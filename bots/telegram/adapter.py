@@ -200,10 +200,15 @@ class TelegramMessenger(TelegramGroups):
             )
 
     async def _on_member(self, update: ChatMemberUpdated) -> None:
+        link = update.invite_link
         event = GroupEvent(
             update.chat.id, _status(update.new_chat_member), _status(update.old_chat_member),
-            invite_link=update.invite_link.invite_link if update.invite_link else None,
+            invite_link=link.invite_link if link else None,
             via_request=bool(update.via_join_request),
+            until=getattr(update.new_chat_member, "until_date", None)
+            if update.new_chat_member.status == "member" else None,
+            subscription_price=link.subscription_price if link else None,
+            link_name=link.name if link else None,
         )
         await self._deliver(self._incoming(update.chat.id, update.new_chat_member.user,
                                            IncomingKind.MEMBER, group=event))

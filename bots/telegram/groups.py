@@ -12,6 +12,8 @@ from aiogram.types import ChatMemberAdministrator
 from bots.telegram.sender import TelegramSender
 from flows.channel import NEEDED_RIGHTS
 
+SUBSCRIPTION_PERIOD = 30 * 86400  # the only one Telegram accepts
+
 
 class TelegramGroups:
     bot: Bot
@@ -29,6 +31,19 @@ class TelegramGroups:
             creates_join_request=True if join_request else None,
         ))
         return link.invite_link
+
+    async def subscription_link(self, chat_id: int, name: str, price: int) -> str:
+        create = self.bot.create_chat_subscription_invite_link
+        link = await self._admin_call(chat_id, lambda: create(
+            chat_id, subscription_period=SUBSCRIPTION_PERIOD, subscription_price=price,
+            name=name[:32]))
+        return link.invite_link
+
+    async def member(self, chat_id: int, user_id: str) -> tuple[str, datetime | None]:
+        found = await self._admin_call(
+            chat_id, lambda: self.bot.get_chat_member(chat_id, int(user_id)))
+        return found.status, getattr(found, "until_date", None) if found.status == "member" \
+            else None
 
     async def revoke_link(self, chat_id: int, url: str) -> None:
         await self._admin_call(chat_id, lambda: self.bot.revoke_chat_invite_link(chat_id, url))

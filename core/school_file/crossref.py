@@ -7,14 +7,17 @@ written in it, so a reference to it is not reported on top of its own problems.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from types import MappingProxyType
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
 from core.school import (
+    AccessKind,
     Course,
     Group,
+    JoinMode,
     Lesson,
     LessonOpening,
     Offer,
@@ -142,6 +145,31 @@ class Checks:
                 for position, code in enumerate(getattr(offer, field)):
                     path = f"offers[{index}].{field}[{position}]"
                     self._refer(path, code, "products", self.products)
+        self._stars_subscriptions()
+
+    def _stars_subscriptions(self) -> None:
+        """An offer priced in Stars whose only product is a stars_subscription channel is
+        sold as Telegram's channel subscription: 30 days, renewed by Telegram."""
+        channels = {g.code for _, g in _valid(self.groups)
+                    if g.join is JoinMode.STARS_SUBSCRIPTION}
+        product_group = {p.code: p.group for _, p in _valid(self.products) if p.group}
+        sold = set()
+        for index, offer in _valid(self.offers):
+            granted = {product_group.get(code) for code in offer.products}
+            if self.offer_currency(offer) != "XTR" or len(offer.products) != 1 or not (
+                    granted <= channels):
+                continue
+            sold |= granted
+            if offer.access is not AccessKind.SUBSCRIPTION or offer.period is None or (
+                    offer.period.approx() != timedelta(days=30)):
+                self.problems.append(
+                    f"offers[{index}]: a Telegram Stars channel subscription renews every 30 "
+                    "days: set access: subscription and period: P30D")
+        for index, group in _valid(self.groups):
+            if group.code in channels and group.code not in sold:
+                self.problems.append(
+                    f"groups[{index}].join: stars_subscription needs an offer priced in XTR "
+                    "whose only product is this channel")
 
     def offer_currency(self, offer: OfferItem) -> str | None:
         return offer.currency or self.context.currency

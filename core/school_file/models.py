@@ -115,6 +115,13 @@ class GroupItem(_Model):
     # teachers who are not admins there).
     allow: list[Annotated[int, Field(gt=0)]] = []
 
+    @model_validator(mode="after")
+    def _subscription_in_channels(self) -> GroupItem:
+        if self.join is JoinMode.STARS_SUBSCRIPTION and self.kind != "channel":
+            raise Problems([(("join",), "stars_subscription works only for kind: channel "
+                                        "(Telegram sells subscriptions to channels only)")])
+        return self
+
 
 class ProductItem(_Model):
     code: Code

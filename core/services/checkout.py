@@ -11,7 +11,7 @@ from core import errors
 from core.models import Order, OrderStatus, User
 from core.ports import UnitOfWork
 from core.school import School
-from core.services import catalog, payments
+from core.services import catalog, payments, star_channels
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ async def place_order(
     offer = school.offer(offer_code)
     if offer is None:
         raise errors.NotFound(offer=offer_code)
+    if star_channels.channel_of(school, offer) is not None:
+        raise errors.OfferUnavailable(offer=offer.code)  # Telegram sells it, by its link
     price = catalog.quote(school, offer, promo_code, now, stars)
     promo = price.promo.code if price.promo else None
     existing = await _open_order(uow, user.id, offer.code, promo, price.price.currency, now)

@@ -124,6 +124,14 @@ async def may_join(
         uow, school, group.code, external_id, now)
 
 
+async def inside(uow: UnitOfWork, user_id: int, group: str) -> bool:
+    """Is one of the student's Telegram accounts a member of ``group`` now?"""
+    accounts = [i.external_id for i in await uow.users.identities(user_id)
+                if i.messenger == "telegram"]
+    return any(m.group == group and m.status is MemberStatus.MEMBER
+               for m in await uow.memberships.of_accounts(accounts))
+
+
 async def access_ended(uow: UnitOfWork, user_id: int, now: datetime) -> None:
     """Look at once at every group the student is in (called when a purchase ends)."""
     accounts = [i.external_id for i in await uow.users.identities(user_id)

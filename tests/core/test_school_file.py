@@ -713,7 +713,7 @@ CASES: list[tuple[str, Any, list[str]]] = [
     (
         "group join",
         lambda d: d["groups"][0].update(join="link"),
-        ["groups[0].join: 'link' is not one of: invite_link, join_request"],
+        ["groups[0].join: 'link' is not one of: invite_link, join_request, stars_subscription"],
     ),
     (
         "chat id is a number",
@@ -1341,3 +1341,34 @@ def test_wrong_types_everywhere_only_raise_school_file_error() -> None:
             failures += 1
             assert not any("unexpected error" in p for p in exc.problems), exc.problems
     assert failures > 100  # the mutations do break the file
+
+
+def _stars_channel(data: dict[str, Any], **offer_fields: object) -> None:
+    data["groups"][0].update(kind="channel", join="stars_subscription")
+    data["offers"].append(offer(code="club-stars", currency="XTR", price=250,
+                                products=["club"], **offer_fields))
+
+
+def test_a_channel_sold_as_a_stars_subscription() -> None:
+    data = base()
+    _stars_channel(data, access="subscription", period="P30D")
+    school = parse(data)
+    assert school.groups["club"].join is JoinMode.STARS_SUBSCRIPTION
+    assert school.offers["club-stars"].price == Money(250, "XTR")
+
+
+def test_stars_subscriptions_are_for_channels_sold_for_30_days() -> None:
+    def group_kind(data: dict[str, Any]) -> None:
+        _stars_channel(data, access="subscription", period="P30D")
+        data["groups"][0]["kind"] = "group"
+
+    [problem] = broken(group_kind)
+    assert problem.startswith("groups[0].join:") and "kind: channel" in problem
+    [problem] = broken(lambda d: _stars_channel(d, access="subscription", period="P1M"))
+    assert problem.startswith("offers[1]:") and "period: P30D" in problem
+
+    def no_offer(data: dict[str, Any]) -> None:
+        data["groups"][0].update(kind="channel", join="stars_subscription")
+
+    [problem] = broken(no_offer)
+    assert problem.startswith("groups[0].join:") and "needs an offer priced in XTR" in problem

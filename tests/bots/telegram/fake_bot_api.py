@@ -183,6 +183,7 @@ class FakeBotAPI(GroupHandlers, UpdateDelivery, UpdateBuilders):
         self._join_requests: dict[tuple[int, int], dict[str, Any]] = {}
         self.invite_links: dict[str, dict[str, Any]] = {}
         self._primary_links: dict[int, str] = {}
+        self.subscription_charges: list[tuple[int, int, int]] = []  # chat, user, Stars
         self._commands: dict[tuple[tuple[Any, ...], str], list[dict[str, str]]] = {}
 
         # queries and payments

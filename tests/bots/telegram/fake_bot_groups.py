@@ -12,7 +12,7 @@ from typing import Any
 
 from fake_bot_methods import MethodHandlers, bad
 from fake_bot_spec import SPEC
-from fake_updates import member_object, public_link
+from fake_updates import SUBSCRIPTION_PERIOD, member_object, public_link
 
 
 class GroupHandlers(MethodHandlers):
@@ -103,6 +103,33 @@ class GroupHandlers(MethodHandlers):
             if p.get(key) is not None:
                 link[key] = p[key]
         link["_chat_id"] = chat_id
+        self.invite_links[link["invite_link"]] = link
+        return public_link(link)
+
+    def _m_createChatSubscriptionInviteLink(self, p: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._target_chat(p)
+        if self._chat_object(chat_id)["type"] != "channel":  # type: ignore[attr-defined]
+            raise bad("CHAT_NOT_CHANNEL")  # subscription links exist for channels only
+        self._need_right(chat_id, "can_invite_users",
+                         "not enough rights to manage chat invite link")
+        self._check_link_params(p)
+        if p.get("subscription_period") != SUBSCRIPTION_PERIOD:
+            raise bad("SUBSCRIPTION_PERIOD_INVALID")
+        price = p.get("subscription_price")
+        if not isinstance(price, int) or not 1 <= price <= 10000:
+            raise bad("SUBSCRIPTION_PRICE_INVALID")
+        link: dict[str, Any] = {
+            "invite_link": "https://t.me/+" + secrets.token_urlsafe(12),
+            "creator": self._bot_public(),
+            "creates_join_request": False,
+            "is_primary": False,
+            "is_revoked": False,
+            "subscription_period": SUBSCRIPTION_PERIOD,
+            "subscription_price": price,
+            "_chat_id": chat_id,
+        }
+        if p.get("name"):
+            link["name"] = p["name"]
         self.invite_links[link["invite_link"]] = link
         return public_link(link)
 

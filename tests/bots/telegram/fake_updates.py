@@ -78,6 +78,7 @@ class UpdateBuilders:
     _pre_checkouts: dict[str, dict[str, Any]]
     charges: dict[str, dict[str, Any]]
     invite_links: dict[str, dict[str, Any]]
+    subscription_charges: list[tuple[int, int, int]]
 
     # ---------------------------------------------------------------- people and chats
 
@@ -269,6 +270,12 @@ class UpdateBuilders:
         link_obj = self._link_for_update(chat_id, invite_link)
         if check and link_obj is not None and new_status == "member":
             self._check_join_through(chat_id, link_obj, via_join_request)
+        if link_obj is not None and link_obj.get("subscription_period") and (
+                new_status == "member" and until_date is None):
+            # Telegram charged the first period as they came in.
+            until_date = int(self.time()) + link_obj["subscription_period"]
+            self.subscription_charges.append(
+                (chat_id, member_user["id"], link_obj["subscription_price"]))
         new = member_object(new_status, member_user, until_date=until_date)
         self._members[key] = new
         if new_status == "member" and link_obj is not None:
@@ -287,6 +294,19 @@ class UpdateBuilders:
         if via_join_request is not None:
             update_body["via_join_request"] = via_join_request
         return {"update_id": self.next_update_id(), "chat_member": update_body}
+
+    def renew_subscription(self, chat_id: int, user_id: int) -> dict[str, Any]:
+        """Telegram charged a subscriber for the next 30 days: their ``until_date`` moves on.
+        Returns the chat_member update Telegram may send about it (push it or not)."""
+        key = (chat_id, user_id)
+        current = self._members[key]
+        if current["status"] != "member" or not current.get("until_date"):
+            raise ValueError(f"{user_id} has no subscription in {chat_id}")
+        url = self._joined_via.get(key)
+        price = self.invite_links[url]["subscription_price"] if url else 0
+        self.subscription_charges.append((chat_id, user_id, price))
+        until = current["until_date"] + SUBSCRIPTION_PERIOD
+        return self.chat_member_update(chat_id, user_id, "member", "member", until_date=until)
 
     def chat_join_request_update(
         self,
@@ -428,6 +448,9 @@ class UpdateBuilders:
             )
             if inside >= limit:
                 raise ValueError(f"{url} is full ({limit} members joined through it)")
+
+
+SUBSCRIPTION_PERIOD = 30 * 86400  # the only period Telegram accepts
 
 
 def public_link(link: dict[str, Any]) -> dict[str, Any]:

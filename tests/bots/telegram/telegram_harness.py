@@ -48,6 +48,7 @@ class TelegramHarness:
                 await asyncio.sleep(0.01)
             else:
                 raise AssertionError("the bot never polled")
+        await self.platform.groups.start()
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -128,7 +128,7 @@ async def test_at_expiry_the_member_is_removed_and_rejoins_after_renewing(tg):
     tg.clock.advance(timedelta(days=32))
     await tg.platform.sweep("expiry")
     await tg.platform.dispatcher.drain()
-    assert [c.method for c in tg.fake.calls if c.method.endswith("ChatMember")] == [
+    assert [c.method for c in tg.fake.calls if c.method.endswith("banChatMember")] == [
         "banChatMember", "unbanChatMember"]
     assert tg.fake.member_status(CLUB, 521) == "left"
     assert any("removed" in m.get("text", "") for m in tg.fake.sent_messages(521))
