@@ -35,7 +35,7 @@ from bots.terminal import TerminalMessenger
 from core import jobs
 from core.clock import OffsetClock, SystemClock
 from core.errors import SchoolFileError
-from core.ports import Clock, UnitOfWorkFactory
+from core.ports import Charger, Clock, UnitOfWorkFactory
 from core.school import School
 from core.school_file import load_school
 from flows.channel import GroupAdmin
@@ -47,6 +47,7 @@ from payments.base import PaymentGateway
 from payments.testgateway import TestGateway
 from storage.engine import create_engine, session_factory
 from storage.factory import sql_uow_factory
+from storage.lease import SchedulerLease
 from storage.migrate import migrate
 from web.app import add_home, make_app
 from web.deps import Deps
@@ -56,7 +57,8 @@ log = logging.getLogger("school")
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 TELEGRAM = "telegram"
 # name -> interval in seconds
-SWEEPS = {"orders": 300, "lessons": 30, "expiry": 60, "groups": 60}
+SWEEPS = {"orders": 300, "lessons": 30, "expiry": 60, "groups": 60, "reminders": 60,
+          "renewals": 60}
 SWEEP_GRACE = 30  # seconds a sweep in progress may take to finish at shutdown
 
 
@@ -207,11 +209,21 @@ class Platform:
                 await self.groups.sweep()
         elif name == "groups":
             count = await self.groups.sweep()
+        elif name == "reminders":
+            count = await jobs.send_reminders(uowf, school, now)
+        elif name == "renewals":
+            count = await jobs.charge_renewals(uowf, school, self.chargers(), now)
+            if count:  # a renewal that failed for the last time takes its groups with it
+                await self.groups.sweep()
         else:
             raise ValueError(f"unknown sweep {name!r}")
         if count:
             self.dispatcher.wake()
         return count
+
+    def chargers(self) -> dict[str, Charger]:
+        """The gateways that can charge a saved method again."""
+        return {name: g for name, g in self.gateways.items() if isinstance(g, Charger)}
 
     async def run_sweeps(self) -> dict[str, int]:
         return {name: await self.sweep(name) for name in SWEEPS}
@@ -261,8 +273,9 @@ class Sweeper:
     """The interval sweeps over due rows. A late run still runs (no misfire limit) and runs
     once; stopping lets a sweep in progress finish its transaction."""
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: Platform, lease: SchedulerLease | None = None) -> None:
         self.platform = platform
+        self.lease = lease
         self.running: set[asyncio.Task] = set()
         self.scheduler = AsyncIOScheduler(
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
@@ -276,6 +289,8 @@ class Sweeper:
         assert task is not None
         self.running.add(task)
         try:
+            if self.lease is not None and not await self.lease.held():
+                return  # another process runs the sweeps
             count = await self.platform.sweep(name)
         except Exception:
             log.exception("sweep %s failed; the next run catches up", name)
@@ -293,6 +308,8 @@ class Sweeper:
         if self.running:
             await asyncio.wait(set(self.running), timeout=SWEEP_GRACE)
         self.scheduler.shutdown(wait=False)
+        if self.lease is not None:
+            await self.lease.release()
 
 
 def configured_messengers(settings: Settings, default_language: str = "en"
@@ -330,7 +347,7 @@ class Running:
 async def start(platform: Platform, engine: AsyncEngine) -> Running:
     """The platform's background work; its messengers start once the web server listens."""
     asyncio.create_task(platform.dispatcher.run_forever(), name="outbound dispatcher")
-    sweeper = Sweeper(platform)
+    sweeper = Sweeper(platform, SchedulerLease(engine))
     sweeper.start()
     return Running(platform, engine, sweeper)
 

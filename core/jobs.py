@@ -4,13 +4,15 @@ sweep after downtime catches up and a repeated sweep changes nothing."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
-from core.ports import UnitOfWorkFactory
+from core.ports import Charger, UnitOfWorkFactory
 from core.school import School
-from core.services import access, checkout, lessons
+from core.services import access, checkout, lessons, reminders, renewals
 
 BATCH = 200
+log = logging.getLogger(__name__)
 
 
 async def open_lessons(
@@ -40,6 +42,55 @@ async def expire_purchases(
                 total += await access.expire(uow, purchase, now)
             await uow.commit()
         if len(due) < batch:
+            return total
+
+
+async def send_reminders(
+    uow_factory: UnitOfWorkFactory, school: School, now: datetime, batch: int = BATCH
+) -> int:
+    """Reminders and renewal notices whose time has come. Returns how many were recorded."""
+    total = 0
+    while True:
+        async with uow_factory() as uow:
+            due = await uow.purchases.due_reminders(now, batch)
+            for purchase in due:
+                total += await reminders.fire(uow, school, purchase, now)
+            await uow.commit()
+        if len(due) < batch:
+            return total
+
+
+async def charge_renewals(
+    uow_factory: UnitOfWorkFactory, school: School, chargers: dict[str, Charger],
+    now: datetime, batch: int = 50,
+) -> int:
+    """Charge the automatic renewals due now, each once. Returns how many were attempted.
+    No transaction is open while a gateway is called."""
+    total = 0
+    while True:
+        async with uow_factory() as uow:
+            claimed = await renewals.claim(uow, now, batch)
+            await uow.commit()
+        for charge in claimed:
+            charger = chargers.get(charge.gateway)
+            if charger is None:  # the gateway is not configured now: try again later
+                log.error("renewal %s: gateway %r is not configured", charge.renewal_id,
+                          charge.gateway)
+                continue
+            try:
+                result = await charger.charge(charge.method, charge.amount, charge.currency,
+                                              charge.key)
+            except Exception:  # nothing known: the lease runs out, the same key is used again
+                log.exception("renewal %s: the gateway did not answer", charge.renewal_id)
+                continue
+            async with uow_factory() as uow:
+                if result.succeeded:
+                    await renewals.record_success(uow, school, charge, result, now)
+                else:
+                    await renewals.record_failure(uow, school, charge, result, now)
+                await uow.commit()
+            total += 1
+        if len(claimed) < batch:
             return total
 
 

@@ -115,9 +115,43 @@ class Purchase:
     # of a Stars-subscription channel every 30 days). Such a purchase is not ended by the
     # expiry sweep but by comparing it with the member's subscription in Telegram.
     renewal: str | None = None
+    # How to charge it again: "<gateway>:<saved method>"; kept when the student switches
+    # automatic renewal off (``renewal`` None), so they can switch it back on.
+    renewal_method: str | None = None
+    remind_at: datetime | None = None  # when the next reminder or renewal notice is due
 
 
 RENEWAL_TELEGRAM_CHANNEL = "telegram_channel"
+
+
+class RenewalStatus(enum.StrEnum):
+    PENDING = "pending"  # to be charged at ``due_at`` (again, after a failure)
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # the last attempt failed: access ended
+    CANCELLED = "cancelled"  # renewed by hand, switched off, or the purchase ended
+
+
+@dataclass
+class Renewal:
+    """The automatic renewal of one purchase for the period that ends at ``period_end``: one
+    order, reused by every attempt. Attempt n charges with the key
+    ``renew:{purchase}:{period_end}:{n}``, so a charge repeated after a crash is the same
+    charge at the gateway, and a retry after a recorded failure is a new one."""
+
+    id: int = 0
+    purchase_id: int = 0
+    period_end: datetime | None = None
+    order_id: int = 0
+    status: RenewalStatus = RenewalStatus.PENDING
+    attempts: int = 0  # failed attempts so far
+    due_at: datetime | None = None
+    last_error: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def charge_key(self) -> str:
+        assert self.period_end is not None
+        return f"renew:{self.purchase_id}:{int(self.period_end.timestamp())}:{self.attempts}"
 
 
 class OutboxStatus(enum.StrEnum):

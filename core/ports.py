@@ -11,8 +11,9 @@ Rules every implementation keeps:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from core.models import (
     ChatState,
@@ -24,6 +25,7 @@ from core.models import (
     OutboxMessage,
     Payment,
     Purchase,
+    Renewal,
     SubscriptionLink,
     User,
 )
@@ -118,6 +120,11 @@ class PurchaseRepository(Protocol):
     async def due_renewal(self, renewal: str, before: datetime, limit: int) -> list[Purchase]:
         """ACTIVE purchases renewed by ``renewal`` with ``ends_at`` <= before, earliest first,
         locked like ``due_lessons``."""
+        ...
+
+    async def due_reminders(self, now: datetime, limit: int) -> list[Purchase]:
+        """Purchases (any status) with ``remind_at`` <= now, earliest first, locked like
+        ``due_lessons``."""
         ...
 
     async def active_ids(self, after_id: int, limit: int) -> list[int]:
@@ -224,6 +231,22 @@ class SubscriptionLinkRepository(Protocol):
     async def update(self, link: SubscriptionLink) -> None: ...
 
 
+class RenewalRepository(Protocol):
+    async def add(self, renewal: Renewal) -> Renewal: ...
+    async def get(self, renewal_id: int) -> Renewal | None: ...
+
+    async def for_period(self, purchase_id: int, period_end: datetime) -> Renewal | None:
+        """The renewal of ``purchase_id`` for the period ending at ``period_end``."""
+        ...
+
+    async def for_purchase(self, purchase_id: int) -> list[Renewal]: ...
+    async def update(self, renewal: Renewal) -> None: ...
+
+    async def due(self, now: datetime, limit: int) -> list[Renewal]:
+        """PENDING renewals with ``due_at`` <= now, earliest first, locked (SKIP LOCKED)."""
+        ...
+
+
 class TransactionConflict(Exception):
     """Rows this unit of work had already read changed before it could go on; nothing was
     written. Run the whole transaction again. Only units of work that read before they lock
@@ -244,6 +267,7 @@ class UnitOfWork(Protocol):
     memberships: MembershipRepository
     invite_links: InviteLinkRepository
     subscription_links: SubscriptionLinkRepository
+    renewals: RenewalRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, *exc: object) -> None: ...
@@ -252,6 +276,25 @@ class UnitOfWork(Protocol):
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    succeeded: bool
+    payment_id: str  # the gateway's id of this charge (the same for a repeated key)
+    reason: str = ""  # why it failed, in words a student can act on
+
+
+@runtime_checkable
+class Charger(Protocol):
+    """A gateway that charges a saved payment method again, without the student."""
+
+    name: str
+
+    async def charge(self, method: str, amount: int, currency: str, key: str) -> ChargeResult:
+        """Charge ``method`` once per ``key``: a repeated key returns the first charge's
+        result and moves no money. Raises on a transport error (nothing known)."""
+        ...
 
 
 class Notifier(Protocol):

@@ -121,6 +121,7 @@ class Offer:
     seats: int | None = None
     extends: tuple[str, ...] = ()  # product codes; only their holders may buy
     stars: Money | None = None  # a price in Telegram Stars (XTR) beside ``price``
+    reminders: tuple[int, ...] | None = None  # days relative to the end; None: the school's
 
     def price_in(self, stars: bool) -> Money | None:
         return self.stars if stars else self.price
@@ -157,6 +158,17 @@ class PromoCode:
 
 
 @dataclass(frozen=True)
+class RenewalRules:
+    """Automatic renewal: the notice before a charge, the retries after a failed one, and
+    how long access is kept meanwhile."""
+
+    notice_days: int = 3  # the "we will charge … on …" message, this many days ahead
+    retry_every: timedelta = timedelta(hours=6)
+    retries: int = 3  # attempts after the first failed one
+    grace: timedelta = timedelta(days=3)  # access kept after the end while retrying
+
+
+@dataclass(frozen=True)
 class AdminRef:
     messenger: str
     external_id: str
@@ -177,6 +189,11 @@ class School:
     promo_codes: Mapping[str, PromoCode] = field(default_factory=dict)  # keys upper-case
     order_ttl: timedelta = timedelta(hours=1)
     support: str = ""  # contact shown in help, e.g. "@school_support"
+    # Days relative to the end of access a reminder goes out: before (< 0), on the day (0),
+    # after (> 0, a win-back with the renewal offer); at ``remind_hour`` local time.
+    reminders: tuple[int, ...] = (-3, -1, 0, 2)
+    remind_hour: int = 10
+    renewals: RenewalRules = RenewalRules()
 
     def text(self, key: str, language: str) -> str | None:
         """The school's own wording for ``key``, if the file sets one."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from core import errors
 from core.models import RENEWAL_TELEGRAM_CHANNEL, Purchase, PurchaseStatus
 from core.school import pick
 from core.services import groups, lessons
+from core.services import renewals as renewal_service
+from core.services.upcoming import renews_by_charge
+from flows import renewals
 from flows.engine import Context, Reply, Stale, parse_id
 from flows.groups import invite_screen
 from flows.start import title_of_offer
@@ -37,6 +41,11 @@ async def my_courses(ctx: Context, _: str) -> Reply:
     ended = [p for p in purchases if p.status is PurchaseStatus.EXPIRED]
     lines = [t("my_title")] + [purchase_line(ctx, p) for p in ended]
     buttons = [Button(purchase_line(ctx, p), action=f"p:{p.id}") for p in active]
+    running = {code for p in active for code in p.products}
+    for purchase in ended:  # one tap back to what lapsed, unless they have it again
+        if not set(purchase.products) <= running:
+            buttons += renewals.renew_buttons(t, ctx.school, purchase, ctx.now)[:1]
+            running |= set(purchase.products)
     return Reply(
         screen("\n".join(lines), *buttons, Button(t("btn_catalog"), action="cat"),
                Button(t("btn_back"), action="menu")),
@@ -69,6 +78,13 @@ async def purchase_detail(ctx: Context, purchase_id: str) -> Reply:
                                   action=f"gl:{purchase.id}:{code}"))
     if purchase.renewal == RENEWAL_TELEGRAM_CHANNEL and purchase.status is PurchaseStatus.ACTIVE:
         lines.append(t("renews_in_telegram"))
+    elif renews_by_charge(purchase) and purchase.ends_at is not None:
+        lines.append(t("renews_auto", date=t.date(purchase.ends_at)))
+    toggle = renewals.switch_button(t, purchase)
+    if toggle is not None:
+        buttons.append(toggle)
+    if purchase.renewal is None:
+        buttons += renewals.renew_buttons(t, ctx.school, purchase, ctx.now)
     upcoming = lessons.next_opening(ctx.school, purchase, ctx.now)
     if upcoming is not None and purchase.status is PurchaseStatus.ACTIVE:
         lines.append(
@@ -99,3 +115,18 @@ async def group_link(ctx: Context, arg: str) -> Reply:
         return invite_screen(t, school, group, *made)
 
     return Reply(None, after=fresh_link)
+
+
+async def auto_renewal(ctx: Context, arg: str) -> Reply:
+    """Automatic renewal on or off, at once; then the purchase again."""
+    purchase_id, _, state = arg.partition(":")
+    if state not in ("on", "off"):
+        raise Stale(arg)
+    try:
+        await renewal_service.switch(ctx.uow, ctx.school, parse_id(purchase_id), ctx.user.id,
+                                     state == "on", ctx.now)
+    except (errors.NotFound, errors.NotEligible):
+        raise Stale(arg) from None
+    reply = await purchase_detail(ctx, purchase_id)
+    reply.toast = ctx.t("auto_on_done" if state == "on" else "auto_off_done")
+    return reply

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from core.models import OrderStatus, OutboxMessage
+from core.models import OrderStatus, OutboxMessage, PurchaseStatus
 from core.money import Money
 from core.ports import UnitOfWork
 from core.school import Course, Lesson, LocalText, School, pick
 from core.services import groups, lessons
+from core.services.upcoming import renews_by_charge
 from flows.channel import CheckoutUrl
 from flows.groups import invite_screen, offer_buttons
+from flows.renewals import renew_buttons, switch_button
 from flows.texts import Texts
 from flows.ui import Button, Screen, screen
 
@@ -84,9 +87,11 @@ async def access_ended(r: Render) -> Screen | None:
     purchase = await r.uow.purchases.get(r.message.data["purchase"])
     if purchase is None:
         return None
-    expired = r.message.data.get("reason") == "expired"
+    expired = r.message.data.get("reason") in ("expired", "renewal_failed")
     key = "access_ended_expired" if expired else "access_ended_revoked"
-    return screen(r.t(key, title=r.offer_title(purchase.offer_code)),
+    renew = renew_buttons(r.t, r.school, purchase, r.message.created_at or purchase.ended_at) \
+        if expired else []
+    return screen(r.t(key, title=r.offer_title(purchase.offer_code)), *renew,
                   Button(r.t("btn_catalog"), action="cat"))
 
 
@@ -142,6 +147,52 @@ async def group_removed(r: Render) -> Screen | None:
                   *offer_buttons(r.t, r.school, group.code), r.my_courses())
 
 
+async def reminder(r: Render) -> Screen | None:
+    t, data = r.t, r.message.data
+    purchase = await r.uow.purchases.get(data["purchase"])
+    if purchase is None or purchase.status is PurchaseStatus.REVOKED:
+        return None
+    days, title = data["days"], r.offer_title(purchase.offer_code)
+    end = datetime.fromisoformat(data["ends_at"])
+    key = "reminder_before" if days < 0 else "reminder_today" if days == 0 else "reminder_after"
+    return screen(t(key, title=title, date=t.date(end)),
+                  *renew_buttons(t, r.school, purchase, r.message.created_at or end),
+                  r.my_courses())
+
+
+async def renewal_notice(r: Render) -> Screen | None:
+    t = r.t
+    purchase = await r.uow.purchases.get(r.message.data["purchase"])
+    if purchase is None or purchase.ends_at is None or not renews_by_charge(purchase):
+        return None  # switched off or ended since
+    renewal = await r.uow.renewals.for_period(purchase.id, purchase.ends_at)
+    order = await r.uow.orders.get(renewal.order_id) if renewal else None
+    if order is None:
+        return None
+    price = Money(order.amount, order.currency).format(t.language)
+    toggle = switch_button(t, purchase)
+    return screen(t("renewal_notice", title=r.offer_title(purchase.offer_code),
+                    price=price, date=t.date(purchase.ends_at)),
+                  *([toggle] if toggle else []), r.my_courses())
+
+
+async def renewal_failed(r: Render) -> Screen | None:
+    t, data = r.t, r.message.data
+    purchase = await r.uow.purchases.get(data["purchase"])
+    if purchase is None:
+        return None
+    reason = data.get("reason") or ""
+    reason_text = t(f"reason_{reason}") if reason in ("card_declined", "unknown_card") \
+        else reason
+    lines = [t("renewal_failed", title=r.offer_title(purchase.offer_code), reason=reason_text)]
+    retry = data.get("retry_at")
+    lines.append(t("renewal_retry", date=t.datetime(datetime.fromisoformat(retry)))
+                 if retry else t("renewal_gave_up"))
+    return screen("\n".join(lines),
+                  *renew_buttons(t, r.school, purchase, r.message.created_at or purchase.ends_at),
+                  r.my_courses())
+
+
 RENDERERS: dict[str, Callable[[Render], Awaitable[Screen | None]]] = {
     "order_paid": order_paid,
     "lesson_opened": lesson_opened,
@@ -151,6 +202,9 @@ RENDERERS: dict[str, Callable[[Render], Awaitable[Screen | None]]] = {
     "payment_extra": payment_extra,
     "group_invite": group_invite,
     "group_removed": group_removed,
+    "reminder": reminder,
+    "renewal_notice": renewal_notice,
+    "renewal_failed": renewal_failed,
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flows import admin, catalog, checkout, my_courses, payments, start
+from flows import admin, catalog, checkout, my_courses, payments, renewals, start
 from flows.engine import Router
 
 
@@ -29,6 +29,8 @@ def student_router() -> Router:
             "my": my_courses.my_courses,
             "p": my_courses.purchase_detail,
             "gl": my_courses.group_link,
+            "rn": renewals.renew,
+            "ar": my_courses.auto_renewal,
         },
         steps={"promo": catalog.enter_promo},
         fallback=start.unknown_text,

@@ -15,13 +15,18 @@ from datetime import timedelta
 from urllib.parse import parse_qsl
 
 from core.models import Order
-from core.ports import Clock
+from core.ports import ChargeResult, Clock
 from core.services.payments import PaymentNotice
 from payments.base import InvalidNotification
 
 NAME = "test"
 OUTCOMES = ("pay", "decline")
+# A subscription can also be paid with a card saved for automatic renewal: one that works,
+# and one the pretend bank declines at every renewal (to see retries and the grace).
+SAVE_OUTCOMES = ("pay_save", "pay_save_failing")
+PAID = ("pay", *SAVE_OUTCOMES)
 FORM_TTL = timedelta(hours=1)
+FAILING = "_fails"
 
 
 class TestGateway:
@@ -34,6 +39,17 @@ class TestGateway:
         self._secret = secret
         self.base_url = base_url.rstrip("/")
         self.clock = clock
+        # The pretend bank lives in memory: a restart forgets its idempotency keys (no real
+        # money moves through this gateway).
+        self._ledger: dict[str, ChargeResult] = {}
+        self.charges: list[tuple[str, int, str, str]] = []
+        self.declining: set[str] = set()  # cards to decline from now on (tests, demos)
+
+    def outcomes(self, order: Order) -> tuple[str, ...]:
+        """The buttons of the checkout page for ``order``."""
+        if order.access == "subscription" and order.period:
+            return ("pay", *SAVE_OUTCOMES, "decline")
+        return OUTCOMES
 
     def checkout_url(self, order: Order) -> str:
         return f"{self.base_url}/pay/{order.token}"
@@ -69,15 +85,47 @@ class TestGateway:
             raise InvalidNotification("the form's fields are not the checkout page's")
         if not hmac.compare_digest(fields["signature"], self._sign(fields)):
             raise InvalidNotification("bad signature")
-        if fields["outcome"] not in OUTCOMES or not fields["amount"].isdigit():
+        if fields["outcome"] not in (*OUTCOMES, *SAVE_OUTCOMES) or not fields["amount"].isdigit():
             raise InvalidNotification("malformed form")
         if not fields["expires"].isdigit() or int(fields["expires"]) < self.clock.now().timestamp():
             raise InvalidNotification("the checkout page is out of date: open it again")
+        outcome = fields["outcome"]
+        saved = self.card_for(fields["order"], failing=outcome == "pay_save_failing") \
+            if outcome in SAVE_OUTCOMES else None
         return PaymentNotice(
             gateway=NAME,
             gateway_payment_id=fields["payment_id"],
             order_token=fields["order"],
             amount=int(fields["amount"]),
             currency=fields["currency"],
-            succeeded=fields["outcome"] == "pay",
+            succeeded=outcome in PAID,
+            details={"saved_method": saved} if saved else {},
         )
+
+    # --- the pretend bank: saved cards and repeat charges ------------------------------------
+
+    def card_for(self, order_token: str, failing: bool) -> str:
+        """A card reference that only this gateway could have issued."""
+        digest = hmac.new(self._secret, f"card|{order_token}|{failing}".encode(),
+                          hashlib.sha256).hexdigest()[:20]
+        return f"card_{digest}{FAILING if failing else ''}"
+
+    def _issued(self, method: str) -> bool:
+        return method.startswith("card_") and len(method.removesuffix(FAILING)) == 25
+
+    async def charge(self, method: str, amount: int, currency: str, key: str) -> ChargeResult:
+        """Charge a saved card once per ``key``; a repeated key returns the first result and
+        takes nothing more (``charges`` lists the money actually moved)."""
+        if key in self._ledger:
+            return self._ledger[key]
+        digest = hmac.new(self._secret, f"charge|{key}".encode(), hashlib.sha256).hexdigest()
+        payment_id = f"test_charge_{digest[:16]}"
+        if not self._issued(method):
+            result = ChargeResult(False, payment_id, "unknown_card")
+        elif method.endswith(FAILING) or method in self.declining:
+            result = ChargeResult(False, payment_id, "card_declined")
+        else:
+            result = ChargeResult(True, payment_id)
+            self.charges.append((method, amount, currency, key))
+        self._ledger[key] = result
+        return result

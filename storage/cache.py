@@ -105,7 +105,7 @@ class CachedUnitOfWork:
         self.purchases = _Purchases(self, "purchases")
         self.chat_states = _ChatStates(self, "chat_states")
         for name in ("orders", "payments", "counters", "deliveries", "outbox", "memberships",
-                     "invite_links", "subscription_links"):
+                     "invite_links", "subscription_links", "renewals"):
             setattr(self, name, _Deferred(self, name))
         if not self._optimistic:
             await self.sql()

@@ -29,6 +29,8 @@ from core.models import (
     Payment,
     Purchase,
     PurchaseStatus,
+    Renewal,
+    RenewalStatus,
     SubscriptionLink,
     User,
 )
@@ -54,6 +56,7 @@ class _Data:
     memberships: dict[int, Membership] = field(default_factory=dict)
     invite_links: dict[int, InviteLink] = field(default_factory=dict)
     subscription_links: dict[int, SubscriptionLink] = field(default_factory=dict)
+    renewals: dict[int, Renewal] = field(default_factory=dict)
     last_ids: dict[str, int] = field(default_factory=dict)  # a sequence per table
 
     def next_id(self, table: str) -> int:
@@ -97,6 +100,7 @@ class MemoryUnitOfWork:
         self.memberships = MemoryMemberships(self)
         self.invite_links = MemoryInviteLinks(self)
         self.subscription_links = MemorySubscriptionLinks(self)
+        self.renewals = MemoryRenewals(self)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -334,6 +338,11 @@ class MemoryPurchases(_Repo):
         ]
         return _out(sorted(due, key=lambda p: (getattr(p, column), p.id))[:limit])
 
+    async def due_reminders(self, now: datetime, limit: int) -> list[Purchase]:
+        now = ensure_utc(now)
+        due = [p for p in self._d.purchases.values() if p.remind_at and p.remind_at <= now]
+        return _out(sorted(due, key=lambda p: (p.remind_at, p.id))[:limit])
+
     async def active_ids(self, after_id: int, limit: int) -> list[int]:
         ids = sorted(
             p.id
@@ -504,3 +513,33 @@ class MemorySubscriptionLinks(_Repo):
 
     async def update(self, link: SubscriptionLink) -> None:
         self._replace(self._d.subscription_links, link)
+
+
+class MemoryRenewals(_Repo):
+    async def add(self, renewal: Renewal) -> Renewal:
+        if any(r.purchase_id == renewal.purchase_id and r.period_end == renewal.period_end
+               for r in self._d.renewals.values()):
+            raise IntegrityError(f"purchase {renewal.purchase_id} has that renewal already")
+        self._need(self._d.purchases, renewal.purchase_id, "purchase")
+        self._need(self._d.orders, renewal.order_id, "order")
+        return self._insert("renewals", renewal)
+
+    async def get(self, renewal_id: int) -> Renewal | None:
+        return copy.deepcopy(self._d.renewals.get(renewal_id))
+
+    async def for_period(self, purchase_id: int, period_end: datetime) -> Renewal | None:
+        return copy.deepcopy(next(
+            (r for r in self._d.renewals.values()
+             if r.purchase_id == purchase_id and r.period_end == period_end), None))
+
+    async def for_purchase(self, purchase_id: int) -> list[Renewal]:
+        return _out(r for r in self._d.renewals.values() if r.purchase_id == purchase_id)
+
+    async def update(self, renewal: Renewal) -> None:
+        self._replace(self._d.renewals, renewal)
+
+    async def due(self, now: datetime, limit: int) -> list[Renewal]:
+        now = ensure_utc(now)
+        due = [r for r in self._d.renewals.values()
+               if r.status is RenewalStatus.PENDING and r.due_at and r.due_at <= now]
+        return _out(sorted(due, key=lambda r: (r.due_at, r.id))[:limit])

@@ -27,6 +27,8 @@ from core.models import (
     Payment,
     Purchase,
     PurchaseStatus,
+    Renewal,
+    RenewalStatus,
     SubscriptionLink,
     User,
 )
@@ -41,6 +43,7 @@ from storage.tables import (
     OutboxRow,
     PaymentRow,
     PurchaseRow,
+    RenewalRow,
     SubscriptionLinkRow,
     UserRow,
 )
@@ -59,6 +62,7 @@ chat_states = ChatStateRow.__table__
 memberships = MembershipRow.__table__
 invite_links = InviteLinkRow.__table__
 subscription_links = SubscriptionLinkRow.__table__
+renewals = RenewalRow.__table__
 
 
 @cache
@@ -286,6 +290,15 @@ class SqlPurchases(_SqlRepo):
             query = query.with_for_update(skip_locked=True)
         return await self._all(Purchase, query)
 
+    async def due_reminders(self, now: datetime, limit: int) -> list[Purchase]:
+        query = (
+            select(purchases).where(purchases.c.remind_at <= now)
+            .order_by(purchases.c.remind_at, purchases.c.id).limit(limit)
+        )
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True)
+        return await self._all(Purchase, query)
+
     async def active_ids(self, after_id: int, limit: int) -> list[int]:
         query = (
             select(purchases.c.id)
@@ -499,3 +512,32 @@ class SqlSubscriptionLinks(_SqlRepo):
 
     async def update(self, link: SubscriptionLink) -> None:
         await self._update(subscription_links, link.id, _values(link, subscription_links))
+
+
+class SqlRenewals(_SqlRepo):
+    async def add(self, renewal: Renewal) -> Renewal:
+        return await self._add(renewals, renewal)
+
+    async def get(self, renewal_id: int) -> Renewal | None:
+        return await self._one(Renewal, select(renewals).where(renewals.c.id == renewal_id))
+
+    async def for_period(self, purchase_id: int, period_end: datetime) -> Renewal | None:
+        return await self._one(Renewal, select(renewals).where(
+            renewals.c.purchase_id == purchase_id, renewals.c.period_end == period_end))
+
+    async def for_purchase(self, purchase_id: int) -> list[Renewal]:
+        return await self._all(Renewal, select(renewals).where(
+            renewals.c.purchase_id == purchase_id).order_by(renewals.c.id))
+
+    async def update(self, renewal: Renewal) -> None:
+        await self._update(renewals, renewal.id, _values(renewal, renewals))
+
+    async def due(self, now: datetime, limit: int) -> list[Renewal]:
+        c = renewals.c
+        query = (
+            select(renewals).where(c.status == RenewalStatus.PENDING, c.due_at <= now)
+            .order_by(c.due_at, c.id).limit(limit)
+        )
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True)
+        return await self._all(Renewal, query)

@@ -21,7 +21,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from core.models import MemberStatus, OrderStatus, OutboxStatus, PaymentStatus, PurchaseStatus
+from core.models import (
+    MemberStatus,
+    OrderStatus,
+    OutboxStatus,
+    PaymentStatus,
+    PurchaseStatus,
+    RenewalStatus,
+)
 
 NAMING = {
     "ix": "ix_%(column_0_N_label)s",
@@ -188,6 +195,8 @@ class PurchaseRow(Base):
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str | None]
     renewal: Mapped[str | None]
+    renewal_method: Mapped[str | None]
+    remind_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class CounterRow(Base):
@@ -281,6 +290,29 @@ class SubscriptionLinkRow(Base):
     url: Mapped[str] = mapped_column(unique=True)
     created_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+PENDING = text("status = 'pending'")
+
+
+class RenewalRow(Base):
+    __tablename__ = "renewals"
+    __table_args__ = (
+        UniqueConstraint("purchase_id", "period_end"),
+        Index("ix_renewals_due_at_pending", "due_at", sqlite_where=PENDING,
+              postgresql_where=PENDING),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id"))
+    period_end: Mapped[datetime]
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    status: Mapped[RenewalStatus] = mapped_column(StrEnumType(RenewalStatus))
+    attempts: Mapped[int]
+    due_at: Mapped[datetime | None]
+    last_error: Mapped[str | None]
+    created_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
 
 
 metadata = Base.metadata

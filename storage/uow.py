@@ -16,6 +16,7 @@ from storage.repositories import (
     SqlOutbox,
     SqlPayments,
     SqlPurchases,
+    SqlRenewals,
     SqlSubscriptionLinks,
     SqlUsers,
 )
@@ -51,6 +52,7 @@ class SqlUnitOfWork:
         self.memberships = SqlMemberships(session)
         self.invite_links = SqlInviteLinks(session)
         self.subscription_links = SqlSubscriptionLinks(session)
+        self.renewals = SqlRenewals(session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

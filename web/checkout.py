@@ -10,7 +10,7 @@ from core.models import Order, OrderStatus
 from core.money import Money
 from core.school import pick
 from flows.texts import normalize
-from payments.testgateway import OUTCOMES, TestGateway
+from payments.testgateway import PAID, TestGateway
 from web.checkout_texts import page_text
 from web.deps import DEPS, Deps
 
@@ -48,7 +48,7 @@ def _form(gateway: TestGateway, order: Order, outcome: str, label: str) -> str:
         f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">'
         for k, v in gateway.form_fields(order, outcome).items()
     )
-    css = "pay" if outcome == "pay" else "decline"
+    css = "pay" if outcome in PAID else "decline"
     return (
         f'<form method="post" action="../payments/{gateway.name}/webhook">{fields}'
         f'<button class="{css}" type="submit">'
@@ -72,7 +72,7 @@ async def checkout_page(request: web.Request) -> web.Response:
     price = Money(order.amount, order.currency).format(lang)
     forms = "".join(
         _form(gateway, order, outcome, page_text(lang, outcome, price=price))
-        for outcome in OUTCOMES
+        for outcome in gateway.outcomes(order)
     )
     body = (
         f'<p class="muted">{escape(school.name)} · '

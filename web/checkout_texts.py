@@ -4,6 +4,8 @@ TEXTS = {
     "en": {
         "title": "Checkout", "order": "Order #{id}", "total": "Total",
         "pay": "Pay {price}", "decline": "Decline",
+        "pay_save": "Pay {price} and renew automatically with this card",
+        "pay_save_failing": "Pay {price} with a test card declined at renewal",
         "test_notice": "Test payment page: no money is taken. Pay or decline to see what the student gets.",
         "paid": "Payment received. Go back to the chat: your confirmation is there.",
         "declined": "The payment was declined. You can try again from the chat.",
@@ -16,6 +18,8 @@ TEXTS = {
     "ru": {
         "title": "Оплата", "order": "Заказ №{id}", "total": "Итого",
         "pay": "Оплатить {price}", "decline": "Отказаться",
+        "pay_save": "Оплатить {price} и продлевать автоматически этой картой",
+        "pay_save_failing": "Оплатить {price} тестовой картой, которую отклонят при продлении",
         "test_notice": "Тестовая страница оплаты: деньги не списываются. Оплатите или откажитесь, чтобы увидеть, что получит ученик.",
         "paid": "Оплата получена. Вернитесь в чат: подтверждение уже там.",
         "declined": "Оплата отклонена. Можно попробовать ещё раз из чата.",
@@ -28,6 +32,8 @@ TEXTS = {
     "fr": {
         "title": "Paiement", "order": "Commande n° {id}", "total": "Total",
         "pay": "Payer {price}", "decline": "Refuser",
+        "pay_save": "Payer {price} et renouveler automatiquement avec cette carte",
+        "pay_save_failing": "Payer {price} avec une carte de test refusée au renouvellement",
         "test_notice": "Page de paiement de test : aucun argent n'est prélevé. Payez ou refusez pour voir ce que reçoit l'élève.",
         "paid": "Paiement reçu. Retournez dans le chat : votre confirmation y est.",
         "declined": "Le paiement a été refusé. Vous pouvez réessayer depuis le chat.",

@@ -25,6 +25,7 @@ from core.school import (
     Product,
     ProductKind,
     PromoCode,
+    RenewalRules,
     School,
 )
 from core.school_file.fields import Context
@@ -260,6 +261,8 @@ def build_school(
             sale_ends=offer.sale.ends if offer.sale else None,
             seats=offer.seats,
             extends=tuple(offer.extends),
+            reminders=tuple(sorted(set(offer.reminders))) if offer.reminders is not None
+            else None,
             stars=offer.stars,
         )
         for _, offer in _valid(checks.offers)
@@ -291,4 +294,9 @@ def build_school(
         promo_codes=_frozen(dict(promo_codes)),
         support=section.support,
         **({"order_ttl": section.order_ttl} if section.order_ttl is not None else {}),
+        **({"reminders": tuple(sorted(set(section.reminders)))}
+           if section.reminders is not None else {}),
+        **({"remind_hour": section.remind_hour} if section.remind_hour is not None else {}),
+        **({"renewals": RenewalRules(**section.renewals.model_dump())}
+           if section.renewals is not None else {}),
     )

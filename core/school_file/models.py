@@ -6,6 +6,7 @@ look across items (duplicate codes, references) live in ``crossref``.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from pydantic import (
@@ -63,6 +64,17 @@ def _duplicates(values: list[str], field: str, what: str) -> list[tuple[Loc, str
     return problems
 
 
+# Days relative to the end of access: -3 three days before, 0 the last day, 2 two days after.
+Reminders = Annotated[list[Annotated[int, Field(ge=-60, le=60)]], Field(max_length=10)]
+
+
+class RenewalsSection(_Model):
+    notice_days: Annotated[int, Field(ge=0, le=30)] = 3
+    retry_every: Duration = timedelta(hours=6)
+    retries: Annotated[int, Field(ge=0, le=20)] = 3
+    grace: Duration = timedelta(days=3)
+
+
 class SchoolSection(_Model):
     name: Text
     default_language: Language
@@ -71,6 +83,9 @@ class SchoolSection(_Model):
     support: OptionalText = ""
     admins: list[Admin] = []
     order_ttl: Duration | None = None  # None: the School's default
+    reminders: Reminders | None = None
+    remind_hour: Annotated[int, Field(ge=0, le=23)] | None = None
+    renewals: RenewalsSection | None = None
 
     @field_validator("admins", mode="before")
     @classmethod
@@ -176,6 +191,7 @@ class OfferItem(_Model):
     seats: PositiveInt | None = None
     extends: list[Text] = []
     stars: Any = None  # an optional price in Telegram Stars beside the main one
+    reminders: Reminders | None = None  # None: the school's
 
     @field_validator("stars")
     @classmethod

@@ -8,15 +8,17 @@ from core.models import Order, Purchase, PurchaseStatus
 from core.periods import Period
 from core.ports import UnitOfWork
 from core.school import School
-from core.services import groups, lessons
+from core.services import groups, lessons, upcoming
 from core.services.outbox import enqueue
 
 HOLDER_STATUSES = (PurchaseStatus.ACTIVE, PurchaseStatus.EXPIRED)
 
 
 def new_end(purchase: Purchase, period: Period, now: datetime) -> datetime:
-    """Running access grows from its current end, never from now; lapsed access restarts now."""
-    if purchase.status is PurchaseStatus.ACTIVE and purchase.ends_at and purchase.ends_at > now:
+    """Running access grows from its current end, never from now (also when that end has
+    just passed while an automatic renewal was being retried); lapsed access restarts now."""
+    if purchase.status is PurchaseStatus.ACTIVE and purchase.ends_at and (
+            purchase.ends_at > now or purchase.renewal is not None):
         return period.add_to(purchase.ends_at)
     return period.add_to(now)
 
@@ -53,10 +55,12 @@ async def _extension_target(uow: UnitOfWork, order: Order) -> Purchase | None:
     return max(candidates, key=lambda p: p.ends_at, default=None)
 
 
-async def grant(uow: UnitOfWork, school: School, order: Order, now: datetime) -> Purchase:
+async def grant(
+    uow: UnitOfWork, school: School, order: Order, now: datetime, method: str | None = None
+) -> Purchase:
     """Give the access a paid order bought. Called once per order, inside the transaction
     whose compare-and-set moved the order to PAID. Queues the confirmation with the lessons
-    open now."""
+    open now. ``method``: a saved payment method ("<gateway>:<ref>") that renews it."""
     period = Period(order.period) if order.period else None
     target = await _extension_target(uow, order) if period else None
     if target is not None:  # read it again under a lock: a sweep may be changing it
@@ -96,6 +100,10 @@ async def grant(uow: UnitOfWork, school: School, order: Order, now: datetime) ->
         purchase = target
         extended = True
     opened = await lessons.deliver_open(uow, school, purchase, now, notify=False)
+    if method is not None and purchase.ends_at is not None:
+        purchase.renewal_method = method
+        purchase.renewal = upcoming.gateway_of(method)
+    await upcoming.plan_next(uow, school, purchase, now)
     await uow.purchases.update(purchase)
     await enqueue(
         uow,
@@ -148,9 +156,15 @@ async def expire(uow: UnitOfWork, purchase: Purchase, now: datetime) -> bool:
     return True
 
 
+async def end_now(uow: UnitOfWork, purchase: Purchase, reason: str, now: datetime) -> None:
+    """End a running purchase before or after its time (read under lock by the caller)."""
+    await _end(uow, purchase, PurchaseStatus.EXPIRED, reason, now, f"ended:{purchase.id}:{reason}")
+
+
 async def revoke(uow: UnitOfWork, purchase_id: int, now: datetime, reason: str) -> bool:
     purchase = await uow.purchases.get_for_update(purchase_id)
     if purchase is None or purchase.status is PurchaseStatus.REVOKED:
         return False
+    purchase.remind_at = None
     await _end(uow, purchase, PurchaseStatus.REVOKED, reason, now, f"revoked:{purchase.id}")
     return True

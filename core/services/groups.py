@@ -31,8 +31,10 @@ def groups_of(school: School, products: tuple[str, ...]) -> set[str]:
 
 
 def running(purchase: Purchase, now: datetime) -> bool:
+    """Access lasts while the purchase is active and its time is not up, or someone (a
+    gateway's retries, Telegram) is still renewing it: the renewal decides when it ends."""
     return purchase.status is PurchaseStatus.ACTIVE and (
-        purchase.ends_at is None or purchase.ends_at > now
+        purchase.ends_at is None or purchase.ends_at > now or purchase.renewal is not None
     )
 
 

@@ -20,7 +20,7 @@ from core.models import Order, OrderStatus, Payment, PaymentStatus
 from core.periods import Period
 from core.ports import UnitOfWork, UnitOfWorkFactory
 from core.school import School
-from core.services import access, catalog
+from core.services import access, catalog, upcoming
 from core.services.outbox import enqueue
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,8 @@ async def confirm(uow: UnitOfWork, school: School, notice: PaymentNotice, now: d
         return await _extra(uow, order, payment, now)
     if late:
         await _retake_holds(uow, school, order)
-    await access.grant(uow, school, order, now)
+    method = upcoming.saved_method(order, notice.gateway, notice.details.get("saved_method"))
+    await access.grant(uow, school, order, now, method)
     return Confirmation(Outcome.GRANTED, order)
 
 

@@ -24,7 +24,7 @@ from core.models import (
 from core.periods import Period
 from core.ports import UnitOfWork
 from core.school import AccessKind, Group, JoinMode, Offer, ProductKind, School
-from core.services import access, payments, users
+from core.services import access, payments, upcoming, users
 from core.services.payments import Outcome, PaymentNotice
 
 GATEWAY = RENEWAL_TELEGRAM_CHANNEL
@@ -129,6 +129,7 @@ async def paid_until(
     purchase.ends_at = until  # Telegram's end, not one computed here
     purchase.renewal = GATEWAY
     purchase.updated_at = now
+    await upcoming.plan_next(uow, school, purchase, now)
     await uow.purchases.update(purchase)
     return purchase
 

@@ -1,0 +1,164 @@
+"""Renewing access: the offers that renew a purchase, the automatic-renewal switch, and
+the automatic charge at the end of each period.
+
+A purchase paid with a method the gateway can charge again renews by itself
+(``Purchase.renewal`` names the gateway) until the student switches it off. Each period has
+one ``Renewal`` with one order, reused by every attempt, due at the period's end (indexed).
+The charge happens outside any transaction: ``claim`` re-checks the purchase (a student who
+renewed by hand, or switched renewal off, is not charged) and leases the renewal; the gateway
+is called with the attempt's deterministic key; ``record_success`` / ``record_failure``
+write the outcome. A crash after the gateway charged and before the outcome was written
+leaves the renewal due with the same key, so the next attempt gets the same charge back and
+records it through the one payment path: money is never taken twice, nor lost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core import errors
+from core.models import (
+    RENEWAL_TELEGRAM_CHANNEL,
+    OrderStatus,
+    Purchase,
+    PurchaseStatus,
+    RenewalStatus,
+)
+from core.ports import ChargeResult, UnitOfWork
+from core.school import Offer, School
+from core.services import access, payments, star_channels
+from core.services.outbox import enqueue
+from core.services.payments import Outcome, PaymentNotice
+from core.services.upcoming import gateway_of, plan_next, renews_by_charge
+
+LEASE = timedelta(minutes=5)  # a claimed renewal is left alone this long by other sweeps
+
+
+def options(school: School, purchase: Purchase, now: datetime) -> list[Offer]:
+    """What renews ``purchase``: the student's own offer again (the same period, even if it
+    is not public), then the school's extension offers for its products."""
+    if purchase.ends_at is None or purchase.status is PurchaseStatus.REVOKED:
+        return []
+    found = []
+    own = school.offer(purchase.offer_code)
+    if own is not None and own.period is not None and own.on_sale(now) and (
+            star_channels.channel_of(school, own) is None):
+        found.append(own)
+    for offer in school.offers.values():
+        if offer is not own and offer.extends and offer.public and offer.on_sale(now) and (
+                set(offer.extends) & set(purchase.products)):
+            found.append(offer)
+    return found
+
+
+async def switch(
+    uow: UnitOfWork, school: School, purchase_id: int, user_id: int, on: bool, now: datetime
+) -> Purchase:
+    """The student turns automatic renewal on or off; it takes effect at once. Off: access
+    lasts to the end of the paid period and nothing more is charged."""
+    purchase = await uow.purchases.get_for_update(purchase_id)
+    if purchase is None or purchase.user_id != user_id:
+        raise errors.NotFound(purchase=purchase_id)
+    if purchase.status is not PurchaseStatus.ACTIVE or purchase.renewal_method is None or (
+            purchase.renewal == RENEWAL_TELEGRAM_CHANNEL):
+        raise errors.NotEligible(purchase=purchase_id)
+    purchase.renewal = gateway_of(purchase.renewal_method) if on else None
+    purchase.updated_at = now
+    if not on:
+        for renewal in await uow.renewals.for_purchase(purchase.id):
+            if renewal.status is RenewalStatus.PENDING:
+                renewal.status, renewal.updated_at = RenewalStatus.CANCELLED, now
+                await uow.renewals.update(renewal)
+    await plan_next(uow, school, purchase, now)
+    await uow.purchases.update(purchase)
+    return purchase
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One attempt to make, outside any transaction."""
+
+    renewal_id: int
+    gateway: str
+    method: str  # the gateway's own reference
+    amount: int
+    currency: str
+    key: str
+
+
+async def claim(uow: UnitOfWork, now: datetime, limit: int = 50) -> list[Charge]:
+    """Renewals due now that still apply, leased for LEASE; the rest are settled here."""
+    charges = []
+    for renewal in await uow.renewals.due(now, limit):
+        purchase = await uow.purchases.get_for_update(renewal.purchase_id)
+        order = await uow.orders.get(renewal.order_id)
+        assert purchase is not None and order is not None
+        renewal.updated_at = now
+        if order.status is OrderStatus.PAID:
+            renewal.status = RenewalStatus.SUCCEEDED  # recorded by an earlier attempt
+        elif (purchase.status is not PurchaseStatus.ACTIVE or not renews_by_charge(purchase)
+              or purchase.ends_at != renewal.period_end):
+            renewal.status = RenewalStatus.CANCELLED  # ended, switched off, renewed by hand
+        else:
+            assert purchase.renewal_method is not None
+            renewal.due_at = now + LEASE
+            gateway, _, method = purchase.renewal_method.partition(":")
+            charges.append(Charge(renewal.id, gateway, method, order.amount, order.currency,
+                                  renewal.charge_key()))
+        await uow.renewals.update(renewal)
+    return charges
+
+
+async def record_success(
+    uow: UnitOfWork, school: School, charge: Charge, result: ChargeResult, now: datetime
+) -> None:
+    """The gateway charged: the order is paid through the one payment path, which extends
+    the purchase from its end. A repeated charge id records nothing twice."""
+    renewal = await uow.renewals.get(charge.renewal_id)
+    assert renewal is not None
+    order = await uow.orders.get(renewal.order_id)
+    assert order is not None
+    confirmation = await payments.confirm(uow, school, PaymentNotice(
+        charge.gateway, result.payment_id, order.token, charge.amount, charge.currency,
+        details={"renewal": renewal.id, "key": charge.key}), now)
+    if confirmation.outcome in (Outcome.GRANTED, Outcome.DUPLICATE):
+        renewal.status = RenewalStatus.SUCCEEDED
+    renewal.updated_at = now
+    await uow.renewals.update(renewal)
+
+
+async def record_failure(
+    uow: UnitOfWork, school: School, charge: Charge, result: ChargeResult, now: datetime
+) -> bool:
+    """The gateway declined: tell the student why, try again on schedule, and after the
+    last attempt (or the grace) end the access. Returns True when access ended."""
+    renewal = await uow.renewals.get(charge.renewal_id)
+    assert renewal is not None and renewal.period_end is not None
+    if renewal.status is not RenewalStatus.PENDING or renewal.charge_key() != charge.key:
+        return False  # this attempt's outcome is already written
+    rules = school.renewals
+    renewal.attempts += 1
+    renewal.last_error = result.reason or "declined"
+    renewal.updated_at = now
+    retry_at = now + rules.retry_every
+    last = renewal.attempts > rules.retries or retry_at > renewal.period_end + rules.grace
+    renewal.status = RenewalStatus.FAILED if last else RenewalStatus.PENDING
+    renewal.due_at = None if last else retry_at
+    await uow.renewals.update(renewal)
+    await enqueue(uow, now, _user_of(await uow.purchases.get(renewal.purchase_id)),
+                  "renewal_failed",
+                  {"purchase": renewal.purchase_id, "order": renewal.order_id,
+                   "reason": renewal.last_error,
+                   "retry_at": None if last else retry_at.isoformat()},
+                  dedupe_key=f"renewal_failed:{renewal.id}:{renewal.attempts}")
+    if last:
+        purchase = await uow.purchases.get_for_update(renewal.purchase_id)
+        assert purchase is not None
+        if purchase.status is PurchaseStatus.ACTIVE:
+            await access.end_now(uow, purchase, "renewal_failed", now)
+    return last
+
+
+def _user_of(purchase: Purchase | None) -> int:
+    assert purchase is not None
+    return purchase.user_id

@@ -1,0 +1,61 @@
+"""Renewing: the one-tap renew buttons (in reminders and "My courses") and the switch for
+automatic renewal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from core.models import Purchase, PurchaseStatus
+from core.school import Offer, School, pick
+from core.services import renewals
+from core.services.upcoming import renews_by_charge
+from flows import checkout
+from flows.engine import Context, Reply, Stale, parse_id
+from flows.texts import Texts
+from flows.ui import Button
+
+MAX_OFFERS = 3
+
+
+def renew_buttons(t: Texts, school: School, purchase: Purchase, now: datetime) -> list[Button]:
+    """One tap per offer that renews ``purchase``, the student's own period first."""
+    buttons = []
+    for offer in renewals.options(school, purchase, now)[:MAX_OFFERS]:
+        title = pick(offer.title, t.language, school.default_language)
+        buttons.append(Button(t("btn_renew", title=title, price=offer.price.format(t.language)),
+                              action=f"rn:{purchase.id}:{offer.code}"))
+    return buttons
+
+
+def switch_button(t: Texts, purchase: Purchase) -> Button | None:
+    """Automatic renewal's switch, where a saved method can renew the purchase."""
+    if purchase.status is not PurchaseStatus.ACTIVE or purchase.renewal_method is None \
+            or purchase.ends_at is None:
+        return None
+    if renews_by_charge(purchase):
+        return Button(t("btn_auto_off"), action=f"ar:{purchase.id}:off")
+    if purchase.renewal is None:
+        return Button(t("btn_auto_on"), action=f"ar:{purchase.id}:on")
+    return None
+
+
+async def _own(ctx: Context, purchase_id: str) -> Purchase:
+    purchase = await ctx.uow.purchases.get(parse_id(purchase_id))
+    if purchase is None or purchase.user_id != ctx.user.id:
+        raise Stale(purchase_id)
+    return purchase
+
+
+async def renew(ctx: Context, arg: str) -> Reply:
+    """Buy an offer that renews the purchase: the order, with its pay button."""
+    purchase_id, _, code = arg.partition(":")
+    purchase = await _own(ctx, purchase_id)
+    offer: Offer | None = next(
+        (o for o in renewals.options(ctx.school, purchase, ctx.now) if o.code == code), None)
+    if offer is None:
+        raise Stale(arg)
+    if offer.code not in ctx.unlocked:  # their own plan, even if no longer listed
+        ctx.unlocked.append(offer.code)
+    stars = not ctx.can_pay(offer.price.currency) and offer.stars is not None \
+        and ctx.capabilities.stars
+    return await checkout.buy_with_stars(ctx, code) if stars else await checkout.buy(ctx, code)
