@@ -1372,3 +1372,17 @@ def test_stars_subscriptions_are_for_channels_sold_for_30_days() -> None:
 
     [problem] = broken(no_offer)
     assert problem.startswith("groups[0].join:") and "needs an offer priced in XTR" in problem
+
+
+def test_reminders_and_renewal_rules() -> None:
+    data = base()
+    data["school"].update(reminders=[2, -3, 0, -3], remind_hour=9,
+                          renewals={"retry_every": "PT12H", "retries": 2})
+    data["offers"][0].update(reminders=[-1])
+    school = parse(data)
+    assert school.reminders == (-3, 0, 2) and school.remind_hour == 9
+    assert school.renewals.retry_every == timedelta(hours=12)
+    assert school.renewals.retries == 2 and school.renewals.notice_days == 3
+    assert school.offers["python-lifetime"].reminders == (-1,)
+    [problem] = broken(lambda d: d["school"].update(remind_hour=25))
+    assert problem.startswith("school.remind_hour")

@@ -1,0 +1,128 @@
+"""Automatic renewal's money rules on every storage backend: a crash between the gateway's
+charge and the database commit is reconciled with no second charge, and two schedulers on
+one PostgreSQL database charge each renewal once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from factories import START, make_school
+
+from core import jobs
+from core.models import PaymentStatus, RenewalStatus
+from core.services import checkout, payments, renewals, users
+from core.services.payments import PaymentNotice
+from payments.testgateway import TestGateway
+from storage.lease import SchedulerLease
+from storage.testing import make_postgres_uow_factory, postgres_url
+
+SECRET = b"renewal-tests-secret-0123456789"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.moment = START
+
+    def now(self):
+        return self.moment
+
+
+@pytest.fixture
+def gateway():
+    return TestGateway(SECRET, "http://127.0.0.1", Clock())
+
+
+async def _subscriber(uow_factory, school, gateway, external_id: str):
+    """A student on club-month who saved a card; returns the purchase."""
+    async with uow_factory() as uow:
+        user, _ = await users.resolve(uow, START, "console", external_id, "Anna")
+        order = (await checkout.place_order(uow, school, START, user, "club-month")).order
+        card = gateway.card_for(order.token, failing=False)
+        await payments.confirm(uow, school, PaymentNotice(
+            "test", f"first-{external_id}", order.token, order.amount, order.currency,
+            details={"saved_method": card}), START)
+        [purchase] = await uow.purchases.for_user(user.id)
+        await uow.commit()
+    assert purchase.renewal == "test"
+    return purchase
+
+
+async def test_a_crash_after_the_charge_is_reconciled_without_charging_again(
+        db_uow_factory, gateway):
+    school = make_school()
+    purchase = await _subscriber(db_uow_factory, school, gateway, "1")
+    end = purchase.ends_at
+    async with db_uow_factory() as uow:
+        [charge] = await renewals.claim(uow, end)
+        await uow.commit()
+    result = await gateway.charge(charge.method, charge.amount, charge.currency, charge.key)
+    assert result.succeeded and len(gateway.charges) == 1
+    # ...and the process dies before writing the outcome. The lease runs out:
+    later = end + renewals.LEASE + timedelta(seconds=1)
+    assert await jobs.charge_renewals(db_uow_factory, school, {"test": gateway}, later) == 1
+    assert await jobs.charge_renewals(db_uow_factory, school, {"test": gateway}, later) == 0
+    assert len(gateway.charges) == 1  # the same key: the first charge, no new money
+    async with db_uow_factory() as uow:
+        current = await uow.purchases.get(purchase.id)
+        [renewal] = [r for r in await uow.renewals.for_purchase(purchase.id)
+                     if r.period_end == end]
+        paid = [p for p in await uow.payments.for_order(renewal.order_id)
+                if p.status is PaymentStatus.SUCCEEDED]
+    assert current.ends_at.month == end.month + 1  # one period on, from the old end
+    assert renewal.status is RenewalStatus.SUCCEEDED and len(paid) == 1
+
+
+async def test_a_gateway_that_does_not_answer_leaves_the_renewal_due(db_uow_factory, gateway):
+    school = make_school()
+    purchase = await _subscriber(db_uow_factory, school, gateway, "2")
+
+    class Down:
+        name = "test"
+
+        async def charge(self, *args):
+            raise ConnectionError("the gateway is down")
+
+    assert await jobs.charge_renewals(db_uow_factory, school, {"test": Down()},
+                                      purchase.ends_at) == 0
+    later = purchase.ends_at + renewals.LEASE + timedelta(seconds=1)
+    assert await jobs.charge_renewals(db_uow_factory, school, {"test": gateway}, later) == 1
+    assert len(gateway.charges) == 1
+
+
+@pytest.mark.skipif(not postgres_url(), reason="PostgreSQL: set TEST_DATABASE_URL")
+async def test_two_schedulers_on_one_postgresql_database_charge_each_renewal_once(gateway):
+    school = make_school()
+    first, engine_a = await make_postgres_uow_factory(postgres_url(), "renew_two")
+    from storage.engine import create_engine, session_factory
+    from storage.factory import sql_uow_factory
+
+    engine_b = create_engine(postgres_url(),
+                             connect_args={"server_settings": {"search_path": "renew_two"}})
+    second = sql_uow_factory(session_factory(engine_b))
+    try:
+        bought = [await _subscriber(first, school, gateway, str(n)) for n in range(30)]
+        end = max(p.ends_at for p in bought)
+        counts = await asyncio.gather(
+            jobs.charge_renewals(first, school, {"test": gateway}, end, batch=7),
+            jobs.charge_renewals(second, school, {"test": gateway}, end, batch=7),
+        )
+        assert sum(counts) == 30 and all(counts)  # both worked, on different rows
+        assert len(gateway.charges) == 30
+        assert len({key for *_, key in gateway.charges}) == 30
+        async with first() as uow:
+            for purchase in bought:
+                current = await uow.purchases.get(purchase.id)
+                assert current.ends_at > purchase.ends_at
+
+        # And only one of two processes holds the scheduler lease at a time.
+        lease_a, lease_b = SchedulerLease(engine_a), SchedulerLease(engine_b)
+        assert await lease_a.held() and not await lease_b.held()
+        assert await lease_a.held()  # still ours
+        await lease_a.release()
+        assert await lease_b.held()
+        await lease_b.release()
+    finally:
+        await engine_b.dispose()
+        await engine_a.dispose()
