@@ -141,3 +141,21 @@ async def test_a_declined_card_is_retried_on_schedule_then_access_ends(harness):
     assert club.status is PurchaseStatus.EXPIRED and club.end_reason == "renewal_failed"
     assert sum("could not renew" in text for text in _texts(chat)) == 4
     assert "Your access has ended" in chat.last.text or "has ended" in chat.last.text
+
+
+async def test_forged_renewal_buttons_change_nothing(harness):
+    anna, boris = harness.chat("1001", "Anna"), harness.chat("1002", "Boris")
+    await _buy(harness, anna, "club-month", "pay_save")
+    purchase = await _club(harness)
+    await boris.start()
+    for action in (f"ar:{purchase.id}:off", f"rn:{purchase.id}:club-month",  # not Boris's
+                   f"ar:{purchase.id}:maybe", "ar:999:off", "rn:abc:club-month"):
+        await boris.press(action)
+        assert "out of date" in boris.last.text, action
+    for action in (f"rn:{purchase.id}:python-life", f"rn:{purchase.id}:secret"):  # no renewals
+        await anna.press(action)
+        assert "out of date" in anna.last.text, action
+    after = await _club(harness)
+    assert after.renewal == "test" and after.ends_at == purchase.ends_at
+    async with harness.uow_factory() as uow:
+        assert len(await uow.orders.for_user(1)) == 2  # the first and the renewal's own
