@@ -9,7 +9,7 @@ from datetime import datetime
 
 from core.ports import Charger, UnitOfWorkFactory
 from core.school import School
-from core.services import access, checkout, lessons, reminders, renewals
+from core.services import access, checkout, lessons, reminders, renewals, star_subscriptions
 
 BATCH = 200
 log = logging.getLogger(__name__)
@@ -34,15 +34,20 @@ async def open_lessons(
 async def expire_purchases(
     uow_factory: UnitOfWorkFactory, now: datetime, batch: int = BATCH
 ) -> int:
+    """End the purchases whose time is up, and the Stars subscriptions Telegram did not
+    renew. Returns how many ended."""
     total = 0
-    while True:
-        async with uow_factory() as uow:
-            due = await uow.purchases.due_expiry(now, batch)
-            for purchase in due:
-                total += await access.expire(uow, purchase, now)
-            await uow.commit()
-        if len(due) < batch:
-            return total
+    for find in (lambda uow: uow.purchases.due_expiry(now, batch),
+                 lambda uow: star_subscriptions.lapsed(uow, now, batch)):
+        while True:
+            async with uow_factory() as uow:
+                due = await find(uow)
+                for purchase in due:
+                    total += await access.expire(uow, purchase, now)
+                await uow.commit()
+            if len(due) < batch:
+                break
+    return total
 
 
 async def send_reminders(

@@ -112,8 +112,10 @@ class Purchase:
     ended_at: datetime | None = None
     end_reason: str | None = None
     # Who renews it, when someone does: RENEWAL_TELEGRAM_CHANNEL (Telegram charges the member
-    # of a Stars-subscription channel every 30 days). Such a purchase is not ended by the
-    # expiry sweep but by comparing it with the member's subscription in Telegram.
+    # of a Stars-subscription channel every 30 days; the purchase is ended by comparing it
+    # with the member's subscription in Telegram), RENEWAL_TELEGRAM_STARS (Telegram charges a
+    # Stars subscription to the bot; the purchase lapses a day after its end unless a
+    # recurring payment came), or the gateway of a saved method the platform charges.
     renewal: str | None = None
     # How to charge it again: "<gateway>:<saved method>"; kept when the student switches
     # automatic renewal off (``renewal`` None), so they can switch it back on.
@@ -122,6 +124,8 @@ class Purchase:
 
 
 RENEWAL_TELEGRAM_CHANNEL = "telegram_channel"
+RENEWAL_TELEGRAM_STARS = "telegram_stars"
+RENEWED_BY_TELEGRAM = frozenset({RENEWAL_TELEGRAM_CHANNEL, RENEWAL_TELEGRAM_STARS})
 
 
 class RenewalStatus(enum.StrEnum):

@@ -61,6 +61,16 @@ class Channel(Protocol):
         ...
 
 
+@runtime_checkable
+class StarSubscriptions(Protocol):
+    """A messenger whose Stars subscriptions the bot can stop and restart (Telegram)."""
+
+    async def set_star_subscription(self, user_id: str, charge_id: str, on: bool) -> None:
+        """Stop (``on`` False) or restart Telegram's charging of the subscription; raises
+        MessengerError when Telegram refuses (an expired subscription cannot restart)."""
+        ...
+
+
 # The rights the bot needs in a paid group or channel.
 NEEDED_RIGHTS = ("can_invite_users", "can_restrict_members")
 

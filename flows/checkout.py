@@ -8,7 +8,7 @@ from core import errors
 from core.models import Order
 from core.money import Money
 from core.school import pick
-from core.services import checkout
+from core.services import checkout, star_subscriptions
 from flows import catalog
 from flows.engine import Context, Reply, Stale, error_text, parse_id
 from flows.start import title_of_offer
@@ -65,31 +65,39 @@ async def _buy(ctx: Context, code: str, stars: bool) -> Reply:
         price=price_text,
         until=t.datetime(order.expires_at),
     )
+    bill = invoice(ctx, order) if order.currency in ctx.capabilities.invoices else None
+    if bill is not None and bill.renews_every:
+        text += "\n\n" + t("stars_subscription_terms", price=price_text)
     pay = [Button(t("btn_pay", price=price_text), url=ctx.checkout_url(order), pays=True)] \
-        if ctx.checkout_url is not None else []
+        if ctx.checkout_url is not None and not (bill and bill.renews_every) else []
     order_screen = screen(
         text,
         *pay,
         Button(t("btn_cancel_order"), action=f"x:{order.id}"),
         Button(t("btn_back"), action=f"o:{offer.code}"),
     )
-    if order.currency in ctx.capabilities.invoices:
-        order_screen = dataclasses.replace(order_screen, invoice=invoice(ctx, order))
+    if bill is not None:
+        order_screen = dataclasses.replace(order_screen, invoice=bill)
     return Reply(order_screen, edit=True)
 
 
 def invoice(ctx: Context, order: Order) -> Invoice:
-    """Telegram allows 32 characters of title and 255 of description."""
+    """Telegram allows 32 characters of title and 255 of description. A 30-day subscription
+    in Stars is a Telegram Stars subscription: Telegram charges it again every 30 days."""
     offer = ctx.school.offer(order.offer_code)
     description = pick(offer.description, ctx.t.language, ctx.school.default_language) \
         if offer else ""
+    price = Money(order.amount, order.currency).format(ctx.t.language)
+    recurring = offer is not None and star_subscriptions.sold_as_subscription(
+        ctx.school, offer, order.currency)
     return Invoice(
         title=title_of_offer(ctx, order.offer_code)[:32],
         description=(description or ctx.t("order", id=order.id))[:255],
         payload=order.token,
         currency=order.currency,
         amount=order.amount,
-        label=ctx.t("btn_pay", price=Money(order.amount, order.currency).format(ctx.t.language)),
+        label=ctx.t("btn_subscribe_stars" if recurring else "btn_pay", price=price),
+        renews_every=star_subscriptions.PERIOD_SECONDS if recurring else None,
     )
 
 

@@ -16,7 +16,14 @@ from core.models import ChatState, Identity, Payment, User
 from core.ports import Clock, Notifier, TransactionConflict, UnitOfWork, UnitOfWorkFactory
 from core.school import School
 from core.services import users
-from flows.channel import Capabilities, Channel, CheckoutUrl, MessengerError, UserBlocked
+from flows.channel import (
+    Capabilities,
+    Channel,
+    CheckoutUrl,
+    MessengerError,
+    StarSubscriptions,
+    UserBlocked,
+)
 from flows.texts import Texts, normalize
 from flows.ui import Button, Incoming, IncomingKind, Screen
 
@@ -65,6 +72,7 @@ class Context:
     queued: bool = False  # messages were recorded in the outbox: wake the dispatcher
     # A fresh personal link into a paid group for a purchase: (url, expiry) or None.
     group_links: GroupLinks | None = None
+    star_subscriptions: StarSubscriptions | None = None  # Telegram, when it runs
 
     def can_pay(self, currency: str) -> bool:
         """Can this student pay in ``currency`` here: in the chat, or on a checkout page?"""
@@ -146,6 +154,8 @@ class FlowEngine:
         # Paid groups (flows.groups.GroupKeeper): their updates, and personal links.
         self.groups: Callable[[Incoming], Awaitable[None]] | None = None
         self.group_links: GroupLinks | None = None
+        self.star_subscriptions = next(
+            (c for c in channels.values() if isinstance(c, StarSubscriptions)), None)
 
     async def handle(self, incoming: Incoming) -> None:
         """Answer one update. Raises only when money arrived and could not be recorded, so
@@ -231,6 +241,7 @@ class FlowEngine:
                 refunds=self.refunds,
                 uow_factory=self.uow_factory,
                 group_links=self.group_links,
+                star_subscriptions=self.star_subscriptions,
             )
             handler, arg = self.router.route(incoming, state)
             if handler is None:

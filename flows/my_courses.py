@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+
 from core import errors
 from core.models import RENEWAL_TELEGRAM_CHANNEL, Purchase, PurchaseStatus
 from core.school import pick
-from core.services import groups, lessons
+from core.services import groups, lessons, star_subscriptions
 from core.services import renewals as renewal_service
-from core.services.upcoming import renews_by_charge
+from core.services.upcoming import renews_automatically
 from flows import renewals
+from flows.channel import MessengerError
 from flows.engine import Context, Reply, Stale, parse_id
 from flows.groups import invite_screen
 from flows.start import title_of_offer
 from flows.ui import Button, screen
+
+log = logging.getLogger(__name__)
 
 
 def purchase_line(ctx: Context, purchase: Purchase) -> str:
@@ -78,7 +83,7 @@ async def purchase_detail(ctx: Context, purchase_id: str) -> Reply:
                                   action=f"gl:{purchase.id}:{code}"))
     if purchase.renewal == RENEWAL_TELEGRAM_CHANNEL and purchase.status is PurchaseStatus.ACTIVE:
         lines.append(t("renews_in_telegram"))
-    elif renews_by_charge(purchase) and purchase.ends_at is not None:
+    elif renews_automatically(purchase) and purchase.ends_at is not None:
         lines.append(t("renews_auto", date=t.date(purchase.ends_at)))
     toggle = renewals.switch_button(t, purchase)
     if toggle is not None:
@@ -122,6 +127,12 @@ async def auto_renewal(ctx: Context, arg: str) -> Reply:
     purchase_id, _, state = arg.partition(":")
     if state not in ("on", "off"):
         raise Stale(arg)
+    purchase = await ctx.uow.purchases.get(parse_id(purchase_id))
+    if purchase is None or purchase.user_id != ctx.user.id:
+        raise Stale(arg)
+    stars = star_subscriptions.subscription_of(purchase.renewal_method or "")
+    if stars is not None:
+        return _switch_in_telegram(ctx, purchase, stars, state == "on")
     try:
         await renewal_service.switch(ctx.uow, ctx.school, parse_id(purchase_id), ctx.user.id,
                                      state == "on", ctx.now)
@@ -130,3 +141,29 @@ async def auto_renewal(ctx: Context, arg: str) -> Reply:
     reply = await purchase_detail(ctx, purchase_id)
     reply.toast = ctx.t("auto_on_done" if state == "on" else "auto_off_done")
     return reply
+
+
+def _switch_in_telegram(ctx: Context, purchase: Purchase, stars: tuple[str, str],
+                        on: bool) -> Reply:
+    """A Stars subscription is switched in Telegram first (outside the transaction), and
+    recorded here only once Telegram agreed: the student is never told "off" while Telegram
+    still charges."""
+    if ctx.star_subscriptions is None or ctx.uow_factory is None \
+            or purchase.status is not PurchaseStatus.ACTIVE:
+        raise Stale(str(purchase.id))
+    telegram, uow_factory, school, t = ctx.star_subscriptions, ctx.uow_factory, ctx.school, ctx.t
+    user_id, now, payer, charge_id = ctx.user.id, ctx.now, *stars
+    back = Button(t("btn_back"), action=f"p:{purchase.id}")
+
+    async def switch():
+        try:
+            await telegram.set_star_subscription(payer, charge_id, on)
+        except MessengerError as exc:
+            log.warning("Telegram refused to switch subscription %s: %s", charge_id, exc)
+            return screen(t("auto_switch_failed"), back)
+        async with uow_factory() as uow:
+            await renewal_service.switch(uow, school, purchase.id, user_id, on, now)
+            await uow.commit()
+        return screen(t("auto_on_done" if on else "auto_off_done"), back)
+
+    return Reply(None, after=switch)

@@ -10,10 +10,11 @@ from core.models import OrderStatus, OutboxMessage, PurchaseStatus
 from core.money import Money
 from core.ports import UnitOfWork
 from core.school import Course, Lesson, LocalText, School, pick
-from core.services import groups, lessons
-from core.services.upcoming import renews_by_charge
+from core.services import groups, lessons, star_subscriptions
+from core.services.upcoming import renews_automatically
 from flows.channel import CheckoutUrl
 from flows.groups import invite_screen, offer_buttons
+from flows.payments import GATEWAY
 from flows.renewals import renew_buttons, switch_button
 from flows.texts import Texts
 from flows.ui import Button, Screen, screen
@@ -163,15 +164,23 @@ async def reminder(r: Render) -> Screen | None:
 async def renewal_notice(r: Render) -> Screen | None:
     t = r.t
     purchase = await r.uow.purchases.get(r.message.data["purchase"])
-    if purchase is None or purchase.ends_at is None or not renews_by_charge(purchase):
+    if purchase is None or purchase.ends_at is None or not renews_automatically(purchase):
         return None  # switched off or ended since
-    renewal = await r.uow.renewals.for_period(purchase.id, purchase.ends_at)
-    order = await r.uow.orders.get(renewal.order_id) if renewal else None
-    if order is None:
+    stars = star_subscriptions.subscription_of(purchase.renewal_method or "")
+    if stars is not None:  # Telegram charges what the subscription's first payment was
+        paid = await r.uow.payments.get(GATEWAY, stars[1])
+        amount, currency, key = (paid.amount, paid.currency, "renewal_notice_stars") \
+            if paid else (None, None, "")
+    else:
+        renewal = await r.uow.renewals.for_period(purchase.id, purchase.ends_at)
+        order = await r.uow.orders.get(renewal.order_id) if renewal else None
+        amount, currency, key = (order.amount, order.currency, "renewal_notice") \
+            if order else (None, None, "")
+    if amount is None or currency is None:
         return None
-    price = Money(order.amount, order.currency).format(t.language)
+    price = Money(amount, currency).format(t.language)
     toggle = switch_button(t, purchase)
-    return screen(t("renewal_notice", title=r.offer_title(purchase.offer_code),
+    return screen(t(key, title=r.offer_title(purchase.offer_code),
                     price=price, date=t.date(purchase.ends_at)),
                   *([toggle] if toggle else []), r.my_courses())
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 from core import errors
-from core.services import payments
+from core.services import payments, star_subscriptions
 from core.services.payments import Outcome, PaymentNotice
+from core.services.star_subscriptions import StarsPayment
 from flows.engine import Context, Reply
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,9 @@ async def check(ctx: Context, _: str) -> Reply:
 
 async def received(ctx: Context, _: str) -> Reply:
     """Money arrived: confirm it through the core's one payment path, keyed on the charge id,
-    so a repeated update grants nothing twice. The confirmation goes out through the outbox."""
+    so a repeated update grants nothing twice; a payment of a Stars subscription (the first,
+    or one Telegram renewed) extends the subscription's purchase. The confirmation goes out
+    through the outbox."""
     payment = ctx.incoming.payment
     assert payment is not None
     notice = PaymentNotice(
@@ -40,7 +43,13 @@ async def received(ctx: Context, _: str) -> Reply:
         },
     )
     try:
-        result = await payments.confirm(ctx.uow, ctx.school, notice, ctx.now)
+        if payment.recurring:
+            result = await star_subscriptions.record(ctx.uow, ctx.school, StarsPayment(
+                GATEWAY, payment.charge_id, payment.payload, payment.amount,
+                ctx.incoming.sender.external_id, payment.paid_until, payment.first_recurring,
+                {"provider_charge_id": payment.provider_charge_id}), ctx.now)
+        else:
+            result = await payments.confirm(ctx.uow, ctx.school, notice, ctx.now)
     except errors.NotFound:
         log.error("payment %s for unknown order %r from %s: refund it by hand",
                   payment.charge_id, payment.payload, ctx.incoming.sender.external_id)

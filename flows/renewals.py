@@ -8,7 +8,7 @@ from datetime import datetime
 from core.models import Purchase, PurchaseStatus
 from core.school import Offer, School, pick
 from core.services import renewals
-from core.services.upcoming import renews_by_charge
+from core.services.upcoming import renews_automatically
 from flows import checkout
 from flows.engine import Context, Reply, Stale, parse_id
 from flows.texts import Texts
@@ -32,7 +32,7 @@ def switch_button(t: Texts, purchase: Purchase) -> Button | None:
     if purchase.status is not PurchaseStatus.ACTIVE or purchase.renewal_method is None \
             or purchase.ends_at is None:
         return None
-    if renews_by_charge(purchase):
+    if renews_automatically(purchase):
         return Button(t("btn_auto_off"), action=f"ar:{purchase.id}:off")
     if purchase.renewal is None:
         return Button(t("btn_auto_on"), action=f"ar:{purchase.id}:on")

@@ -36,6 +36,9 @@ class Invoice:
     currency: str
     amount: int
     label: str = "Pay"  # the pay button's text
+    # Seconds between charges of a subscription the messenger renews itself (Telegram Stars:
+    # 30 days); None for a one-time payment.
+    renews_every: int | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,9 @@ class InChatPayment:
     amount: int
     charge_id: str = ""  # the messenger's unique id of the charge (empty for a check)
     provider_charge_id: str = ""
+    recurring: bool = False  # a payment of a subscription (Telegram Stars)
+    first_recurring: bool = False  # ... its first one
+    paid_until: datetime | None = None  # the subscription's end after this payment
 
 
 @dataclass(frozen=True)

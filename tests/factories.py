@@ -122,3 +122,12 @@ def with_stars_channel(school: School) -> School:
         products={**school.products, "news": product},
         offers={**school.offers, "news-stars": offer},
     )
+
+
+def with_stars_subscription(school: School) -> School:
+    """``school`` plus "python-stars": the Python course as a Telegram Stars subscription to
+    the bot, 300 Stars every 30 days."""
+    offer = Offer("python-stars", {"en": "Python in Stars"}, Money(300, "XTR"),
+                  ("python-course",), access=AccessKind.SUBSCRIPTION,
+                  period=Period.parse("P30D"))
+    return dataclasses.replace(school, offers={**school.offers, "python-stars": offer})

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from contextvars import ContextVar
+from datetime import UTC, datetime
 
 from aiogram import Bot, Dispatcher, F
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
@@ -174,9 +175,12 @@ class TelegramMessenger(TelegramGroups):
         Telegram is told an update was received only once this returns; a webhook answers
         only after it too. A stop meanwhile leaves the update with Telegram for next time."""
         paid = message.successful_payment
+        until = paid.subscription_expiration_date
         payment = InChatPayment(
             paid.invoice_payload, paid.currency, paid.total_amount,
             paid.telegram_payment_charge_id, paid.provider_payment_charge_id or "",
+            recurring=bool(paid.is_recurring), first_recurring=bool(paid.is_first_recurring),
+            paid_until=datetime.fromtimestamp(until, UTC) if until else None,
         )
         incoming = self._incoming(message.chat.id, message.from_user, IncomingKind.PAYMENT,
                                   payment=payment)
@@ -305,6 +309,8 @@ class TelegramMessenger(TelegramGroups):
     async def _send_invoice(self, chat_id: int, screen: Screen) -> Message:
         invoice = screen.invoice
         assert invoice is not None
+        if invoice.renews_every:
+            return await self._send_subscription_link(chat_id, screen)
         stars = invoice.currency == "XTR"
         return await self.bot.send_invoice(
             chat_id,
@@ -316,6 +322,19 @@ class TelegramMessenger(TelegramGroups):
             provider_token="" if stars else self.provider_token,
             reply_markup=render.invoice_keyboard(screen),
         )
+
+    async def _send_subscription_link(self, chat_id: int, screen: Screen) -> Message:
+        """Telegram makes Stars subscriptions only through an invoice link: the screen goes
+        out with the link as its pay button."""
+        invoice = screen.invoice
+        assert invoice is not None
+        link = await self.bot.create_invoice_link(
+            title=invoice.title, description=invoice.description, payload=invoice.payload,
+            currency=invoice.currency, prices=render.prices(screen),
+            subscription_period=invoice.renews_every,
+        )
+        text, keyboard = render.message(render.with_link_to_pay(screen, link))
+        return await self.bot.send_message(chat_id, text, reply_markup=keyboard)
 
     async def edit(self, ref: MessageRef, screen: Screen) -> MessageRef:
         if screen.invoice is not None:  # an invoice is a message of its own
@@ -357,3 +376,10 @@ class TelegramMessenger(TelegramGroups):
         except TelegramBadRequest as exc:
             if "CHARGE_ALREADY_REFUNDED" not in exc.message:
                 raise MessengerError(exc.message) from exc
+
+    async def set_star_subscription(self, user_id: str, charge_id: str, on: bool) -> None:
+        try:
+            await self.bot.edit_user_star_subscription(
+                user_id=int(user_id), telegram_payment_charge_id=charge_id, is_canceled=not on)
+        except TelegramAPIError as exc:
+            raise MessengerError(exc.message) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import ipaddress
 from urllib.parse import urlsplit
@@ -67,3 +68,12 @@ def invoice_keyboard(screen: Screen) -> InlineKeyboardMarkup:
 def prices(screen: Screen) -> list[LabeledPrice]:
     assert screen.invoice is not None
     return [LabeledPrice(label=screen.invoice.title, amount=screen.invoice.amount)]
+
+
+def with_link_to_pay(screen: Screen, link: str) -> Screen:
+    """The screen with Telegram's invoice link as its first button, in place of the
+    checkout page's."""
+    assert screen.invoice is not None
+    rows = tuple(row for row in (tuple(b for b in r if not b.pays) for r in screen.rows) if row)
+    pay = (Button(screen.invoice.label, url=link),)
+    return dataclasses.replace(screen, rows=(pay, *rows), invoice=None)

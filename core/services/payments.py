@@ -119,7 +119,10 @@ async def confirm(uow: UnitOfWork, school: School, notice: PaymentNotice, now: d
         return await _extra(uow, order, payment, now)
     if late:
         await _retake_holds(uow, school, order)
-    method = upcoming.saved_method(order, notice.gateway, notice.details.get("saved_method"))
+    # A method saved for renewal is charged again by ``renewed_by`` (the gateway, or Telegram
+    # itself for a Stars subscription).
+    method = upcoming.saved_method(order, notice.details.get("renewed_by", notice.gateway),
+                                   notice.details.get("saved_method"))
     await access.grant(uow, school, order, now, method)
     return Confirmation(Outcome.GRANTED, order)
 

@@ -124,7 +124,7 @@ async def paid_until(
                            details={"member": external_id, "until": until.isoformat()})
     if (await payments.confirm(uow, school, notice, now)).outcome is not Outcome.GRANTED:
         return None
-    purchase = _latest(await uow.purchases.for_user(user_id), offer.code)
+    purchase = latest_running(await uow.purchases.for_user(user_id), offer.code)
     assert purchase is not None, "a granted subscription order left no purchase"
     purchase.ends_at = until  # Telegram's end, not one computed here
     purchase.renewal = GATEWAY
@@ -156,7 +156,7 @@ async def renewed(
                             current.offer_code)
 
 
-def _latest(purchases: list[Purchase], offer_code: str) -> Purchase | None:
+def latest_running(purchases: list[Purchase], offer_code: str) -> Purchase | None:
     running = [p for p in purchases
                if p.offer_code == offer_code and p.status is PurchaseStatus.ACTIVE]
     return max(running, key=lambda p: (p.ends_at or p.starts_at, p.id), default=None)

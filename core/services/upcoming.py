@@ -9,6 +9,7 @@ from datetime import datetime
 
 from core.models import (
     RENEWAL_TELEGRAM_CHANNEL,
+    RENEWED_BY_TELEGRAM,
     Order,
     Purchase,
     PurchaseStatus,
@@ -25,7 +26,15 @@ def gateway_of(method: str) -> str:
 
 
 def renews_by_charge(purchase: Purchase) -> bool:
-    """Renewed by charging a saved method (not by Telegram, not by hand)."""
+    """Renewed by the platform charging a saved method (not by Telegram, not by hand)."""
+    return purchase.renewal is not None and purchase.renewal not in RENEWED_BY_TELEGRAM \
+        and purchase.renewal_method is not None
+
+
+def renews_automatically(purchase: Purchase) -> bool:
+    """Renewed by itself, with a switch the student can turn off here: a saved method the
+    platform charges, or a Telegram Stars subscription to the bot (a channel's Stars
+    subscription is managed in Telegram only)."""
     return purchase.renewal is not None and purchase.renewal != RENEWAL_TELEGRAM_CHANNEL \
         and purchase.renewal_method is not None
 

@@ -22,10 +22,12 @@ Public API (see each docstring):
 - chats: ``sent_messages(chat_id)``, ``last_message(chat_id)``, ``messages(chat_id)``,
   ``deleted_messages``, ``reply_keyboards``, ``member(chat_id, user_id)``,
   ``member_status(...)``, ``commands(scope, language_code)``, ``invite_links``,
-  ``callback_answers``, ``pre_checkout_answers``, ``invoice_links``, ``charges``, ``refunds``
+  ``callback_answers``, ``pre_checkout_answers``, ``invoice_links``, ``charges``, ``refunds``,
+  ``star_subscriptions``
 - people and updates (fake_updates): ``user()``, ``group()``, ``text_update()``,
   ``callback_update()``, ``pre_checkout_update()``, ``successful_payment_update()``,
-  ``chat_member_update()``, ``chat_join_request_update()``, ``my_chat_member_update()``
+  ``chat_member_update()``, ``chat_join_request_update()``, ``my_chat_member_update()``,
+  ``pay_invoice_link()``, ``renew_star_subscription()``
 - delivery (fake_bot_delivery): ``push(*updates)``, ``await post_to_webhook(update, secret=)``,
   ``await deliver(update)``, ``await wait_consumed()``, ``pending_updates``, ``webhook``,
   ``allowed_updates``, ``dropped_updates``, ``filtered_updates``
@@ -194,6 +196,8 @@ class FakeBotAPI(GroupHandlers, UpdateDelivery, UpdateBuilders):
         self.invoice_links: dict[str, dict[str, Any]] = {}
         self.charges: dict[str, dict[str, Any]] = {}
         self.refunds: list[str] = []
+        # Stars subscriptions to the bot, by the charge id of their first payment.
+        self.star_subscriptions: dict[str, dict[str, Any]] = {}
 
         self._handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             name: getattr(self, "_m_" + name)

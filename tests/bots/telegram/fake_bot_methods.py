@@ -97,6 +97,7 @@ class MethodHandlers:
     refunds: list[str]
     unimplemented: list[str]
     charges: dict[str, dict[str, Any]]
+    star_subscriptions: dict[str, dict[str, Any]]
     invite_links: dict[str, dict[str, Any]]
     _message_counters: dict[int, int]
     _chats: dict[int, dict[str, Any]]
@@ -538,6 +539,18 @@ class MethodHandlers:
             raise bad("CHARGE_ALREADY_REFUNDED")
         charge["refunded"] = True
         self.refunds.append(charge_id)
+        return True
+
+    def _m_editUserStarSubscription(self, p: dict[str, Any]) -> bool:
+        """Cancel or re-enable a subscription's renewal; an ended one cannot come back."""
+        subscription = self.star_subscriptions.get(str(p.get("telegram_payment_charge_id")))
+        if subscription is None:
+            raise bad("CHARGE_ID_INVALID")
+        if subscription["user_id"] != p.get("user_id"):
+            raise bad("USER_ID_INVALID")
+        if not p.get("is_canceled") and subscription["until"] <= self._now():
+            raise bad("SUBSCRIPTION_EXPIRED")
+        subscription["canceled"] = bool(p.get("is_canceled"))
         return True
 
 

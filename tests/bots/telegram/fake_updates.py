@@ -77,6 +77,8 @@ class UpdateBuilders:
     _callback_queries: dict[str, dict[str, Any]]
     _pre_checkouts: dict[str, dict[str, Any]]
     charges: dict[str, dict[str, Any]]
+    star_subscriptions: dict[str, dict[str, Any]]
+    invoice_links: dict[str, dict[str, Any]]
     invite_links: dict[str, dict[str, Any]]
     subscription_charges: list[tuple[int, int, int]]
 
@@ -241,8 +243,46 @@ class UpdateBuilders:
             "total_amount": total_amount,
             "refunded": False,
         }
+        if extra.get("is_first_recurring"):
+            self.star_subscriptions[telegram_payment_charge_id] = {
+                "user_id": sender["id"], "payload": payload, "total_amount": total_amount,
+                "until": extra["subscription_expiration_date"], "canceled": False,
+                "charges": [telegram_payment_charge_id],
+            }
         message = self._user_message(sender, None, successful_payment=payment)
         return {"update_id": self.next_update_id(), "message": copy.deepcopy(message)}
+
+    def pay_invoice_link(
+        self, user: UserLike, link: str, charge_id: str
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The user opens an invoice link made by createInvoiceLink and pays: the
+        pre_checkout_query, then the successful payment (the first of a subscription when
+        the link has a subscription_period)."""
+        params = self.invoice_links[link]
+        total = sum(price["amount"] for price in params["prices"])
+        check = self.pre_checkout_update(user, params["payload"], params["currency"], total)
+        extra: dict[str, Any] = {}
+        if params.get("subscription_period"):
+            extra = {"is_recurring": True, "is_first_recurring": True,
+                     "subscription_expiration_date":
+                         int(self.time()) + params["subscription_period"]}
+        paid = self.successful_payment_update(user, params["payload"], params["currency"],
+                                              total, charge_id, **extra)
+        return check, paid
+
+    def renew_star_subscription(self, first_charge_id: str, charge_id: str) -> dict[str, Any]:
+        """Telegram charges a running Stars subscription for its next 30 days: the recurring
+        successful payment (no pre_checkout_query comes first). Refused (ValueError) if the
+        subscriber cancelled it."""
+        subscription = self.star_subscriptions[first_charge_id]
+        if subscription["canceled"]:
+            raise ValueError(f"subscription {first_charge_id} was cancelled")
+        subscription["until"] += SUBSCRIPTION_PERIOD
+        subscription["charges"].append(charge_id)
+        return self.successful_payment_update(
+            subscription["user_id"], subscription["payload"], "XTR",
+            subscription["total_amount"], charge_id, is_recurring=True,
+            subscription_expiration_date=subscription["until"])
 
     def chat_member_update(
         self,
