@@ -55,6 +55,18 @@ class PriceChanged(OrderNotPayable):
     code = "price_changed"
 
 
+class LinkCodeInvalid(DomainError):
+    """A link code that does not exist, was used, or expired."""
+
+    code = "link_code_invalid"
+
+
+class LinkSameMessenger(DomainError):
+    """Linking would give one student two accounts in the same messenger."""
+
+    code = "link_same_messenger"
+
+
 class SchoolFileError(Exception):
     """The school file is malformed. ``problems`` are lines like ``offers[2].price: ...``."""
 

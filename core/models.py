@@ -22,6 +22,10 @@ class User:
     utm_medium: str | None = None
     utm_campaign: str | None = None
     start_offer: str | None = None  # offer code of the first deep link
+    # Where messages the platform starts go ("telegram", "vk" ...); None: the messenger the
+    # student used last.
+    preferred_messenger: str | None = None
+    merged_into: int | None = None  # this student linked their accounts into that one
 
 
 @dataclass
@@ -249,3 +253,15 @@ class SubscriptionLink:
     url: str = ""
     created_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+@dataclass
+class LinkCode:
+    """A one-time code that joins the messenger account typing it to ``user_id``."""
+
+    id: int = 0
+    code: str = ""
+    user_id: int = 0
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
+    used_at: datetime | None = None

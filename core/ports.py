@@ -19,6 +19,7 @@ from core.models import (
     ChatState,
     Identity,
     InviteLink,
+    LinkCode,
     Membership,
     Order,
     OrderStatus,
@@ -47,6 +48,21 @@ class UserRepository(Protocol):
     async def update_identity(self, identity: Identity) -> None: ...
     async def identities(self, user_id: int) -> list[Identity]:
         """The user's identities, most recently seen first."""
+        ...
+
+    async def merge(self, source_id: int, into_id: int) -> None:
+        """Move everything of user ``source_id`` (identities, orders, purchases, lessons,
+        messages, links) to ``into_id`` and mark ``source_id`` merged into it."""
+        ...
+
+
+class LinkCodeRepository(Protocol):
+    async def add(self, code: LinkCode) -> LinkCode: ...
+    async def by_code(self, code: str) -> LinkCode | None: ...
+
+    async def use(self, code_id: int, now: datetime) -> bool:
+        """Mark the code used, unless it already was (compare-and-set). True if this call
+        used it."""
         ...
 
 
@@ -268,6 +284,7 @@ class UnitOfWork(Protocol):
     invite_links: InviteLinkRepository
     subscription_links: SubscriptionLinkRepository
     renewals: RenewalRepository
+    link_codes: LinkCodeRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, *exc: object) -> None: ...

@@ -73,6 +73,9 @@ class Context:
     # A fresh personal link into a paid group for a purchase: (url, expiry) or None.
     group_links: GroupLinks | None = None
     star_subscriptions: StarSubscriptions | None = None  # Telegram, when it runs
+    messengers: tuple[str, ...] = ()  # the messengers the school runs on now
+    # A link that opens the school in a messenger with a start payload, where it has one.
+    deep_link: Callable[[str, str], str | None] = lambda messenger, payload: None
 
     def can_pay(self, currency: str) -> bool:
         """Can this student pay in ``currency`` here: in the chat, or on a checkout page?"""
@@ -242,6 +245,8 @@ class FlowEngine:
                 uow_factory=self.uow_factory,
                 group_links=self.group_links,
                 star_subscriptions=self.star_subscriptions,
+                messengers=tuple(self.channels),
+                deep_link=self._deep_link,
             )
             handler, arg = self.router.route(incoming, state)
             if handler is None:
@@ -252,6 +257,10 @@ class FlowEngine:
                 await uow.chat_states.put(state)
             await uow.commit()
         return reply, ctx.queued
+
+    def _deep_link(self, messenger: str, payload: str) -> str | None:
+        make = getattr(self.channels.get(messenger), "deep_link", None)
+        return make(payload) if make is not None else None
 
     def _capabilities(self, incoming: Incoming) -> Capabilities:
         channel = self.channels.get(incoming.peer.messenger)
@@ -299,6 +308,8 @@ def error_text(t: Texts, exc: errors.DomainError) -> str:
         errors.NotFound: "err_not_found",
         errors.PriceChanged: "err_price_changed",
         errors.OrderNotPayable: "err_order_not_payable",
+        errors.LinkCodeInvalid: "err_link_code",
+        errors.LinkSameMessenger: "err_link_same_messenger",
     }
     for kind in type(exc).__mro__:
         if kind in key:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from core.models import Identity, OutboxMessage
+from core.models import Identity, OutboxMessage, User
 from core.ports import Clock, UnitOfWorkFactory
 from core.school import School
 from core.services import users
@@ -85,12 +85,13 @@ class OutboundDispatcher:
             await self._send_one(message)
         return len(claimed)
 
-    async def _target(self, uow, user_id: int) -> Identity | None:
-        """The messenger the student used last, among those that can reach them now."""
-        for identity in await uow.users.identities(user_id):
-            if identity.reachable and identity.messenger in self.channels:
-                return identity
-        return None
+    async def _target(self, uow, user: User) -> Identity | None:
+        """The messenger the student chose, or else the one they used last, among those
+        that can reach them now."""
+        reachable = [i for i in await uow.users.identities(user.id)
+                     if i.reachable and i.messenger in self.channels]
+        chosen = [i for i in reachable if i.messenger == user.preferred_messenger]
+        return (chosen or reachable or [None])[0]
 
     async def _send_one(self, message: OutboxMessage) -> None:
         try:
@@ -105,7 +106,7 @@ class OutboundDispatcher:
             await prepare(message)
         async with self.uow_factory() as uow:
             user = await uow.users.get(message.user_id)
-            identity = await self._target(uow, message.user_id)
+            identity = await self._target(uow, user) if user is not None else None
             screen = None
             if user is not None and identity is not None:
                 t = Texts(school, user.language, user.timezone)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flows import admin, catalog, checkout, my_courses, payments, renewals, start
+from flows import admin, catalog, checkout, linking, my_courses, payments, renewals, start
 from flows.engine import Router
 
 
@@ -16,6 +16,7 @@ def student_router() -> Router:
             "/my": my_courses.my_courses,
             "/refund": admin.refund,
             "/members": admin.members,
+            "/link": linking.enter_code,
         },
         actions={
             "menu": start.menu,
@@ -31,8 +32,9 @@ def student_router() -> Router:
             "gl": my_courses.group_link,
             "rn": renewals.renew,
             "ar": my_courses.auto_renewal,
+            "lk": linking.link_menu,
         },
-        steps={"promo": catalog.enter_promo},
+        steps={"promo": catalog.enter_promo, linking.STEP: linking.enter_code},
         fallback=start.unknown_text,
         payment_check=payments.check,
         payment=payments.received,

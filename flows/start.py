@@ -6,8 +6,9 @@ import dataclasses
 
 from core.school import pick
 from core.services import users
+from core.services.linking import DEEP_LINK_PREFIX
 from core.services.users import DeepLink
-from flows import catalog
+from flows import catalog, linking
 from flows.engine import Context, Reply, menu_button
 from flows.ui import Button, Screen, screen
 
@@ -15,15 +16,20 @@ from flows.ui import Button, Screen, screen
 def main_menu(ctx: Context) -> Screen:
     t = ctx.t
     welcome = t("welcome", school=ctx.school.name)
+    # Linking is offered where the school runs on more than one messenger.
+    link = [Button(t("btn_link"), action="lk")] if len(ctx.messengers) > 1 else []
     return screen(
         welcome,
         Button(t("btn_catalog"), action="cat"),
         Button(t("btn_my"), action="my"),
+        *link,
         Button(t("btn_help"), action="help"),
     )
 
 
 async def start(ctx: Context, payload: str) -> Reply:
+    if payload.startswith(DEEP_LINK_PREFIX):  # opened from "Link another messenger"
+        return await linking.enter_code(ctx, payload.removeprefix(DEEP_LINK_PREFIX))
     link = DeepLink.parse(payload)
     offer = ctx.school.offer(link.offer) if link.offer else None
     if offer is None:  # a mistyped or retired offer code is not attribution

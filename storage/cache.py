@@ -105,7 +105,7 @@ class CachedUnitOfWork:
         self.purchases = _Purchases(self, "purchases")
         self.chat_states = _ChatStates(self, "chat_states")
         for name in ("orders", "payments", "counters", "deliveries", "outbox", "memberships",
-                     "invite_links", "subscription_links", "renewals"):
+                     "invite_links", "subscription_links", "renewals", "link_codes"):
             setattr(self, name, _Deferred(self, name))
         if not self._optimistic:
             await self.sql()
@@ -171,6 +171,11 @@ class CachedUnitOfWork:
             self._changed[key] = _copy(value)
         return value
 
+    def forget(self, key: Key) -> None:
+        """A key this transaction changed in the database behind the cache's back."""
+        self._changed[key] = _GONE
+        self._written.add(key)
+
     async def write(self, key: Key, value: Any, store: Callable[[SqlUnitOfWork], Awaitable[Any]]):
         result = await store(await self.sql())
         self._changed[key] = _GONE if value is _GONE else _copy(value)
@@ -212,6 +217,18 @@ class _Users(_Deferred):
             identity,
             lambda sql: sql.users.update_identity(identity),
         )
+
+
+    async def merge(self, source_id: int, into_id: int) -> None:
+        """Every cached row of either student may have changed owner."""
+        sql = await self._uow.sql()
+        moved = await sql.users.identities(source_id)
+        await sql.users.merge(source_id, into_id)
+        for identity in moved:
+            self._uow.forget(("identity", identity.messenger, identity.external_id))
+        for user_id in (source_id, into_id):
+            self._uow.forget(("user", user_id))
+            self._uow.forget(("purchases", user_id))
 
 
 class _Purchases(_Deferred):

@@ -21,6 +21,7 @@ from core.models import (
     ChatState,
     Identity,
     InviteLink,
+    LinkCode,
     Membership,
     Order,
     OrderStatus,
@@ -57,6 +58,7 @@ class _Data:
     invite_links: dict[int, InviteLink] = field(default_factory=dict)
     subscription_links: dict[int, SubscriptionLink] = field(default_factory=dict)
     renewals: dict[int, Renewal] = field(default_factory=dict)
+    link_codes: dict[int, LinkCode] = field(default_factory=dict)
     last_ids: dict[str, int] = field(default_factory=dict)  # a sequence per table
 
     def next_id(self, table: str) -> int:
@@ -101,6 +103,7 @@ class MemoryUnitOfWork:
         self.invite_links = MemoryInviteLinks(self)
         self.subscription_links = MemorySubscriptionLinks(self)
         self.renewals = MemoryRenewals(self)
+        self.link_codes = MemoryLinkCodes(self)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -210,6 +213,19 @@ class MemoryUsers(_Repo):
         mine.sort(key=lambda i: i.id, reverse=True)
         mine.sort(key=lambda i: (i.last_seen_at is None, _neg_time(i.last_seen_at)))
         return _out(mine)
+
+    async def merge(self, source_id: int, into_id: int) -> None:
+        d = self._d
+        for table in (d.identities, d.orders, d.purchases, d.outbox, d.invite_links,
+                      d.link_codes):
+            for row in table.values():
+                if row.user_id == source_id:
+                    row.user_id = into_id
+        for (user_id, course, lesson), purchase_id in list(d.deliveries.items()):
+            if user_id == source_id:
+                del d.deliveries[(user_id, course, lesson)]
+                d.deliveries.setdefault((into_id, course, lesson), purchase_id)
+        d.users[source_id].merged_into = into_id
 
     def _check_identity(self, identity: Identity) -> None:
         self._need(self._d.users, identity.user_id, "user")
@@ -543,3 +559,21 @@ class MemoryRenewals(_Repo):
         due = [r for r in self._d.renewals.values()
                if r.status is RenewalStatus.PENDING and r.due_at and r.due_at <= now]
         return _out(sorted(due, key=lambda r: (r.due_at, r.id))[:limit])
+
+
+class MemoryLinkCodes(_Repo):
+    async def add(self, code: LinkCode) -> LinkCode:
+        if any(x.code == code.code for x in self._d.link_codes.values()):
+            raise IntegrityError(f"link code {code.code} exists")
+        self._need(self._d.users, code.user_id, "user")
+        return self._insert("link_codes", code)
+
+    async def by_code(self, code: str) -> LinkCode | None:
+        return next(iter(_out(x for x in self._d.link_codes.values() if x.code == code)), None)
+
+    async def use(self, code_id: int, now: datetime) -> bool:
+        row = self._d.link_codes.get(code_id)
+        if row is None or row.used_at is not None:
+            return False
+        row.used_at = ensure_utc(now)
+        return True

@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, Row, Table, and_, or_, select, update
+from sqlalchemy import CursorResult, Row, Table, and_, delete, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,7 @@ from core.models import (
     ChatState,
     Identity,
     InviteLink,
+    LinkCode,
     Membership,
     Order,
     OrderStatus,
@@ -38,6 +39,7 @@ from storage.tables import (
     IdentityRow,
     InviteLinkRow,
     LessonDeliveryRow,
+    LinkCodeRow,
     MembershipRow,
     OrderRow,
     OutboxRow,
@@ -63,6 +65,9 @@ memberships = MembershipRow.__table__
 invite_links = InviteLinkRow.__table__
 subscription_links = SubscriptionLinkRow.__table__
 renewals = RenewalRow.__table__
+link_codes = LinkCodeRow.__table__
+# Tables whose rows belong to a student: they follow the student when accounts are linked.
+OWNED_BY_USER = (identities, orders, purchases, outbox, invite_links, link_codes)
 
 
 @cache
@@ -167,6 +172,34 @@ class SqlUsers(_SqlRepo):
             .order_by(identities.c.last_seen_at.desc().nulls_last(), identities.c.id.desc())
         )
         return await self._all(Identity, query)
+
+    async def merge(self, source_id: int, into_id: int) -> None:
+        d = deliveries.c
+        # A lesson both accounts received is kept once.
+        taken = select(d.course, d.lesson).where(d.user_id == into_id)
+        await self._session.execute(delete(deliveries).where(
+            d.user_id == source_id, tuple_(d.course, d.lesson).in_(taken)))
+        await self._session.execute(
+            update(deliveries).where(d.user_id == source_id).values(user_id=into_id))
+        for table in OWNED_BY_USER:
+            await self._session.execute(
+                update(table).where(table.c.user_id == source_id).values(user_id=into_id))
+        await self._session.execute(
+            update(users).where(users.c.id == source_id).values(merged_into=into_id))
+
+
+class SqlLinkCodes(_SqlRepo):
+    async def add(self, code: LinkCode) -> LinkCode:
+        return await self._add(link_codes, code)
+
+    async def by_code(self, code: str) -> LinkCode | None:
+        return await self._one(LinkCode, select(link_codes).where(link_codes.c.code == code))
+
+    async def use(self, code_id: int, now: datetime) -> bool:
+        c = link_codes.c
+        return await self._count(
+            update(link_codes).where(c.id == code_id, c.used_at.is_(None)).values(used_at=now)
+        ) == 1
 
 
 class SqlOrders(_SqlRepo):

@@ -109,6 +109,8 @@ class UserRow(Base):
     utm_medium: Mapped[str | None]
     utm_campaign: Mapped[str | None]
     start_offer: Mapped[str | None]
+    preferred_messenger: Mapped[str | None]
+    merged_into: Mapped[int | None]
 
 
 class IdentityRow(Base):
@@ -290,6 +292,17 @@ class SubscriptionLinkRow(Base):
     url: Mapped[str] = mapped_column(unique=True)
     created_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class LinkCodeRow(Base):
+    __tablename__ = "link_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None]
 
 
 PENDING = text("status = 'pending'")

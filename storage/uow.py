@@ -11,6 +11,7 @@ from storage.repositories import (
     SqlCounters,
     SqlDeliveries,
     SqlInviteLinks,
+    SqlLinkCodes,
     SqlMemberships,
     SqlOrders,
     SqlOutbox,
@@ -53,6 +54,7 @@ class SqlUnitOfWork:
         self.invite_links = SqlInviteLinks(session)
         self.subscription_links = SqlSubscriptionLinks(session)
         self.renewals = SqlRenewals(session)
+        self.link_codes = SqlLinkCodes(session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
