@@ -150,7 +150,9 @@ class ConsoleMessenger:
         self.blocked.discard(incoming.peer.chat_id)  # writing to the bot unblocks it
         await self._on_incoming(incoming)
 
-    async def send(self, peer: Peer, screen: Screen, bulk: bool = False) -> MessageRef:
+    async def send(
+        self, peer: Peer, screen: Screen, bulk: bool = False, key: str | None = None
+    ) -> MessageRef:
         if peer.chat_id in self.blocked:
             raise UserBlocked(f"{peer.chat_id} blocked the bot")
         chat = self.chat(peer.chat_id)

@@ -96,7 +96,9 @@ class SandboxMessenger(ConsoleMessenger):
     def _find(self, chat_id: str, message_id: str) -> ConsoleMessage | None:
         return next((m for m in self.chat(chat_id).messages if m.id == message_id), None)
 
-    async def send(self, peer: Peer, screen: Screen, bulk: bool = False) -> MessageRef:
+    async def send(
+        self, peer: Peer, screen: Screen, bulk: bool = False, key: str | None = None
+    ) -> MessageRef:
         ref = await super().send(peer, screen, bulk)
         message = self._find(peer.chat_id, ref.message_id)
         assert message is not None

@@ -44,7 +44,9 @@ class TerminalMessenger(ConsoleMessenger):
             lines.append(f"  [{number}] {button.text}{target}")
         print("\n".join(lines), file=self.out, flush=True)
 
-    async def send(self, peer: Peer, screen: Screen, bulk: bool = False) -> MessageRef:
+    async def send(
+        self, peer: Peer, screen: Screen, bulk: bool = False, key: str | None = None
+    ) -> MessageRef:
         ref = await super().send(peer, screen, bulk)
         self._print(screen, edited=False)
         return ref

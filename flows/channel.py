@@ -50,9 +50,12 @@ class Channel(Protocol):
     name: str
     capabilities: Capabilities
 
-    async def send(self, peer: Peer, screen: Screen, bulk: bool = False) -> MessageRef:
+    async def send(
+        self, peer: Peer, screen: Screen, bulk: bool = False, key: str | None = None
+    ) -> MessageRef:
         """``bulk``: a message the platform starts (not an answer to the student), which the
-        messenger's sending limits apply to."""
+        messenger's sending limits apply to. ``key``: the same for every attempt to send
+        the same message, where the messenger can drop a repeat (VK's ``random_id``)."""
         ...
     async def edit(self, ref: MessageRef, screen: Screen) -> MessageRef: ...
     async def ack(self, incoming: Incoming, toast: str | None = None) -> None:

@@ -202,7 +202,7 @@ class FlowEngine:
             log.exception("follow-up of %s failed", incoming)
             screen = Screen(t("err_generic"))
         if screen is not None:
-            await self._deliver(incoming, Reply(screen))
+            await self._deliver(incoming, Reply(screen), part=":after")
     async def _converse_again_on_conflict(
         self, school: School, incoming: Incoming
     ) -> tuple[Reply, bool]:
@@ -266,7 +266,7 @@ class FlowEngine:
         channel = self.channels.get(incoming.peer.messenger)
         return channel.capabilities if channel else Capabilities()
 
-    async def _deliver(self, incoming: Incoming, reply: Reply) -> None:
+    async def _deliver(self, incoming: Incoming, reply: Reply, part: str = "") -> None:
         channel = self.channels.get(incoming.peer.messenger)
         if channel is None:
             log.error("no channel for %s", incoming.peer.messenger)
@@ -284,7 +284,8 @@ class FlowEngine:
                     raise
                 except MessengerError:
                     log.info("edit failed, sending a new message instead")
-            await channel.send(incoming.peer, reply.screen)
+            key = f"reply:{incoming.event_id}{part}" if incoming.event_id else None
+            await channel.send(incoming.peer, reply.screen, key=key)
         except UserBlocked:
             async with self.uow_factory() as uow:
                 identity = await uow.users.identity(

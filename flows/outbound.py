@@ -124,7 +124,8 @@ class OutboundDispatcher:
             return
         channel = self.channels[identity.messenger]
         try:
-            await channel.send(Peer(identity.messenger, identity.external_id), screen, bulk=True)
+            await channel.send(Peer(identity.messenger, identity.external_id), screen, bulk=True,
+                               key=f"outbox:{message.id}")
         except UserBlocked as exc:
             async with self.uow_factory() as uow:
                 await users.mark_unreachable(uow, identity.id)

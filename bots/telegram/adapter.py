@@ -287,7 +287,9 @@ class TelegramMessenger(TelegramGroups):
 
     # --- sending ---------------------------------------------------------------------------
 
-    async def send(self, peer: Peer, screen: Screen, bulk: bool = False) -> MessageRef:
+    async def send(
+        self, peer: Peer, screen: Screen, bulk: bool = False, key: str | None = None
+    ) -> MessageRef:
         chat_id = int(peer.chat_id)
         reply = not bulk
         if screen.invoice is not None and screen.invoice.currency in self.capabilities.invoices:
