@@ -56,6 +56,8 @@ from web.sandbox import Sandbox, add_sandbox_routes
 log = logging.getLogger("school")
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 TELEGRAM = "telegram"
+VK = "vk"
+VIBER = "viber"
 # name -> interval in seconds
 SWEEPS = {"orders": 300, "lessons": 30, "expiry": 60, "groups": 60, "reminders": 60,
           "renewals": 60}
@@ -77,6 +79,13 @@ class Settings(BaseSettings):
     telegram_api_url: AnyHttpUrl | None = None  # a self-hosted Bot API server
     telegram_provider_token: SecretStr | None = None  # card payments in the chat
     telegram_webhook_secret: SecretStr | None = None  # required in webhook mode (PUBLIC_URL)
+    vk_group_token: SecretStr | None = None  # a VK community's access token (messages)
+    vk_group_id: int | None = None
+    vk_api_url: AnyHttpUrl | None = None  # another VK API server (tests)
+    vk_callback_secret: SecretStr | None = None  # Callback API mode (with PUBLIC_URL)
+    vk_confirmation_code: str | None = None  # the Callback API server's confirmation string
+    viber_auth_token: SecretStr | None = None
+    viber_api_url: AnyHttpUrl | None = None  # another Viber API server (tests)
     sandbox: Literal["auto", "on", "off"] = "auto"  # auto: on when no messenger is configured
     sandbox_database_url: str = "sqlite+aiosqlite:///sandbox.db"
     sandbox_public: bool = False  # serve the sandbox on a non-loopback address too
@@ -116,6 +125,15 @@ class Settings(BaseSettings):
         if self.telegram_bot_token and self.public_url and not self.telegram_webhook_secret:
             raise ValueError("with PUBLIC_URL the Telegram bot runs on a webhook: set "
                              "TELEGRAM_WEBHOOK_SECRET so forged updates are refused")
+        return self
+
+    @model_validator(mode="after")
+    def _vk_complete(self) -> Settings:
+        if self.vk_group_token and not self.vk_group_id:
+            raise ValueError("VK_GROUP_TOKEN needs VK_GROUP_ID (the community's numeric id)")
+        if self.vk_callback_secret and not self.vk_confirmation_code:
+            raise ValueError("the VK Callback API needs VK_CONFIRMATION_CODE as well as "
+                             "VK_CALLBACK_SECRET (both from the community's settings)")
         return self
 
     @model_validator(mode="after")
@@ -312,8 +330,8 @@ class Sweeper:
             await self.lease.release()
 
 
-def configured_messengers(settings: Settings, default_language: str = "en"
-                          ) -> dict[str, Messenger]:
+def configured_messengers(settings: Settings, default_language: str = "en",
+                          school_name: str = "School") -> dict[str, Messenger]:
     """Every messenger whose token is set."""
     messengers: dict[str, Messenger] = {}
     if settings.telegram_bot_token:
@@ -331,7 +349,37 @@ def configured_messengers(settings: Settings, default_language: str = "en"
             webhook_secret=secret.get_secret_value() if secret else None,
             default_language=default_language,
         )
+    if settings.vk_group_token and settings.vk_group_id:
+        from bots.vk.adapter import VkMessenger
+
+        callback = settings.public_url is not None and settings.vk_callback_secret is not None
+        messengers[VK] = VkMessenger(
+            settings.vk_group_token.get_secret_value(), settings.vk_group_id,
+            api_url=str(settings.vk_api_url).rstrip("/") if settings.vk_api_url else None,
+            callback_secret=settings.vk_callback_secret.get_secret_value()
+            if settings.vk_callback_secret else None,
+            confirmation_code=settings.vk_confirmation_code, webhook=callback,
+        )
+    if settings.viber_auth_token:
+        from bots.viber.adapter import WEBHOOK_PATH as VIBER_PATH
+        from bots.viber.adapter import ViberMessenger
+
+        if settings.public_url is None:
+            log.warning("Viber delivers messages only to a webhook: set PUBLIC_URL (https)")
+        messengers[VIBER] = ViberMessenger(
+            settings.viber_auth_token.get_secret_value(), sender_name=school_name,
+            api_url=str(settings.viber_api_url) if settings.viber_api_url else None,
+            webhook_url=f"{settings.base_url}{VIBER_PATH}" if settings.public_url else None,
+        )
     return messengers
+
+
+def add_webhook_routes(app: web.Application, messengers: dict[str, Messenger]) -> None:
+    """The callback endpoints of the messengers that receive through one."""
+    for messenger in messengers.values():
+        receives = getattr(messenger, "webhook_url", None) or getattr(messenger, "webhook", False)
+        if receives and hasattr(messenger, "add_webhook_route"):
+            messenger.add_webhook_route(app)
 
 
 SANDBOX_STUDENTS = (("Anna", "en"), ("Дмитрий", "ru"), ("Camille", "fr"))
@@ -403,15 +451,14 @@ async def serve(settings: Settings, school: School, terminal: bool = False) -> N
     engine = create_engine(settings.database_url)
     await migrate(engine)
     uow_factory = sql_uow_factory(session_factory(engine))
-    messengers = configured_messengers(settings, school.default_language)
+    messengers = configured_messengers(settings, school.default_language, school.name)
     console = TerminalMessenger() if terminal else None
     if console is not None:
         messengers[console.name] = console
     telegram = messengers.get(TELEGRAM)
     platform = build_platform(settings, school, uow_factory, channels=messengers,
                               refunds=telegram.refund if telegram else None)
-    if telegram is not None and telegram.webhook_url:
-        telegram.add_webhook_route(platform.app)
+    add_webhook_routes(platform.app, messengers)
     resynced = await jobs.resync_lesson_schedule(uow_factory, school, platform.clock.now())
     log.info("lesson schedule checked, %d purchases updated", resynced)
     with_sandbox = sandbox_wanted(settings, len(platform.channels))

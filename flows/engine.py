@@ -103,6 +103,7 @@ class Router:
     payment_check: Handler | None = None
     payment: Handler | None = None
     blocked: Handler | None = None
+    subscribed: Handler | None = None
 
     def route(self, incoming: Incoming, state: ChatState) -> tuple[Handler | None, str]:
         if incoming.kind is IncomingKind.PAYMENT_CHECK:
@@ -111,6 +112,8 @@ class Router:
             return self.payment, ""
         if incoming.kind is IncomingKind.BLOCKED:
             return self.blocked, ""
+        if incoming.kind is IncomingKind.SUBSCRIBED:
+            return self.subscribed, ""
         if incoming.kind is IncomingKind.STARTED:
             state.step = ""
             return self.commands.get("/start"), incoming.text

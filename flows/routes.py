@@ -39,4 +39,5 @@ def student_router() -> Router:
         payment_check=payments.check,
         payment=payments.received,
         blocked=start.blocked,
+        subscribed=start.subscribed,
     )

@@ -62,6 +62,12 @@ async def blocked(ctx: Context, _: str) -> Reply:
     return Reply(None)
 
 
+async def subscribed(ctx: Context, _: str) -> Reply:
+    """The student allowed the bot to write again: their account is reachable once more (the
+    engine's lookup of the student records that); nothing to say."""
+    return Reply(None)
+
+
 async def unknown_text(ctx: Context, _: str) -> Reply:
     menu = main_menu(ctx)
     return Reply(Screen(ctx.t("err_unknown_text"), menu.rows))

@@ -85,6 +85,7 @@ class IncomingKind(enum.StrEnum):
     PAYMENT_CHECK = "payment_check"  # may this payment go ahead? (Telegram pre_checkout_query)
     PAYMENT = "payment"  # money arrived in the chat (Telegram successful_payment)
     BLOCKED = "blocked"  # the student blocked the bot: stop writing until they write again
+    SUBSCRIBED = "subscribed"  # the student allowed the bot to write again (Viber, VK)
     MEMBER = "member"  # someone's status in a paid group changed (Telegram chat_member)
     JOIN_REQUEST = "join_request"  # someone asks to join a paid group
     BOT_STATUS = "bot_status"  # the bot's own status or rights in a group changed

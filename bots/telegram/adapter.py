@@ -94,6 +94,7 @@ class TelegramMessenger(TelegramGroups):
         self.answer_in_webhook_reply = True
         self.sender = sender or TelegramSender()
         self.default_language = default_language  # of the menu for every other language
+        self.username: str | None = None  # the bot's, once it runs: for deep links
         self.capabilities = Capabilities(
             can_edit=True,
             invoices=frozenset({"XTR"}) | (FIAT if provider_token else frozenset()),
@@ -245,6 +246,7 @@ class TelegramMessenger(TelegramGroups):
 
     async def run(self, on_incoming: OnIncoming) -> None:
         self._on_incoming = on_incoming
+        self.username = (await self.bot.me()).username
         await self.set_command_menu()
         if self.webhook_url:
             await self.bot.set_webhook(
@@ -269,6 +271,9 @@ class TelegramMessenger(TelegramGroups):
         assert self.webhook_secret, "a Telegram webhook needs a secret token"
         endpoint = WebhookEndpoint(self.dispatcher, self.bot, self.webhook_secret)
         app.router.add_post(WEBHOOK_PATH, endpoint.handle)
+
+    def deep_link(self, payload: str) -> str | None:
+        return f"https://t.me/{self.username}?start={payload}" if self.username else None
 
     async def stop(self) -> None:
         if self._polling is not None:

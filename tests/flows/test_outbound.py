@@ -99,7 +99,7 @@ async def test_one_broken_message_does_not_hold_up_the_others(harness, monkeypat
         await harness.pay(await chat.click("Pay"))
     send = harness.console.send
 
-    async def broken_for_anna(peer, screen, bulk=False):
+    async def broken_for_anna(peer, screen, bulk=False, key=None):
         if peer.chat_id == anna.user_id:
             raise ConnectionResetError("socket closed")
         return await send(peer, screen, bulk)
@@ -116,7 +116,7 @@ async def test_rate_limit_reschedules_after_the_pause(harness, clock, monkeypatc
     chat = await _paid_student(harness)
     calls = []
 
-    async def limited(peer, screen, bulk=False):
+    async def limited(peer, screen, bulk=False, key=None):
         calls.append(screen)
         raise RetryAfter(30)
 
@@ -136,7 +136,7 @@ async def test_rate_limit_reschedules_after_the_pause(harness, clock, monkeypatc
 async def test_passing_errors_back_off_then_give_up(harness, clock, monkeypatch):
     await _paid_student(harness)
 
-    async def broken(peer, screen, bulk=False):
+    async def broken(peer, screen, bulk=False, key=None):
         raise MessengerError("network down")
 
     monkeypatch.setattr(harness.console, "send", broken)

@@ -1,0 +1,1 @@
+"""Viber: the REST Bot API called with aiohttp, callbacks on a webhook."""
