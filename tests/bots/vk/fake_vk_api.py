@@ -55,6 +55,7 @@ Public API (see each docstring):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import re
@@ -1077,10 +1078,8 @@ class FakeVK:
         sender = self._as_user(user)
         peer = peer_id if peer_id is not None else sender["id"]
         if isinstance(payload, str):
-            try:
+            with contextlib.suppress(ValueError):  # a forged, non-JSON payload goes as is
                 payload = json.loads(payload)
-            except ValueError:
-                pass
         event_id = secrets.token_hex(6)
         self._events[event_id] = {
             "user_id": sender["id"], "peer_id": peer, "created": self.time(), "answered": False,
@@ -1197,11 +1196,9 @@ class FakeVK:
                 return {"ts": str(self._lp_ts if updates else ts),
                         "updates": copy.deepcopy(updates)}
             wake = self._wake
-            try:
+            with contextlib.suppress(TimeoutError):  # the poll's wait is over: answer
                 async with asyncio.timeout(remaining):
                     await wake.wait()
-            except TimeoutError:
-                pass
 
     # ================================================================ Callback API
 
