@@ -492,6 +492,7 @@ async def serve(settings: Settings, school: School, terminal: bool = False) -> N
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
+        # Windows' event loop has no signal handlers; Ctrl+C still stops it there.
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     if console is not None:
