@@ -2,12 +2,9 @@
 purchases), kept in this process after they are committed, so a press that changes nothing
 costs no database round trip and does not queue for SQLite's one writer.
 
-Only for SQLite, where the platform is the one process writing the file: every write goes
-through a unit of work of this process, and each publishes what it changed right after its
-commit, before it lets the next writer in. (PostgreSQL serves several processes; there the
-database is read every time.)
-
-Two kinds of unit of work share the cache:
+On SQLite the platform is the one process writing the file: every write goes through a unit
+of work of this process, and each publishes what it changed right after its commit, before
+it lets the next writer in. Two kinds of unit of work share the cache:
 - *locked* (the default): takes the writer lock at the start, like any SQLite transaction.
   While it holds the lock the cache agrees with the database, so it reads from the cache
   freely and can never conflict.
@@ -15,31 +12,55 @@ Two kinds of unit of work share the cache:
   the lock only when it must touch the database (a miss, any other query, a write). If a row
   it already read from the cache changed in between, it raises ``TransactionConflict`` before
   anything is written, and the caller runs the turn again.
+
+On PostgreSQL (``shared``) other processes write too. Only optimistic units of work read from
+the cache, and only until they open their transaction; everything else reads the database.
+When a turn opens its transaction (to write, or for anything not cached), it reads again each
+row it took from the cache and compares: a row another process changed makes it raise
+``TransactionConflict`` before it writes anything. Every commit that changed cached rows
+tells the other processes (``storage.invalidation``: NOTIFY), which drop them; that keeps
+the cache fresh, the comparison keeps it safe (a notice may come after a decision).
 """
 
 from __future__ import annotations
 
 import itertools
+import secrets
 from collections.abc import Awaitable, Callable, Hashable
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from core.models import ChatState, Identity, Purchase, User
 from core.ports import TransactionConflict
+from storage.invalidation import CHANNEL, report
 from storage.uow import SqlUnitOfWork
 
 Key = tuple[Hashable, ...]
+Load = Callable[[SqlUnitOfWork], Awaitable[Any]]
 _GONE = object()  # a key this transaction changed without knowing the new value
 
 
 class RowCache:
-    """Committed values by key, each with a stamp that changes whenever the value does."""
+    """Committed values by key, each with a stamp that changes whenever the value does.
 
-    def __init__(self, limit: int = 200_000) -> None:
+    ``shared``: other processes write the same database and report the keys they changed
+    (``invalidate``). A transaction notes ``epoch`` before its first query; what it read is
+    cached at its commit only if no report about that key came since: the report may be about
+    a change made after the read. Until reports are known to arrive (``enable``), a shared
+    cache holds nothing."""
+
+    def __init__(self, limit: int = 200_000, shared: bool = False) -> None:
         self.limit = limit
+        self.shared = shared
+        self.enabled = not shared
+        self.origin = secrets.token_hex(8)  # tells this cache's own reports from others'
+        self.epoch = 0
         self._entries: dict[Key, tuple[int, Any]] = {}
         self._stamps = itertools.count(1)
+        self._reported: dict[Key, int] = {}  # key -> epoch of its last report
+        self._floor = 0  # transactions begun before this epoch may not fill the cache
 
     def get(self, key: Key) -> tuple[int, Any] | None:
         return self._entries.get(key)
@@ -48,23 +69,55 @@ class RowCache:
         entry = self._entries.get(key)
         return entry[0] if entry else None
 
-    def publish(self, changed: dict[Key, Any], written: set[Key]) -> None:
+    def publish(self, changed: dict[Key, Any], written: set[Key], since: int = 0) -> None:
         """After a commit: written keys get their new value (or leave); values this
-        transaction only read are added where absent."""
+        transaction only read are added where absent. ``since``: the epoch the transaction
+        began in."""
         for key, value in changed.items():
+            fresh = value is not _GONE and self._current(key, since)
             if key in written:
                 self._entries.pop(key, None)  # re-inserted last: the oldest go first
-                if value is not _GONE:
+                if fresh:
                     self._entries[key] = (next(self._stamps), value)
-            elif key not in self._entries and value is not _GONE:
+            elif fresh and key not in self._entries:
                 self._entries[key] = (next(self._stamps), value)
         if len(self._entries) > self.limit:
             for key in list(itertools.islice(self._entries, len(self._entries) // 10)):
                 del self._entries[key]
 
+    def _current(self, key: Key, since: int) -> bool:
+        return self.enabled and since >= self._floor and self._reported.get(key, 0) <= since
+
     def forget(self, keys: set[Key]) -> None:
         for key in keys:
             self._entries.pop(key, None)
+
+    def invalidate(self, keys: list[Key] | None) -> None:
+        """Another process changed these keys (None: any key)."""
+        self.epoch += 1
+        if keys is None or len(self._reported) + len(keys) > self.limit:
+            self._entries.clear()
+            self._reported.clear()
+            self._floor = self.epoch
+            return
+        for key in keys:
+            self._entries.pop(key, None)
+            self._reported[key] = self.epoch
+
+    def enable(self) -> None:
+        """Reports arrive from now on: what is read from now on may be cached."""
+        self.epoch += 1
+        self._floor = self.epoch
+        self._reported.clear()
+        self.enabled = True
+
+    def disable(self) -> None:
+        """Reports may be missed: hold nothing until ``enable``."""
+        self.enabled = False
+        self.epoch += 1
+        self._floor = self.epoch
+        self._entries.clear()
+        self._reported.clear()
 
 
 def _shallow(entity: Any) -> Any:
@@ -88,14 +141,21 @@ class CachedUnitOfWork:
     """A ``SqlUnitOfWork`` opened when first needed, with cached reads (see the module)."""
 
     def __init__(
-        self, open_sql: Callable[[], SqlUnitOfWork], cache: RowCache, optimistic: bool
+        self,
+        open_sql: Callable[[], SqlUnitOfWork],
+        cache: RowCache,
+        optimistic: bool,
+        seen: Callable[[str, str, datetime], None] | None = None,
     ) -> None:
         self._open_sql = open_sql
         self._cache = cache
         self._optimistic = optimistic
+        self._record_seen = seen
         self._sql: SqlUnitOfWork | None = None
         self._entered = False
-        self._seen: dict[Key, int | None] = {}  # read from the cache before the lock
+        self._since = 0
+        # read from the cache before the transaction: key -> (stamp, value, how to load it)
+        self._seen: dict[Key, tuple[int, Any, Load]] = {}
         self._changed: dict[Key, Any] = {}  # this transaction's view of keys it touched
         self._written: set[Key] = set()
 
@@ -114,6 +174,7 @@ class CachedUnitOfWork:
     async def __aexit__(self, *exc: object) -> None:
         sql, self._sql = self._sql, None
         self._entered = False
+        self._seen.clear()
         self._changed.clear()
         self._written.clear()
         if sql is not None:
@@ -128,24 +189,42 @@ class CachedUnitOfWork:
         sql = self._open_sql()  # a unit of work belongs to one task: no race to open it
         await sql.__aenter__()
         self._sql = sql
+        self._since = self._cache.epoch
         self._check_seen()
+        if self._cache.shared:
+            await self._check_seen_in(sql)
         return sql
 
     def _check_seen(self) -> None:
-        if any(self._cache.stamp(key) != stamp for key, stamp in self._seen.items()):
+        """Rows read from the cache still have the stamp they had (none was written by this
+        process, or reported changed by another, since)."""
+        if any(self._cache.stamp(key) != seen[0] for key, seen in self._seen.items()):
             raise TransactionConflict("rows read from the cache changed meanwhile")
-        self._seen.clear()
+        if not self._cache.shared:
+            self._seen.clear()
+
+    async def _check_seen_in(self, sql: SqlUnitOfWork) -> None:
+        """Rows read from the cache are still what the database holds (another process
+        may have changed them, and its report may be on its way)."""
+        seen, self._seen = self._seen, {}
+        for key, (_stamp, value, load) in seen.items():
+            if await load(sql) != value:
+                self._cache.forget({key})
+                raise TransactionConflict(f"{key} was changed by another process")
+            self._changed.setdefault(key, value)
 
     async def commit(self) -> None:
         if self._sql is None:
             self._check_seen()  # read only, from the cache: still one consistent picture
             return
+        if self._cache.shared and self._written:
+            await self._sql.notify(CHANNEL, report(self._cache.origin, self._written))
         try:
             await self._sql.commit()
         except BaseException:
             self._cache.forget(self._written)  # the database may or may not have them
             raise
-        self._cache.publish(self._changed, self._written)
+        self._cache.publish(self._changed, self._written, self._since)
         self._changed.clear()
         self._written.clear()
 
@@ -157,14 +236,19 @@ class CachedUnitOfWork:
 
     # --- used by the repositories below --------------------------------------------------
 
-    async def read(self, key: Key, load: Callable[[SqlUnitOfWork], Awaitable[Any]]) -> Any:
+    def _trusts_cache(self) -> bool:
+        """SQLite: always (with the lock the cache is the database; without it, the stamps
+        are checked when it is taken). PostgreSQL: a turn, before its transaction."""
+        return not self._cache.shared or (self._optimistic and self._sql is None)
+
+    async def read(self, key: Key, load: Load) -> Any:
         if key in self._changed:
             value = self._changed[key]
             if value is not _GONE:
                 return _copy(value)
-        elif (entry := self._cache.get(key)) is not None:
+        elif self._trusts_cache() and (entry := self._cache.get(key)) is not None:
             if self._sql is None:
-                self._seen.setdefault(key, entry[0])
+                self._seen.setdefault(key, (entry[0], entry[1], load))
             return _copy(entry[1])
         value = await load(await self.sql())
         if value is not None:
@@ -181,6 +265,21 @@ class CachedUnitOfWork:
         self._changed[key] = _GONE if value is _GONE else _copy(value)
         self._written.add(key)
         return result
+
+    async def seen(self, identity: Identity, at: datetime) -> None:
+        """Last seen, written behind: no transaction for it (``storage.seen``)."""
+        if self._record_seen is not None:
+            self._record_seen(identity.messenger, identity.external_id, at)
+            return
+        sql = await self.sql()
+        stored = await sql.users.record_seen(identity.messenger, identity.external_id, at)
+        self.refresh(("identity", identity.messenger, identity.external_id), stored)
+
+    def refresh(self, key: Key, value: Any) -> None:
+        """This transaction wrote ``key``; ``value`` is what the database now holds (None:
+        unknown)."""
+        self._changed[key] = _GONE if value is None else _copy(value)
+        self._written.add(key)
 
 
 class _Deferred:
@@ -218,6 +317,8 @@ class _Users(_Deferred):
             lambda sql: sql.users.update_identity(identity),
         )
 
+    async def seen(self, identity: Identity, at: datetime) -> None:
+        await self._uow.seen(identity, at)
 
     async def merge(self, source_id: int, into_id: int) -> None:
         """Every cached row of either student may have changed owner."""

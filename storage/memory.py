@@ -208,6 +208,13 @@ class MemoryUsers(_Repo):
         self._check_identity(identity)
         self._replace(self._d.identities, identity)
 
+    async def seen(self, identity: Identity, at: datetime) -> None:
+        for stored in self._d.identities.values():
+            if (stored.messenger, stored.external_id) == (identity.messenger,
+                                                          identity.external_id):
+                if stored.last_seen_at is None or stored.last_seen_at < at:
+                    stored.last_seen_at = ensure_utc(at)
+
     async def identities(self, user_id: int) -> list[Identity]:
         mine = [i for i in self._d.identities.values() if i.user_id == user_id]
         mine.sort(key=lambda i: i.id, reverse=True)

@@ -165,6 +165,21 @@ class SqlUsers(_SqlRepo):
     async def update_identity(self, identity: Identity) -> None:
         await self._update(identities, identity.id, _values(identity, identities))
 
+    async def seen(self, identity: Identity, at: datetime) -> None:
+        await self.record_seen(identity.messenger, identity.external_id, at)
+
+    async def record_seen(self, messenger: str, external_id: str, at: datetime) -> Identity | None:
+        """``last_seen_at = max(last_seen_at, at)``: the identity if this moved it forward."""
+        c = identities.c
+        query = (
+            update(identities)
+            .where(c.messenger == messenger, c.external_id == external_id,
+                   or_(c.last_seen_at.is_(None), c.last_seen_at < at))
+            .values(last_seen_at=at)
+            .returning(*identities.c)
+        )
+        return _entity(Identity, (await self._session.execute(query)).first())
+
     async def identities(self, user_id: int) -> list[Identity]:
         query = (
             select(identities)

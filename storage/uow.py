@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.repositories import (
@@ -75,6 +76,11 @@ class SqlUnitOfWork:
 
     async def rollback(self) -> None:
         await self._active().rollback()
+
+    async def notify(self, channel: str, payload: str) -> None:
+        """PostgreSQL NOTIFY, delivered if and when this transaction commits."""
+        await self._active().execute(
+            select(func.pg_notify(channel, payload)))
 
     def _active(self) -> AsyncSession:
         if self._session is None:

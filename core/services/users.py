@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from core.models import Identity, User
 from core.ports import UnitOfWork
 
-# "Last seen" is kept to the minute: a student pressing buttons is not a write per press.
+# "Last seen" is kept to the minute, and written behind (``UserRepository.seen``): a student
+# pressing buttons is not a write per press.
 SEEN_PRECISION = timedelta(minutes=1)
 _REFERRAL_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 _SEGMENT = re.compile(r"^(o|src|med|cmp|ref)-(.+)$")
@@ -114,11 +115,14 @@ async def resolve(
     user = await uow.users.get(identity.user_id)
     assert user is not None, f"identity {identity.id} points at a missing user"
     stale = identity.last_seen_at is None or now - identity.last_seen_at >= SEEN_PRECISION
-    if stale or not identity.reachable or (name and name != identity.name):
+    if not identity.reachable or (name and name != identity.name):
         identity.last_seen_at = now
         identity.reachable = True
         identity.name = name or identity.name
         await uow.users.update_identity(identity)
+    elif stale:  # only "last seen": written behind, not in this press's transaction
+        identity.last_seen_at = now
+        await uow.users.seen(identity, now)
     changed = False
     if language and language != user.language:
         user.language = language
