@@ -100,11 +100,13 @@ class SqlUnitsOfWork:
             return self._plain()
         return self._cached(optimistic=True, seen=self._seen)
 
-    async def ready(self) -> None:
+    async def ready(self) -> bool:
         """PostgreSQL: wait until this process hears the others' changes (until then its
-        cache holds nothing). The first unit of work starts listening anyway."""
+        cache holds nothing; the first unit of work starts listening anyway). Is the cache
+        in use?"""
         if self._engine is not None and self._engine.invalidations is not None:
-            await self._engine.invalidations.ready()
+            return await self._engine.invalidations.ready()
+        return self._engine is not None
 
     async def flush(self) -> None:
         """Write now what is written behind ("last seen")."""

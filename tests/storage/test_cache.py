@@ -1,17 +1,19 @@
-"""The SQLite row cache: a press that changes nothing never waits for the database, a turn
+"""The SQLite row cache (PostgreSQL: test_cache_postgres.py): a press that changes nothing never waits for the database, a turn
 whose rows changed under it writes nothing, and the cache never shows what was not committed."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event
 
 from core.models import ChatState, Identity, Order, Purchase, User
 from core.ports import TransactionConflict
+from core.services import users
 from storage.factory import SqlUnitsOfWork
+from storage.repositories import SqlUsers
 from storage.testing import make_sqlite_uow_factory
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -158,3 +160,60 @@ async def test_factories_over_one_engine_share_the_cache_and_the_lock(sqlite):
         await uow.commit()
     async with sqlite.optimistic() as turn:
         assert (await turn.users.get(user.id)).name == "Anna K."
+
+
+async def test_a_press_that_only_refreshes_last_seen_opens_no_transaction(sqlite):
+    await _student(sqlite)
+    later = NOW + timedelta(minutes=5)
+    sqlite.statements.clear()
+    async with sqlite() as writer:  # another transaction holds SQLite's one writer lock
+        await writer.orders.get(1)
+        async with asyncio.timeout(1), sqlite.optimistic() as turn:
+            _, identity = await users.resolve(turn, later, "telegram", "42", "Anna")
+            await turn.commit()
+    assert identity.last_seen_at == later
+    assert not [s for s in sqlite.statements if "identities" in s]
+    assert len(sqlite._engine.seen) == 1  # written behind, a few seconds later
+
+    await sqlite.flush()
+    async with sqlite() as uow:
+        assert (await uow.users.identity_by_id(identity.id)).last_seen_at == later  # stored
+    sqlite.statements.clear()
+    async with sqlite.optimistic() as turn:  # and the cache knows it: nothing more to record
+        await users.resolve(turn, later + timedelta(seconds=30), "telegram", "42", "Anna")
+        await turn.commit()
+    assert len(sqlite._engine.seen) == 0 and sqlite.statements == []
+
+
+async def test_last_seen_is_written_in_the_background_and_only_moves_forward(sqlite):
+    _, identity = await _student(sqlite)
+    sqlite._engine.seen.every = 0.01
+    async with sqlite.optimistic() as turn:
+        await turn.users.seen(identity, NOW + timedelta(minutes=9))
+        await turn.users.seen(identity, NOW + timedelta(minutes=3))  # older: ignored
+    async with asyncio.timeout(5):
+        while len(sqlite._engine.seen):
+            await asyncio.sleep(0.01)
+        await sqlite.flush()  # waits for a flush under way
+    async with sqlite() as uow:
+        stored = await uow.users.identity_by_id(identity.id)
+    assert stored.last_seen_at == NOW + timedelta(minutes=9)
+
+
+async def test_a_failed_write_of_last_seen_keeps_it_for_the_next(sqlite, monkeypatch):
+    _, identity = await _student(sqlite)
+    async with sqlite.optimistic() as turn:
+        await turn.users.seen(identity, NOW + timedelta(minutes=2))
+
+    async def broken(*_args):
+        raise ConnectionError("the database went away")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SqlUsers, "record_seen", broken)
+        with pytest.raises(ConnectionError):
+            await sqlite.flush()
+    assert len(sqlite._engine.seen) == 1
+    await sqlite.close()  # at shutdown: what is pending is written
+    async with sqlite() as uow:
+        stored = await uow.users.identity_by_id(identity.id)
+    assert stored.last_seen_at == NOW + timedelta(minutes=2)
