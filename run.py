@@ -514,6 +514,7 @@ async def serve(settings: Settings, school: School, terminal: bool = False) -> N
         task.cancel()
     await asyncio.gather(*others, return_exceptions=True)
     for run in runs:
+        await run.platform.uow_factory.close()  # "last seen" written behind; stop listening
         await run.engine.dispose()
 
 

@@ -147,7 +147,7 @@ class FlowEngine:
         refunds: Refunds | None = None,
     ) -> None:
         self.uow_factory = uow_factory
-        # A turn reads before it locks where the storage can (SQLite's row cache): most
+        # A turn reads before it locks where the storage can (its row cache): most
         # presses change nothing and then never wait for the database.
         self.turns: UnitOfWorkFactory = getattr(uow_factory, "optimistic", uow_factory)
         self.clock = clock

@@ -209,10 +209,12 @@ class MemoryUsers(_Repo):
         self._replace(self._d.identities, identity)
 
     async def seen(self, identity: Identity, at: datetime) -> None:
-        for stored in self._d.identities.values():
-            if (stored.messenger, stored.external_id) == (identity.messenger,
-                                                          identity.external_id):
-                if stored.last_seen_at is None or stored.last_seen_at < at:
+        """Like the SQL stores, outside the transaction: a rollback keeps it."""
+        key = (identity.messenger, identity.external_id)
+        for data in (self._d, self._uow._store.data):
+            for stored in data.identities.values():
+                if (stored.messenger, stored.external_id) == key and (
+                        stored.last_seen_at is None or stored.last_seen_at < at):
                     stored.last_seen_at = ensure_utc(at)
 
     async def identities(self, user_id: int) -> list[Identity]:

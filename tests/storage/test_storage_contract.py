@@ -671,3 +671,19 @@ async def test_queries_compare_instants_whatever_the_offset(uow_factory, now):
         ahead = (now - MINUTE).astimezone(timezone(timedelta(hours=3)))
         assert [p.id for p in await uow.purchases.due_expiry(behind, 10)] == [purchase.id]
         assert await uow.purchases.due_expiry(ahead, 10) == []
+
+
+async def test_last_seen_only_moves_forward(uow_factory, now):
+    async with uow_factory() as uow:
+        user = await add_user(uow)
+        identity = await uow.users.add_identity(
+            Identity(user_id=user.id, messenger="telegram", external_id="42", last_seen_at=now))
+        await uow.commit()
+    async with uow_factory() as uow:
+        await uow.users.seen(identity, now + 5 * MINUTE)
+        await uow.users.seen(identity, now + 2 * MINUTE)
+        await uow.commit()
+    if hasattr(uow_factory, "flush"):
+        await uow_factory.flush()  # SQL writes last seen behind
+    async with uow_factory() as uow:
+        assert (await uow.users.identity_by_id(identity.id)).last_seen_at == now + 5 * MINUTE

@@ -301,3 +301,20 @@ async def test_ignored_referrer_leaves_room_for_a_real_one(uow_factory, clock):
     stored = await _record(uow_factory, anna, DeepLink(referrer=friend.referral_code))
 
     assert stored.referred_by == friend.referral_code
+
+
+async def test_last_seen_is_kept_without_rewriting_the_identity(db_uow_factory, clock):
+    async with db_uow_factory() as uow:
+        _, first = await users.resolve(uow, clock.now(), "telegram", "42", "Anna")
+        await uow.commit()
+    clock.advance(timedelta(minutes=2))
+    async with db_uow_factory() as uow:
+        _, identity = await users.resolve(uow, clock.now(), "telegram", "42", "Anna")
+        await uow.rollback()  # last seen is not part of the turn: it stays
+    assert identity.last_seen_at == clock.now()
+    flush = getattr(db_uow_factory, "flush", None)
+    if flush is not None:
+        await flush()  # SQL: written behind, a few seconds later
+    async with db_uow_factory() as uow:
+        stored = await uow.users.identity("telegram", "42")
+    assert (stored.id, stored.last_seen_at) == (first.id, clock.now())
