@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.models import OrderStatus, OutboxMessage, PurchaseStatus
+from core.models import OrderStatus, OutboxMessage, PaymentStatus, PurchaseStatus
 from core.money import Money
 from core.ports import UnitOfWork
 from core.school import Course, Lesson, LocalText, School, pick
@@ -202,6 +202,21 @@ async def renewal_failed(r: Render) -> Screen | None:
                   r.my_courses())
 
 
+async def refund_due(r: Render) -> Screen | None:
+    """To an admin: money that granted nothing, to be returned (gone once it was)."""
+    data = r.message.data
+    payment = await r.uow.payments.get(data["gateway"], data["payment"])
+    order = await r.uow.orders.get(data["order"])
+    if payment is None or order is None or payment.status is not PaymentStatus.SUCCEEDED \
+            or payment.refund_reason is None:
+        return None
+    student = await r.uow.users.get(order.user_id)
+    return screen(r.t("admin_refund_due", id=order.id,
+                      amount=Money(payment.amount, payment.currency).format(r.t.language),
+                      gateway=payment.gateway, student=student.name if student else "?",
+                      reason=r.t(f"refund_reason_{payment.refund_reason}")))
+
+
 RENDERERS: dict[str, Callable[[Render], Awaitable[Screen | None]]] = {
     "order_paid": order_paid,
     "lesson_opened": lesson_opened,
@@ -214,6 +229,7 @@ RENDERERS: dict[str, Callable[[Render], Awaitable[Screen | None]]] = {
     "reminder": reminder,
     "renewal_notice": renewal_notice,
     "renewal_failed": renewal_failed,
+    "refund_due": refund_due,
 }
 
 

@@ -15,6 +15,7 @@ def student_router() -> Router:
             "/courses": catalog.show_catalog,
             "/my": my_courses.my_courses,
             "/refund": admin.refund,
+            "/refunds": admin.refunds,
             "/members": admin.members,
             "/link": linking.enter_code,
         },
