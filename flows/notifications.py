@@ -202,6 +202,19 @@ async def renewal_failed(r: Render) -> Screen | None:
                   r.my_courses())
 
 
+async def renewal_doubled(r: Render) -> Screen | None:
+    """The automatic charge landed after a renewal by hand: both count, and until when."""
+    order = await r.uow.orders.get(r.message.data["order"])
+    purchase = await r.uow.purchases.get(r.message.data["purchase"])
+    if order is None or purchase is None or purchase.ends_at is None:
+        return None
+    toggle = switch_button(r.t, purchase)
+    return screen(r.t("renewal_doubled", title=r.offer_title(purchase.offer_code),
+                      price=Money(order.amount, order.currency).format(r.t.language),
+                      date=r.t.date(purchase.ends_at)),
+                  *([toggle] if toggle else []), r.my_courses())
+
+
 async def refund_due(r: Render) -> Screen | None:
     """To an admin: money that granted nothing, to be returned (gone once it was)."""
     data = r.message.data
@@ -230,6 +243,7 @@ RENDERERS: dict[str, Callable[[Render], Awaitable[Screen | None]]] = {
     "renewal_notice": renewal_notice,
     "renewal_failed": renewal_failed,
     "refund_due": refund_due,
+    "renewal_doubled": renewal_doubled,
 }
 
 
