@@ -6,13 +6,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.models import OrderStatus, OutboxMessage, PaymentStatus, PurchaseStatus
+from core.models import OrderStatus, OutboxMessage, PaymentStatus, Purchase, PurchaseStatus
 from core.money import Money
 from core.ports import UnitOfWork
 from core.school import Course, Lesson, LocalText, School, pick
 from core.services import groups, lessons, star_subscriptions
 from core.services.upcoming import renews_automatically
-from flows.channel import CheckoutUrl
+from flows.channel import Capabilities, CheckoutUrl
 from flows.groups import invite_screen, offer_buttons
 from flows.payments import GATEWAY
 from flows.renewals import renew_buttons, switch_button
@@ -27,6 +27,12 @@ class Render:
     t: Texts
     message: OutboxMessage
     checkout_url: CheckoutUrl
+    capabilities: Capabilities  # of the messenger it goes out in
+    now: datetime  # when it is sent: what it says holds then
+
+    def renew(self, purchase: Purchase) -> list[Button]:
+        return renew_buttons(self.t, self.school, purchase, self.now, self.capabilities,
+                             self.checkout_url is not None)
 
     def text(self, value: LocalText | None) -> str:
         return pick(value, self.t.language, self.school.default_language)
@@ -90,8 +96,7 @@ async def access_ended(r: Render) -> Screen | None:
         return None
     expired = r.message.data.get("reason") in ("expired", "renewal_failed")
     key = "access_ended_expired" if expired else "access_ended_revoked"
-    renew = renew_buttons(r.t, r.school, purchase, r.message.created_at or purchase.ended_at) \
-        if expired else []
+    renew = r.renew(purchase) if expired else []
     return screen(r.t(key, title=r.offer_title(purchase.offer_code)), *renew,
                   Button(r.t("btn_catalog"), action="cat"))
 
@@ -157,7 +162,7 @@ async def reminder(r: Render) -> Screen | None:
     end = datetime.fromisoformat(data["ends_at"])
     key = "reminder_before" if days < 0 else "reminder_today" if days == 0 else "reminder_after"
     return screen(t(key, title=title, date=t.date(end)),
-                  *renew_buttons(t, r.school, purchase, r.message.created_at or end),
+                  *r.renew(purchase),
                   r.my_courses())
 
 
@@ -198,7 +203,7 @@ async def renewal_failed(r: Render) -> Screen | None:
     lines.append(t("renewal_retry", date=t.datetime(datetime.fromisoformat(retry)))
                  if retry else t("renewal_gave_up"))
     return screen("\n".join(lines),
-                  *renew_buttons(t, r.school, purchase, r.message.created_at or purchase.ends_at),
+                  *r.renew(purchase),
                   r.my_courses())
 
 
@@ -253,9 +258,14 @@ async def render(
     t: Texts,
     message: OutboxMessage,
     checkout_url: CheckoutUrl,
+    capabilities: Capabilities = Capabilities(),
+    now: datetime | None = None,
 ) -> Screen | None:
-    """None when what the message speaks of is gone: nothing to send."""
+    """None when what the message speaks of is gone: nothing to send. ``now``: the time of
+    sending (links, dates and offers are as of then); ``capabilities``: the messenger's."""
     renderer = RENDERERS.get(message.kind)
     if renderer is None:
         raise ValueError(f"unknown outbox message kind {message.kind!r}")
-    return await renderer(Render(uow, school, t, message, checkout_url))
+    sent_at = now or message.created_at
+    assert sent_at is not None, "an outbox message has its creation time"
+    return await renderer(Render(uow, school, t, message, checkout_url, capabilities, sent_at))

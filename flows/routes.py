@@ -32,6 +32,7 @@ def student_router() -> Router:
             "p": my_courses.purchase_detail,
             "gl": my_courses.group_link,
             "rn": renewals.renew,
+            "rs": renewals.renew_with_stars,
             "ar": my_courses.auto_renewal,
             "lk": linking.link_menu,
         },
