@@ -138,8 +138,9 @@ async def group_invite(r: Render) -> Screen | None:
     if group is None or purchase is None or await groups.inside(
             r.uow, purchase.user_id, group.code):
         return None  # a member already (a renewal, a Stars subscriber): no link needed
-    links = await r.uow.invite_links.open_for(purchase.id, group.code)
-    if not links:  # no Telegram bot runs to make one: nothing to send
+    links = [link for link in await r.uow.invite_links.open_for(purchase.id, group.code)
+             if link.expires_at is None or link.expires_at > r.now]
+    if not links:  # no Telegram bot runs to make one, or none works now: nothing to send
         return None
     link = links[-1]
     return invite_screen(r.t, r.school, group, link.url, link.expires_at or purchase.starts_at)

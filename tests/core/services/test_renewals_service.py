@@ -185,3 +185,18 @@ async def test_a_renewal_by_hand_during_a_charge_in_flight_buys_a_second_period(
     assert ends_at.month == end.month + 2  # two payments, two periods
     assert len(told) == (1 if hand_first else 0)  # the charge came second: say so
     assert len(gateway.charges) == 1
+
+
+async def test_a_renewal_caught_up_after_long_downtime_buys_time_from_now(
+        db_uow_factory, gateway):
+    school = make_school()
+    purchase = await _subscriber(db_uow_factory, school, gateway, "6")
+    back = purchase.ends_at + timedelta(days=40)  # down for longer than the month paid
+    assert await jobs.charge_renewals(db_uow_factory, school, {"test": gateway}, back) == 1
+    async with db_uow_factory() as uow:
+        current = await uow.purchases.get(purchase.id)
+    assert current.ends_at > back  # never a paid period that is already over
+    assert current.ends_at.month == back.month + 1
+    # ...so the next sweep charges nothing more for the time the platform was down.
+    assert await jobs.charge_renewals(db_uow_factory, school, {"test": gateway}, back) == 0
+    assert len(gateway.charges) == 1
