@@ -92,6 +92,9 @@ class Payment:
     status: PaymentStatus = PaymentStatus.SUCCEEDED
     created_at: datetime | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    # Why this money must go back (it granted nothing: "extra", "underpaid", "currency");
+    # listed to staff by ``/refunds`` until the payment is REFUNDED.
+    refund_reason: str | None = None
 
 
 class PurchaseStatus(enum.StrEnum):

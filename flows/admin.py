@@ -31,12 +31,15 @@ async def refund(ctx: Context, arg: str) -> Reply:
         return Reply(screen(t("admin_no_order", id=order_id)))
     taken = [p for p in await ctx.uow.payments.for_order(order.id)
              if p.status is PaymentStatus.SUCCEEDED]
+    granted_nothing = any(p.refund_reason for p in taken)
+    if granted_nothing:  # return only what granted nothing; the access stays
+        taken = [p for p in taken if p.refund_reason]
     stars = [p for p in taken if p.gateway == GATEWAY and p.currency == "XTR"]
     if not taken:
         return Reply(screen(t("admin_refund_not_paid", id=order.id, status=order.status.value)))
     if len(stars) < len(taken) or ctx.refunds is None or ctx.uow_factory is None:
         return Reply(screen(t("admin_refund_unsupported", id=order.id)))
-    if not await payments.refundable(ctx.uow, order):
+    if not granted_nothing and not await payments.refundable(ctx.uow, order):
         return Reply(screen(t("admin_refund_tangled", id=order.id)))
     give_back, uow_factory, now = ctx.refunds, ctx.uow_factory, ctx.now
 
@@ -44,9 +47,36 @@ async def refund(ctx: Context, arg: str) -> Reply:
         for payment in stars:
             await payments.refund_through(uow_factory, give_back, payment, now)
         total = Money(sum(p.amount for p in stars), "XTR").format(t.language)
-        return screen(t("admin_refunded", id=order.id, amount=total))
+        return screen(t("admin_refunded_extra" if granted_nothing else "admin_refunded",
+                        id=order.id, amount=total))
 
     return Reply(None, after=after)
+
+
+REFUNDS_SHOWN = 30
+
+
+async def refunds(ctx: Context, arg: str) -> Reply:
+    """``/refunds``: payments that granted nothing and are not returned yet, oldest first."""
+    if not is_admin(ctx):
+        return await start.unknown_text(ctx, arg)
+    t = ctx.t
+    due = await ctx.uow.payments.to_refund(REFUNDS_SHOWN + 1)
+    if not due:
+        return Reply(screen(t("admin_refunds_none")))
+    lines = [t("admin_refunds_title")]
+    for payment in due[:REFUNDS_SHOWN]:
+        order = await ctx.uow.orders.get(payment.order_id)
+        student = await ctx.uow.users.get(order.user_id) if order else None
+        lines.append(t(
+            "admin_refunds_line", id=payment.order_id,
+            student=f"{student.name or '?'} (#{student.id})" if student else "?",
+            amount=Money(payment.amount, payment.currency).format(t.language),
+            gateway=payment.gateway, reason=t(f"refund_reason_{payment.refund_reason}"),
+            date=t.date(payment.created_at) if payment.created_at else "?"))
+    if len(due) > REFUNDS_SHOWN:
+        lines.append(t("admin_refunds_more", n=REFUNDS_SHOWN))
+    return Reply(screen("\n".join(lines)))
 
 
 async def members(ctx: Context, arg: str) -> Reply:

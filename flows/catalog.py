@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from core import errors
 from core.money import Money
-from core.school import AccessKind, Offer, pick
+from core.school import AccessKind, Offer, School, pick
 from core.services import catalog as shop
 from core.services import star_channels
+from flows.channel import Capabilities
 from flows.engine import Context, Reply, Stale, error_text
 from flows.ui import Button, Screen, screen
 
@@ -86,15 +90,14 @@ async def offer_screen(ctx: Context, code: str, notice: str = "") -> Screen:
     except errors.DomainError as exc:
         lines += ["", error_text(t, exc)]
     else:
-        if star_channels.channel_of(ctx.school, offer) is not None:
+        channel = star_channels.channel_of(ctx.school, offer) is not None
+        if channel:
             rows += await _subscription(ctx, offer, lines)
-        elif ctx.can_pay(price.currency):
-            rows.append(Button(t("btn_buy", price=price.format(t.language)),
-                               action=f"b:{offer.code}"))
-        stars = _stars_price(ctx, offer, promo_code)
-        if stars is not None:
-            rows.append(Button(t("btn_buy", price=stars.format(t.language)),
-                               action=f"bs:{offer.code}"))
+        for way in pay_ways(ctx.school, offer, price, promo_code, ctx.now, ctx.capabilities,
+                            ctx.checkout_url is not None):
+            if way.stars or not channel:
+                rows.append(Button(t("btn_buy", price=way.price.format(t.language)),
+                                   action=f"{'bs' if way.stars else 'b'}:{offer.code}"))
         if ctx.school.promo_codes and not promo_code and (
                 star_channels.channel_of(ctx.school, offer) is None):
             rows.append(Button(t("btn_promo"), action=f"pr:{offer.code}"))
@@ -113,13 +116,36 @@ async def _subscription(ctx: Context, offer: Offer, lines: list[str]) -> list[Bu
     return [Button(t("btn_subscribe", price=price), url=url)]
 
 
-def _stars_price(ctx: Context, offer: Offer, promo_code: str | None) -> Money | None:
-    """The Stars price, where this messenger takes Stars and the offer has one."""
-    if not ctx.capabilities.stars or offer.stars is None:
+@dataclass(frozen=True)
+class PayWay:
+    price: Money
+    stars: bool  # the offer's Stars price (bought with ``bs``), not its own price (``b``)
+
+
+def pay_ways(
+    school: School, offer: Offer, price: Money, promo_code: str | None, now: datetime,
+    capabilities: Capabilities, checkout: bool,
+) -> list[PayWay]:
+    """Every way ``offer`` can be paid where the student is, its own price first: ``price``
+    (the offer's, after any promo code) if the chat takes its currency or a checkout page
+    (``checkout``) does, then its Stars price where the messenger takes Stars. The offer card
+    and every renew button offer exactly these."""
+    ways = []
+    if price.currency in capabilities.invoices or checkout:
+        ways.append(PayWay(price, stars=False))
+    stars = _stars_price(school, offer, promo_code, now) if capabilities.stars else None
+    if stars is not None:
+        ways.append(PayWay(stars, stars=True))
+    return ways
+
+
+def _stars_price(school: School, offer: Offer, promo_code: str | None,
+                 now: datetime) -> Money | None:
+    if offer.stars is None:
         return None
     try:
-        return shop.quote(ctx.school, offer, promo_code, ctx.now, stars=True).price
-    except errors.PromoInvalid:  # a fixed discount in another currency: no Stars button
+        return shop.quote(school, offer, promo_code, now, stars=True).price
+    except errors.PromoInvalid:  # a fixed discount in another currency: no Stars price
         return None
 
 

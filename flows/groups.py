@@ -280,6 +280,8 @@ class GroupKeeper:
         if purchase is None or not groups.granting(school, [purchase], code, now):
             return None
         expires = groups.link_expiry(purchase, now)
+        if expires <= now:  # access held only by a renewal in progress: no link yet
+            return None
         name = f"purchase {purchase.id}"
         url = await self.admin.create_link(group.chat_id, name, expires,
                                            join_request=group.join is JoinMode.JOIN_REQUEST)

@@ -49,7 +49,9 @@ async def my_courses(ctx: Context, _: str) -> Reply:
     running = {code for p in active for code in p.products}
     for purchase in ended:  # one tap back to what lapsed, unless they have it again
         if not set(purchase.products) <= running:
-            buttons += renewals.renew_buttons(t, ctx.school, purchase, ctx.now)[:1]
+            buttons += renewals.renew_buttons(t, ctx.school, purchase, ctx.now,
+                                              ctx.capabilities, ctx.checkout_url is not None,
+                                              offers=1)
             running |= set(purchase.products)
     return Reply(
         screen("\n".join(lines), *buttons, Button(t("btn_catalog"), action="cat"),
@@ -89,7 +91,8 @@ async def purchase_detail(ctx: Context, purchase_id: str) -> Reply:
     if toggle is not None:
         buttons.append(toggle)
     if purchase.renewal is None:
-        buttons += renewals.renew_buttons(t, ctx.school, purchase, ctx.now)
+        buttons += renewals.renew_buttons(t, ctx.school, purchase, ctx.now,
+                                          ctx.capabilities, ctx.checkout_url is not None)
     upcoming = lessons.next_opening(ctx.school, purchase, ctx.now)
     if upcoming is not None and purchase.status is PurchaseStatus.ACTIVE:
         lines.append(

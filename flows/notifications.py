@@ -6,13 +6,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.models import OrderStatus, OutboxMessage, PurchaseStatus
+from core.models import OrderStatus, OutboxMessage, PaymentStatus, Purchase, PurchaseStatus
 from core.money import Money
 from core.ports import UnitOfWork
 from core.school import Course, Lesson, LocalText, School, pick
 from core.services import groups, lessons, star_subscriptions
 from core.services.upcoming import renews_automatically
-from flows.channel import CheckoutUrl
+from flows.channel import Capabilities, CheckoutUrl
 from flows.groups import invite_screen, offer_buttons
 from flows.payments import GATEWAY
 from flows.renewals import renew_buttons, switch_button
@@ -27,6 +27,12 @@ class Render:
     t: Texts
     message: OutboxMessage
     checkout_url: CheckoutUrl
+    capabilities: Capabilities  # of the messenger it goes out in
+    now: datetime  # when it is sent: what it says holds then
+
+    def renew(self, purchase: Purchase) -> list[Button]:
+        return renew_buttons(self.t, self.school, purchase, self.now, self.capabilities,
+                             self.checkout_url is not None)
 
     def text(self, value: LocalText | None) -> str:
         return pick(value, self.t.language, self.school.default_language)
@@ -90,8 +96,7 @@ async def access_ended(r: Render) -> Screen | None:
         return None
     expired = r.message.data.get("reason") in ("expired", "renewal_failed")
     key = "access_ended_expired" if expired else "access_ended_revoked"
-    renew = renew_buttons(r.t, r.school, purchase, r.message.created_at or purchase.ended_at) \
-        if expired else []
+    renew = r.renew(purchase) if expired else []
     return screen(r.t(key, title=r.offer_title(purchase.offer_code)), *renew,
                   Button(r.t("btn_catalog"), action="cat"))
 
@@ -133,8 +138,9 @@ async def group_invite(r: Render) -> Screen | None:
     if group is None or purchase is None or await groups.inside(
             r.uow, purchase.user_id, group.code):
         return None  # a member already (a renewal, a Stars subscriber): no link needed
-    links = await r.uow.invite_links.open_for(purchase.id, group.code)
-    if not links:  # no Telegram bot runs to make one: nothing to send
+    links = [link for link in await r.uow.invite_links.open_for(purchase.id, group.code)
+             if link.expires_at is None or link.expires_at > r.now]
+    if not links:  # no Telegram bot runs to make one, or none works now: nothing to send
         return None
     link = links[-1]
     return invite_screen(r.t, r.school, group, link.url, link.expires_at or purchase.starts_at)
@@ -157,7 +163,7 @@ async def reminder(r: Render) -> Screen | None:
     end = datetime.fromisoformat(data["ends_at"])
     key = "reminder_before" if days < 0 else "reminder_today" if days == 0 else "reminder_after"
     return screen(t(key, title=title, date=t.date(end)),
-                  *renew_buttons(t, r.school, purchase, r.message.created_at or end),
+                  *r.renew(purchase),
                   r.my_courses())
 
 
@@ -198,8 +204,36 @@ async def renewal_failed(r: Render) -> Screen | None:
     lines.append(t("renewal_retry", date=t.datetime(datetime.fromisoformat(retry)))
                  if retry else t("renewal_gave_up"))
     return screen("\n".join(lines),
-                  *renew_buttons(t, r.school, purchase, r.message.created_at or purchase.ends_at),
+                  *r.renew(purchase),
                   r.my_courses())
+
+
+async def renewal_doubled(r: Render) -> Screen | None:
+    """The automatic charge landed after a renewal by hand: both count, and until when."""
+    order = await r.uow.orders.get(r.message.data["order"])
+    purchase = await r.uow.purchases.get(r.message.data["purchase"])
+    if order is None or purchase is None or purchase.ends_at is None:
+        return None
+    toggle = switch_button(r.t, purchase)
+    return screen(r.t("renewal_doubled", title=r.offer_title(purchase.offer_code),
+                      price=Money(order.amount, order.currency).format(r.t.language),
+                      date=r.t.date(purchase.ends_at)),
+                  *([toggle] if toggle else []), r.my_courses())
+
+
+async def refund_due(r: Render) -> Screen | None:
+    """To an admin: money that granted nothing, to be returned (gone once it was)."""
+    data = r.message.data
+    payment = await r.uow.payments.get(data["gateway"], data["payment"])
+    order = await r.uow.orders.get(data["order"])
+    if payment is None or order is None or payment.status is not PaymentStatus.SUCCEEDED \
+            or payment.refund_reason is None:
+        return None
+    student = await r.uow.users.get(order.user_id)
+    return screen(r.t("admin_refund_due", id=order.id,
+                      amount=Money(payment.amount, payment.currency).format(r.t.language),
+                      gateway=payment.gateway, student=student.name if student else "?",
+                      reason=r.t(f"refund_reason_{payment.refund_reason}")))
 
 
 RENDERERS: dict[str, Callable[[Render], Awaitable[Screen | None]]] = {
@@ -214,6 +248,8 @@ RENDERERS: dict[str, Callable[[Render], Awaitable[Screen | None]]] = {
     "reminder": reminder,
     "renewal_notice": renewal_notice,
     "renewal_failed": renewal_failed,
+    "refund_due": refund_due,
+    "renewal_doubled": renewal_doubled,
 }
 
 
@@ -223,9 +259,14 @@ async def render(
     t: Texts,
     message: OutboxMessage,
     checkout_url: CheckoutUrl,
+    capabilities: Capabilities = Capabilities(),
+    now: datetime | None = None,
 ) -> Screen | None:
-    """None when what the message speaks of is gone: nothing to send."""
+    """None when what the message speaks of is gone: nothing to send. ``now``: the time of
+    sending (links, dates and offers are as of then); ``capabilities``: the messenger's."""
     renderer = RENDERERS.get(message.kind)
     if renderer is None:
         raise ValueError(f"unknown outbox message kind {message.kind!r}")
-    return await renderer(Render(uow, school, t, message, checkout_url))
+    sent_at = now or message.created_at
+    assert sent_at is not None, "an outbox message has its creation time"
+    return await renderer(Render(uow, school, t, message, checkout_url, capabilities, sent_at))

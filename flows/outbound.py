@@ -110,7 +110,9 @@ class OutboundDispatcher:
             screen = None
             if user is not None and identity is not None:
                 t = Texts(school, user.language, user.timezone)
-                screen = await notifications.render(uow, school, t, message, self.checkout_url)
+                screen = await notifications.render(
+                    uow, school, t, message, self.checkout_url,
+                    self.channels[identity.messenger].capabilities, self.clock.now())
         if user is None:
             await self._finish(message, failed="no such student")
             return

@@ -10,6 +10,8 @@ from core.school import Offer, School, pick
 from core.services import renewals
 from core.services.upcoming import renews_automatically
 from flows import checkout
+from flows.catalog import pay_ways
+from flows.channel import Capabilities
 from flows.engine import Context, Reply, Stale, parse_id
 from flows.texts import Texts
 from flows.ui import Button
@@ -17,13 +19,21 @@ from flows.ui import Button
 MAX_OFFERS = 3
 
 
-def renew_buttons(t: Texts, school: School, purchase: Purchase, now: datetime) -> list[Button]:
-    """One tap per offer that renews ``purchase``, the student's own period first."""
+def renew_buttons(
+    t: Texts, school: School, purchase: Purchase, now: datetime,
+    capabilities: Capabilities, checkout: bool, offers: int = MAX_OFFERS,
+) -> list[Button]:
+    """One tap per offer that renews ``purchase``, the student's own period first, and per
+    way it can be paid here (``catalog.pay_ways``, as on the offer card): its own price
+    (``rn``) and its Stars price (``rs``). ``checkout``: a checkout page takes payment."""
     buttons = []
-    for offer in renewals.options(school, purchase, now)[:MAX_OFFERS]:
+    for offer in renewals.options(school, purchase, now)[:offers]:
         title = pick(offer.title, t.language, school.default_language)
-        buttons.append(Button(t("btn_renew", title=title, price=offer.price.format(t.language)),
-                              action=f"rn:{purchase.id}:{offer.code}"))
+        for way in pay_ways(school, offer, offer.price, None, now, capabilities, checkout):
+            buttons.append(Button(t("btn_renew", title=title,
+                                    price=way.price.format(t.language)),
+                                  action=f"{'rs' if way.stars else 'rn'}:{purchase.id}:"
+                                         f"{offer.code}"))
     return buttons
 
 
@@ -46,8 +56,24 @@ async def _own(ctx: Context, purchase_id: str) -> Purchase:
     return purchase
 
 
+async def renew_with_stars(ctx: Context, arg: str) -> Reply:
+    """Renew with the offer's Stars price: the order, with its invoice."""
+    offer = await _renewing(ctx, arg)
+    return await checkout.buy_with_stars(ctx, offer.code)
+
+
 async def renew(ctx: Context, arg: str) -> Reply:
-    """Buy an offer that renews the purchase: the order, with its pay button."""
+    """Buy an offer that renews the purchase: the order, with its pay button. (A button
+    from before Stars had their own falls back to Stars where the price cannot be paid.)"""
+    offer = await _renewing(ctx, arg)
+    stars = not ctx.can_pay(offer.price.currency) and offer.stars is not None \
+        and ctx.capabilities.stars
+    return await checkout.buy_with_stars(ctx, offer.code) if stars \
+        else await checkout.buy(ctx, offer.code)
+
+
+async def _renewing(ctx: Context, arg: str) -> Offer:
+    """The offer a renew button names, if it still renews the student's purchase."""
     purchase_id, _, code = arg.partition(":")
     purchase = await _own(ctx, purchase_id)
     offer: Offer | None = next(
@@ -56,6 +82,4 @@ async def renew(ctx: Context, arg: str) -> Reply:
         raise Stale(arg)
     if offer.code not in ctx.unlocked:  # their own plan, even if no longer listed
         ctx.unlocked.append(offer.code)
-    stars = not ctx.can_pay(offer.price.currency) and offer.stars is not None \
-        and ctx.capabilities.stars
-    return await checkout.buy_with_stars(ctx, code) if stars else await checkout.buy(ctx, code)
+    return offer

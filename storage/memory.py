@@ -28,6 +28,7 @@ from core.models import (
     OutboxMessage,
     OutboxStatus,
     Payment,
+    PaymentStatus,
     Purchase,
     PurchaseStatus,
     Renewal,
@@ -320,6 +321,11 @@ class MemoryPayments(_Repo):
     async def update(self, payment: Payment) -> None:
         self._replace(self._d.payments, payment)
 
+    async def to_refund(self, limit: int) -> list[Payment]:
+        due = [p for p in self._d.payments.values()
+               if p.refund_reason is not None and p.status is PaymentStatus.SUCCEEDED]
+        return _out(sorted(due, key=lambda p: (p.created_at, p.id))[:limit])
+
 
 class MemoryPurchases(_Repo):
     async def add(self, purchase: Purchase) -> Purchase:
@@ -559,6 +565,10 @@ class MemoryRenewals(_Repo):
 
     async def for_purchase(self, purchase_id: int) -> list[Renewal]:
         return _out(r for r in self._d.renewals.values() if r.purchase_id == purchase_id)
+
+    async def for_order(self, order_id: int) -> Renewal | None:
+        return copy.deepcopy(next(
+            (r for r in self._d.renewals.values() if r.order_id == order_id), None))
 
     async def update(self, renewal: Renewal) -> None:
         self._replace(self._d.renewals, renewal)

@@ -26,6 +26,7 @@ from core.models import (
     OutboxMessage,
     OutboxStatus,
     Payment,
+    PaymentStatus,
     Purchase,
     PurchaseStatus,
     Renewal,
@@ -291,6 +292,15 @@ class SqlPayments(_SqlRepo):
 
     async def update(self, payment: Payment) -> None:
         await self._update(payments, payment.id, _values(payment, payments))
+
+    async def to_refund(self, limit: int) -> list[Payment]:
+        c = payments.c
+        query = (
+            select(payments)
+            .where(c.refund_reason.is_not(None), c.status == PaymentStatus.SUCCEEDED)
+            .order_by(c.created_at, c.id).limit(limit)
+        )
+        return await self._all(Payment, query)
 
 
 class SqlPurchases(_SqlRepo):
@@ -576,6 +586,9 @@ class SqlRenewals(_SqlRepo):
     async def for_purchase(self, purchase_id: int) -> list[Renewal]:
         return await self._all(Renewal, select(renewals).where(
             renewals.c.purchase_id == purchase_id).order_by(renewals.c.id))
+
+    async def for_order(self, order_id: int) -> Renewal | None:
+        return await self._one(Renewal, select(renewals).where(renewals.c.order_id == order_id))
 
     async def update(self, renewal: Renewal) -> None:
         await self._update(renewals, renewal.id, _values(renewal, renewals))

@@ -151,9 +151,16 @@ class OrderRow(Base):
     seat_taken: Mapped[bool]
 
 
+TO_REFUND = text("refund_reason IS NOT NULL AND status = 'succeeded'")
+
+
 class PaymentRow(Base):
     __tablename__ = "payments"
-    __table_args__ = (UniqueConstraint("gateway", "gateway_payment_id"),)
+    __table_args__ = (
+        UniqueConstraint("gateway", "gateway_payment_id"),
+        Index("ix_payments_to_refund", "created_at", sqlite_where=TO_REFUND,
+              postgresql_where=TO_REFUND),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
@@ -164,6 +171,7 @@ class PaymentRow(Base):
     status: Mapped[PaymentStatus] = mapped_column(StrEnumType(PaymentStatus))
     created_at: Mapped[datetime | None]
     details: Mapped[dict[str, Any]]
+    refund_reason: Mapped[str | None]
 
 
 class PurchaseRow(Base):
@@ -319,7 +327,7 @@ class RenewalRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id"))
     period_end: Mapped[datetime]
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     status: Mapped[RenewalStatus] = mapped_column(StrEnumType(RenewalStatus))
     attempts: Mapped[int]
     due_at: Mapped[datetime | None]

@@ -44,10 +44,12 @@ def checkout_forms(html: str, page_url: str) -> dict[str, dict]:
 
 class Harness:
     def __init__(self, uow_factory: UnitOfWorkFactory, school: School, clock: FakeClock,
-                 invoices: frozenset[str] = frozenset(), refunds=None):
+                 invoices: frozenset[str] = frozenset(), refunds=None,
+                 test_payments: bool = True):
         self.clock = clock
         self.console = ConsoleMessenger(invoices=invoices)
-        self.settings = Settings(_env_file=None, secret_key="s" * 32, port=8080)
+        self.settings = Settings(_env_file=None, secret_key="s" * 32, port=8080,
+                                 test_payments=test_payments)
         self.platform = build_platform(
             self.settings, school, uow_factory, clock, channels={"console": self.console},
             refunds=refunds,

@@ -16,10 +16,14 @@ HOLDER_STATUSES = (PurchaseStatus.ACTIVE, PurchaseStatus.EXPIRED)
 
 def new_end(purchase: Purchase, period: Period, now: datetime) -> datetime:
     """Running access grows from its current end, never from now (also when that end has
-    just passed while an automatic renewal was being retried); lapsed access restarts now."""
+    just passed while an automatic renewal was being retried); lapsed access restarts now.
+    A renewal caught up after downtime longer than a period would end in the past: the
+    period paid for starts now instead, so a payment never buys time already gone."""
     if purchase.status is PurchaseStatus.ACTIVE and purchase.ends_at and (
             purchase.ends_at > now or purchase.renewal is not None):
-        return period.add_to(purchase.ends_at)
+        grown = period.add_to(purchase.ends_at)
+        if grown > now:
+            return grown
     return period.add_to(now)
 
 

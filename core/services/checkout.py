@@ -32,6 +32,9 @@ async def _open_order(
             and order.currency == currency
             and order.expires_at
             and order.expires_at > now
+            # An automatic renewal's order is the gateway's to charge, never paid by hand:
+            # both could succeed (see core.services.renewals).
+            and await uow.renewals.for_order(order.id) is None
         ):
             return order
     return None

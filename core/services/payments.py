@@ -25,6 +25,10 @@ from core.services.outbox import enqueue
 
 log = logging.getLogger(__name__)
 PAYABLE = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_PAID})
+# Why money must go back (``Payment.refund_reason``).
+EXTRA = "extra"  # the order was already settled, or it gives nothing the student lacks
+UNDERPAID = "underpaid"  # less than the price: no access
+WRONG_CURRENCY = "currency"  # not the order's currency: it cannot count towards the price
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ async def confirm(uow: UnitOfWork, school: School, notice: PaymentNotice, now: d
         known.status, known.amount, known.currency = (
             PaymentStatus.SUCCEEDED, notice.amount, notice.currency)
         await uow.payments.update(known)
+        payment = known
     if not notice.succeeded:
         if order.status is OrderStatus.NEW:
             await enqueue(
@@ -107,16 +112,19 @@ async def confirm(uow: UnitOfWork, school: School, notice: PaymentNotice, now: d
                 {"order": order.id, "received": received, "currency": order.currency},
                 dedupe_key=f"payment_partial:{notice.gateway}:{notice.gateway_payment_id}",
             )
+            reason = UNDERPAID if payment.currency == order.currency else WRONG_CURRENCY
+            await mark_for_refund(uow, school, order, payment, reason, now)
             return Confirmation(Outcome.PARTIAL, order)
-        return await _extra(uow, order, payment, now)
+        return await _extra(uow, school, order, payment, now)
     if order.period is None and await access.owns_for_life(uow, order.user_id, order.products):
         # Paid twice for the same lifetime access (two open orders, say): keep the money on
         # record for a refund, grant nothing more.
         await uow.orders.transition(order.id, expected, OrderStatus.CANCELLED, now,
                                     "already_owned")
-        return await _extra(uow, order, payment, now)
+        return await _extra(uow, school, order, payment, now)
     if not await uow.orders.transition(order.id, expected, OrderStatus.PAID, now):
-        return await _extra(uow, order, payment, now)
+        return await _extra(uow, school, order, payment, now)
+    await _count_towards_order(uow, order)
     if late:
         await _retake_holds(uow, school, order)
     # A method saved for renewal is charged again by ``renewed_by`` (the gateway, or Telegram
@@ -159,16 +167,53 @@ async def check_payable(
     return order
 
 
-async def _extra(uow: UnitOfWork, order: Order, payment: Payment, now: datetime) -> Confirmation:
-    """Money that grants nothing: recorded, and the student told it will be returned."""
-    log.warning("payment %s/%s for order %s grants nothing: refund it",
-                payment.gateway, payment.gateway_payment_id, order.id)
+async def _extra(
+    uow: UnitOfWork, school: School, order: Order, payment: Payment, now: datetime
+) -> Confirmation:
+    """Money that grants nothing: marked for a refund, the student told it will be returned
+    and the school's admins asked to return it."""
     await enqueue(
         uow, now, order.user_id, "payment_extra",
         {"order": order.id, "amount": payment.amount, "currency": payment.currency},
         dedupe_key=f"payment_extra:{payment.gateway}:{payment.gateway_payment_id}",
     )
+    await mark_for_refund(uow, school, order, payment, EXTRA, now)
     return Confirmation(Outcome.EXTRA, order)
+
+
+async def mark_for_refund(
+    uow: UnitOfWork, school: School, order: Order, payment: Payment, reason: str,
+    now: datetime,
+) -> None:
+    """Money that grants nothing is kept on record with why it must go back (``/refunds``
+    lists it until it is refunded) and every admin the bot can reach is alerted through the
+    outbox. An admin who never wrote to the bot cannot be messaged: logged, and listed."""
+    payment.refund_reason = reason
+    await uow.payments.update(payment)
+    log.warning("payment %s/%s (%s %s) for order %s grants nothing (%s): refund it",
+                payment.gateway, payment.gateway_payment_id, payment.amount,
+                payment.currency, order.id, reason)
+    for admin in school.admins:
+        identity = await uow.users.identity(admin.messenger, admin.external_id)
+        if identity is None:
+            log.warning("admin %s:%s has never written to the bot: not alerted",
+                        admin.messenger, admin.external_id)
+            continue
+        await enqueue(
+            uow, now, identity.user_id, "refund_due",
+            {"order": order.id, "gateway": payment.gateway,
+             "payment": payment.gateway_payment_id},
+            dedupe_key=f"refund_due:{identity.user_id}:{payment.id}",
+        )
+
+
+async def _count_towards_order(uow: UnitOfWork, order: Order) -> None:
+    """The order is paid at last: earlier partial payments in its currency paid for it and
+    are no longer to be returned."""
+    for paid in await uow.payments.for_order(order.id):
+        if paid.refund_reason == UNDERPAID and paid.status is PaymentStatus.SUCCEEDED:
+            paid.refund_reason = None
+            await uow.payments.update(paid)
 
 
 async def _retake_holds(uow: UnitOfWork, school: School, order: Order) -> None:
@@ -238,6 +283,8 @@ async def refund(
     for payment in returned:
         payment.status = PaymentStatus.REFUNDED
         await uow.payments.update(payment)
+    if returned and all(p.refund_reason for p in returned):
+        return True  # money that granted nothing: returning it takes no access away
     if await uow.orders.transition(
         order_id, frozenset({OrderStatus.PAID}), OrderStatus.REFUNDED, now, reason
     ):

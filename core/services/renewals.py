@@ -9,7 +9,16 @@ renewed by hand, or switched renewal off, is not charged) and leases the renewal
 is called with the attempt's deterministic key; ``record_success`` / ``record_failure``
 write the outcome. A crash after the gateway charged and before the outcome was written
 leaves the renewal due with the same key, so the next attempt gets the same charge back and
-records it through the one payment path: money is never taken twice, nor lost."""
+records it through the one payment path: money is never taken twice, nor lost.
+
+A student may renew by hand while a charge is in flight (claimed, the gateway not answered
+yet). The two cannot be made exclusive, since the gateway is called outside any transaction
+and the student may pay anywhere, so each is honoured: the renewal's order is never the one
+the student pays by hand (``checkout`` never reuses it), and whichever payment comes second
+extends access by one more period from the end the first one set. When the automatic charge
+is the second, the student is told (``renewal_doubled``) that both payments count, until
+when, and where to switch automatic renewal off. No money is kept for nothing, and no
+refund depends on staff."""
 
 from __future__ import annotations
 
@@ -118,6 +127,7 @@ async def record_success(
     assert renewal is not None
     order = await uow.orders.get(renewal.order_id)
     assert order is not None
+    before = await uow.purchases.get(renewal.purchase_id)
     confirmation = await payments.confirm(uow, school, PaymentNotice(
         charge.gateway, result.payment_id, order.token, charge.amount, charge.currency,
         details={"renewal": renewal.id, "key": charge.key}), now)
@@ -125,6 +135,12 @@ async def record_success(
         renewal.status = RenewalStatus.SUCCEEDED
     renewal.updated_at = now
     await uow.renewals.update(renewal)
+    if confirmation.outcome is Outcome.GRANTED and before is not None and (
+            before.status is PurchaseStatus.ACTIVE and before.ends_at != renewal.period_end):
+        # Renewed by hand while this charge was in flight: it added a second period.
+        await enqueue(uow, now, before.user_id, "renewal_doubled",
+                      {"purchase": before.id, "order": order.id},
+                      dedupe_key=f"renewal_doubled:{renewal.id}")
 
 
 async def record_failure(

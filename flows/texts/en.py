@@ -119,6 +119,16 @@ TEXTS = {
     "members_report_none": "“{group}”: all {total} known members may stay.",
     "members_imported": "“{group}”: {added} members recorded as there before the bot (not removed until you run /members {code} enforce).",
     "members_enforced": "“{group}”: enforcement is on for {count} members who were there before; those without access are being removed.",
+    "admin_refund_due": "⚠️ Money to return: {amount} ({gateway}) from {student} for order #{id} gives nothing: {reason}. Return it with /refund {id} (Telegram Stars) or through the payment provider; /refunds lists all money to return.",
+    "refund_reason_extra": "the order was already paid or closed, or the student has this already",
+    "refund_reason_underpaid": "less than the price",
+    "refund_reason_currency": "not the order's currency",
+    "admin_refunds_none": "No money is waiting to be returned.",
+    "admin_refunds_title": "Money to return (oldest first):",
+    "admin_refunds_line": "• Order #{id} · {student} · {amount} · {gateway} · {reason} · {date}",
+    "admin_refunds_more": "… only the oldest {n} are shown.",
+    "admin_refunded_extra": "Order #{id}: {amount} returned; the access the order gives stays.",
+    "renewal_doubled": "🔁 Your automatic renewal of “{title}” was charged ({price}) while you also renewed it by hand. Both payments count: your access now lasts until {date}. To stop automatic charges, turn them off in “My courses”.",
 }
 
 UNITS = {"Y": ("year", "years"), "M": ("month", "months"), "W": ("week", "weeks"),

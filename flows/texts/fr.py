@@ -119,6 +119,16 @@ TEXTS = {
     "members_report_none": "« {group} » : les {total} membres connus peuvent rester.",
     "members_imported": "« {group} » : {added} membres enregistrés comme présents avant le bot (non retirés avant /members {code} enforce).",
     "members_enforced": "« {group} » : contrôle activé pour {count} membres présents avant ; ceux sans accès sont retirés.",
+    "admin_refund_due": "⚠️ Argent à rendre : {amount} ({gateway}) de {student} pour la commande n° {id} ne donne rien : {reason}. Rendez-le avec /refund {id} (étoiles Telegram) ou via le prestataire de paiement ; /refunds liste tout l'argent à rendre.",
+    "refund_reason_extra": "la commande était déjà payée ou close, ou l'élève a déjà cet accès",
+    "refund_reason_underpaid": "moins que le prix",
+    "refund_reason_currency": "pas dans la devise de la commande",
+    "admin_refunds_none": "Aucun argent n'attend d'être rendu.",
+    "admin_refunds_title": "Argent à rendre (le plus ancien d'abord) :",
+    "admin_refunds_line": "• Commande n° {id} · {student} · {amount} · {gateway} · {reason} · {date}",
+    "admin_refunds_more": "… seuls les {n} plus anciens sont affichés.",
+    "admin_refunded_extra": "Commande n° {id} : {amount} rendus ; l'accès donné par la commande reste.",
+    "renewal_doubled": "🔁 Votre renouvellement automatique de « {title} » a été débité ({price}) pendant que vous renouveliez aussi à la main. Les deux paiements comptent : votre accès dure maintenant jusqu'au {date}. Pour arrêter les débits automatiques, désactivez-les dans « Mes cours ».",
 }
 
 UNITS = {"Y": ("an", "ans"), "M": ("mois", "mois"), "W": ("semaine", "semaines"),

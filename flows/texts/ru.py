@@ -119,6 +119,16 @@ TEXTS = {
     "members_report_none": "«{group}»: все {total} известных участников могут остаться.",
     "members_imported": "«{group}»: записано {added} участников, бывших до бота (их не удалят, пока не выполните /members {code} enforce).",
     "members_enforced": "«{group}»: проверка включена для {count} прежних участников; тех, у кого нет доступа, удаляем.",
+    "admin_refund_due": "⚠️ Нужно вернуть деньги: {amount} ({gateway}) от {student} за заказ №{id} ничего не дают: {reason}. Верните их командой /refund {id} (звёзды Telegram) или через платёжную систему; /refunds — всё, что нужно вернуть.",
+    "refund_reason_extra": "заказ уже оплачен или закрыт, или у ученика это уже есть",
+    "refund_reason_underpaid": "меньше цены",
+    "refund_reason_currency": "не в валюте заказа",
+    "admin_refunds_none": "Возвращать нечего.",
+    "admin_refunds_title": "Деньги к возврату (сначала самые старые):",
+    "admin_refunds_line": "• Заказ №{id} · {student} · {amount} · {gateway} · {reason} · {date}",
+    "admin_refunds_more": "… показаны только {n} самых старых.",
+    "admin_refunded_extra": "Заказ №{id}: {amount} возвращены; доступ по заказу остаётся.",
+    "renewal_doubled": "🔁 Автопродление «{title}» списало {price}, пока вы продлевали доступ вручную. Оба платежа засчитаны: доступ теперь до {date}. Чтобы отключить автоматические списания, выключите их в «Моих курсах».",
 }
 
 UNITS = {"Y": ("год", "года", "лет"), "M": ("месяц", "месяца", "месяцев"),

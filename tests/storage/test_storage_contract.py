@@ -21,6 +21,7 @@ from core.models import (
     Payment,
     PaymentStatus,
     PurchaseStatus,
+    Renewal,
     User,
 )
 
@@ -337,6 +338,38 @@ async def test_payment_update(uow_factory):
         await uow.payments.update(payment)
         stored = await uow.payments.get("test", "p1")
         assert stored == payment and stored.status is PaymentStatus.REFUNDED
+
+
+async def test_payments_to_refund_are_the_marked_ones_not_yet_returned(uow_factory):
+    async with uow_factory() as uow:
+        order = await add_order(uow, (await add_user(uow)).id)
+        for n, (reason, status) in enumerate([
+            (None, PaymentStatus.SUCCEEDED), ("extra", PaymentStatus.SUCCEEDED),
+            ("underpaid", PaymentStatus.REFUNDED), ("currency", PaymentStatus.SUCCEEDED),
+            ("extra", PaymentStatus.FAILED),
+        ]):
+            await uow.payments.add(_payment(order.id, f"p{n}", refund_reason=reason,
+                                            status=status, created_at=T0 - n * MINUTE))
+        await uow.commit()
+    async with uow_factory() as uow:
+        listed = await uow.payments.to_refund(10)
+        assert [(p.gateway_payment_id, p.refund_reason) for p in listed] == [
+            ("p3", "currency"), ("p1", "extra")]  # oldest first
+        assert [p.gateway_payment_id for p in await uow.payments.to_refund(1)] == ["p3"]
+
+
+async def test_a_renewal_is_found_by_its_order(uow_factory):
+    async with uow_factory() as uow:
+        user = await add_user(uow)
+        first = await add_order(uow, user.id, "t1")
+        second = await add_order(uow, user.id, "t2")
+        purchase = await add_purchase(uow, user_id=user.id, order_id=first.id)
+        renewal = await uow.renewals.add(Renewal(
+            purchase_id=purchase.id, period_end=T0, order_id=second.id, due_at=T0))
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.renewals.for_order(second.id) == renewal
+        assert await uow.renewals.for_order(first.id) is None
 
 
 async def test_a_payment_needs_its_order(uow_factory):

@@ -126,3 +126,77 @@ async def test_two_schedulers_on_one_postgresql_database_charge_each_renewal_onc
     finally:
         await engine_b.dispose()
         await engine_a.dispose()
+
+
+async def _renew_by_hand(uow_factory, school, purchase, now, payment_id: str):
+    """The student orders their own offer again and pays it on the checkout page."""
+    async with uow_factory() as uow:
+        user = await uow.users.get(purchase.user_id)
+        placed = await checkout.place_order(uow, school, now, user, "club-month")
+        await uow.commit()
+    return placed.order, PaymentNotice("test", payment_id, placed.order.token,
+                                       placed.order.amount, placed.order.currency)
+
+
+async def _confirm(uow_factory, school, notice, now):
+    async with uow_factory() as uow:
+        result = await payments.confirm(uow, school, notice, now)
+        await uow.commit()
+    return result
+
+
+async def _money_and_end(uow_factory, purchase):
+    async with uow_factory() as uow:
+        current = await uow.purchases.get(purchase.id)
+        paid = [p for order in await uow.orders.for_user(purchase.user_id)
+                for p in await uow.payments.for_order(order.id)
+                if p.status is PaymentStatus.SUCCEEDED]
+        to_refund = await uow.payments.to_refund(10)
+        told = [m for m in await uow.outbox.for_user(purchase.user_id)
+                if m.kind == "renewal_doubled"]
+    return current.ends_at, paid, to_refund, told
+
+
+@pytest.mark.parametrize("hand_first", [True, False], ids=["hand-first", "charge-first"])
+async def test_a_renewal_by_hand_during_a_charge_in_flight_buys_a_second_period(
+        db_uow_factory, gateway, hand_first):
+    school = make_school()
+    purchase = await _subscriber(db_uow_factory, school, gateway, "5")
+    end = purchase.ends_at
+    async with db_uow_factory() as uow:
+        [charge] = await renewals.claim(uow, end)  # the charge is in flight...
+        renewal = await uow.renewals.get(charge.renewal_id)
+        await uow.commit()
+    # ...and the student renews by hand meanwhile, from the reminder.
+    order, by_hand = await _renew_by_hand(db_uow_factory, school, purchase, end, "hand-1")
+    assert order.id != renewal.order_id  # never the order the gateway is charging
+    result = await gateway.charge(charge.method, charge.amount, charge.currency, charge.key)
+    steps = [lambda: _confirm(db_uow_factory, school, by_hand, end)]
+    async def record():
+        async with db_uow_factory() as uow:
+            await renewals.record_success(uow, school, charge, result, end)
+            await uow.commit()
+    steps.insert(0 if not hand_first else 1, record)
+    for step in steps:
+        await step()
+
+    ends_at, paid, to_refund, told = await _money_and_end(db_uow_factory, purchase)
+    assert len(paid) == 3 and to_refund == []  # the first month, by hand, by the gateway
+    assert ends_at.month == end.month + 2  # two payments, two periods
+    assert len(told) == (1 if hand_first else 0)  # the charge came second: say so
+    assert len(gateway.charges) == 1
+
+
+async def test_a_renewal_caught_up_after_long_downtime_buys_time_from_now(
+        db_uow_factory, gateway):
+    school = make_school()
+    purchase = await _subscriber(db_uow_factory, school, gateway, "6")
+    back = purchase.ends_at + timedelta(days=40)  # down for longer than the month paid
+    assert await jobs.charge_renewals(db_uow_factory, school, {"test": gateway}, back) == 1
+    async with db_uow_factory() as uow:
+        current = await uow.purchases.get(purchase.id)
+    assert current.ends_at > back  # never a paid period that is already over
+    assert current.ends_at.month == back.month + 1
+    # ...so the next sweep charges nothing more for the time the platform was down.
+    assert await jobs.charge_renewals(db_uow_factory, school, {"test": gateway}, back) == 0
+    assert len(gateway.charges) == 1
