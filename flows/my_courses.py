@@ -26,8 +26,17 @@ def purchase_line(ctx: Context, purchase: Purchase) -> str:
     if purchase.status is not PurchaseStatus.ACTIVE:
         return t("my_item_ended", title=title, date=t.date(purchase.ended_at or ctx.now))
     if purchase.ends_at is None:
-        return t("my_item_forever", title=title)
+        return _forever(ctx, title)
     return t("my_item_until", title=title, date=t.date(purchase.ends_at))
+
+
+def _forever(ctx: Context, title: str) -> str:
+    """``Python — forever``, but not ``Python — forever — forever`` when the offer's title
+    already ends with what the line would add."""
+    added = ctx.t("my_item_forever", title="").strip(" —–-:·,()")
+    if added and title.rstrip(" .)").casefold().endswith(added.casefold()):
+        return title
+    return ctx.t("my_item_forever", title=title)
 
 
 async def my_courses(ctx: Context, _: str) -> Reply:
