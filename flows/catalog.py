@@ -86,15 +86,18 @@ async def offer_screen(ctx: Context, code: str, notice: str = "") -> Screen:
     except errors.DomainError as exc:
         lines += ["", error_text(t, exc)]
     else:
+        stars = _stars_price(ctx, offer, promo_code)
         if star_channels.channel_of(ctx.school, offer) is not None:
             rows += await _subscription(ctx, offer, lines)
-        elif ctx.can_pay(price.currency):
-            rows.append(Button(t("btn_buy", price=price.format(t.language)),
-                               action=f"b:{offer.code}"))
-        stars = _stars_price(ctx, offer, promo_code)
-        if stars is not None:
-            rows.append(Button(t("btn_buy", price=stars.format(t.language)),
-                               action=f"bs:{offer.code}"))
+        elif price.amount == 0:  # a 100 % code: one button, no price, nothing to pay
+            rows += _get_free(ctx, offer, price, stars)
+        else:
+            if ctx.can_pay(price.currency):
+                rows.append(Button(t("btn_buy", price=price.format(t.language)),
+                                   action=f"b:{offer.code}"))
+            if stars is not None:
+                rows.append(Button(t("btn_buy", price=stars.format(t.language)),
+                                   action=f"bs:{offer.code}"))
         if ctx.school.promo_codes and not promo_code and (
                 star_channels.channel_of(ctx.school, offer) is None):
             rows.append(Button(t("btn_promo"), action=f"pr:{offer.code}"))
@@ -111,6 +114,17 @@ async def _subscription(ctx: Context, offer: Offer, lines: list[str]) -> list[Bu
         return []
     lines += ["", t("stars_subscription", price=price)]
     return [Button(t("btn_subscribe", price=price), url=url)]
+
+
+def _get_free(ctx: Context, offer: Offer, price: Money, stars: Money | None) -> list[Button]:
+    """The free order goes the way this chat could have paid (it completes at once)."""
+    if ctx.can_pay(price.currency):
+        action = f"b:{offer.code}"
+    elif stars is not None and stars.amount == 0:
+        action = f"bs:{offer.code}"
+    else:
+        return []
+    return [Button(ctx.t("btn_get_free"), action=action)]
 
 
 def _stars_price(ctx: Context, offer: Offer, promo_code: str | None) -> Money | None:

@@ -51,7 +51,8 @@ async def order_paid(r: Render) -> Screen | None:
     if order is None or purchase is None:
         return None
     lines = [
-        t("paid", id=order.id, title=r.offer_title(order.offer_code)),
+        t("paid_free" if order.amount == 0 else "paid", id=order.id,
+          title=r.offer_title(order.offer_code)),
         t("until", date=t.date(purchase.ends_at)) if purchase.ends_at else t("forever"),
     ]
     since = r.message.created_at or purchase.starts_at
