@@ -66,7 +66,8 @@ async def offer_screen(ctx: Context, code: str, notice: str = "") -> Screen:
             quote = shop.quote(ctx.school, offer, promo_code, ctx.now)
             price = quote.price
             lines.append(
-                t("price_discounted", price=price.format(t.language),
+                t("price_discounted",
+                  price=price.format(t.language) if price.amount else t("price_free"),
                   old=offer.price.format(t.language), code=promo_code)
             )
         except errors.PromoInvalid:

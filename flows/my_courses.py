@@ -13,7 +13,7 @@ from core.services.upcoming import renews_automatically
 from flows import renewals
 from flows.channel import MessengerError
 from flows.engine import Context, Reply, Stale, parse_id
-from flows.groups import invite_screen
+from flows.groups import included_line, invite_screen
 from flows.start import title_of_offer
 from flows.ui import Button, screen
 
@@ -85,8 +85,11 @@ async def purchase_detail(ctx: Context, purchase_id: str) -> Reply:
             lines.append(f"• {course}: {title}\n{pick(item.lesson.text, lang, default)}")
     if not opened and not groups.groups_of(ctx.school, purchase.products):
         lines.append(t("no_lessons_yet"))
-    if ctx.group_links is not None and groups.running(purchase, ctx.now):
+    if groups.running(purchase, ctx.now):
         for code in sorted(groups.groups_of(ctx.school, purchase.products)):
+            if ctx.group_links is None:  # no Telegram here to make the link (the sandbox)
+                lines.append(included_line(t, ctx.school, ctx.school.groups[code]))
+                continue
             name = pick(ctx.school.groups[code].title, lang, default)
             buttons.append(Button(t("btn_group_link", group=name),
                                   action=f"gl:{purchase.id}:{code}"))
