@@ -59,7 +59,7 @@ async def test_a_lifetime_purchase_says_forever_once(demo, language):
     assert line.count(forever) == 1, line
 
 
-async def test_a_lifetime_title_without_the_word_still_says_forever(harness, school):
+async def test_a_lifetime_title_without_the_word_still_says_forever(harness):
     chat = harness.chat()
     await _buy(harness, chat, "secret")  # "Secret drawing", bought for good
     await chat.click("My courses")
