@@ -28,7 +28,8 @@ CURRENCIES: dict[str, CurrencyRule] = {
     "XTR": CurrencyRule(0, 1, 10000),  # Telegram Stars
 }
 
-SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "RUB": "₽", "XTR": "⭐"}
+# Shown after the amount instead of the code: nobody who pays in Telegram Stars knows "XTR".
+SIGNS = {"XTR": "⭐"}
 
 
 def currency_rule(currency: str) -> CurrencyRule:
@@ -69,22 +70,27 @@ class Money:
         """Why this is not a valid price in its currency, or None."""
         rule = currency_rule(self.currency)
         if self.major < rule.minimum:
-            return f"{self.format()} is below the minimum of {rule.minimum}"
+            return f"{self._number()} {self.currency} is below the minimum of {rule.minimum}"
         if self.major > rule.maximum:
-            return f"{self.format()} is above the maximum of {rule.maximum}"
+            return f"{self._number()} {self.currency} is above the maximum of {rule.maximum}"
         return None
 
     def minimum(self) -> Money:
         rule = currency_rule(self.currency)
         return Money(rule.minimum * 10**rule.exponent, self.currency)
 
-    def format(self, language: str = "en") -> str:
+    def _number(self, language: str = "en") -> str:
         rule = currency_rule(self.currency)
         whole = self.amount % 10**rule.exponent == 0
         text = str(self.amount // 10**rule.exponent) if whole else f"{self.major:.{rule.exponent}f}"
         if language in ("ru", "fr", "uk", "de"):
             text = text.replace(".", ",")
-        return f"{text} {self.currency}"
+        return text
+
+    def format(self, language: str = "en") -> str:
+        """As a student reads it: ``49.90 EUR``, ``300 ⭐``. (The school file's problems name
+        the code the file uses: ``0 XTR is below the minimum``.)"""
+        return f"{self._number(language)} {SIGNS.get(self.currency, self.currency)}"
 
     def __str__(self) -> str:
         return self.format()

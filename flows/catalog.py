@@ -70,7 +70,8 @@ async def offer_screen(ctx: Context, code: str, notice: str = "") -> Screen:
             quote = shop.quote(ctx.school, offer, promo_code, ctx.now)
             price = quote.price
             lines.append(
-                t("price_discounted", price=price.format(t.language),
+                t("price_discounted",
+                  price=price.format(t.language) if price.amount else t("price_free"),
                   old=offer.price.format(t.language), code=promo_code)
             )
         except errors.PromoInvalid:
@@ -93,11 +94,15 @@ async def offer_screen(ctx: Context, code: str, notice: str = "") -> Screen:
         channel = star_channels.channel_of(ctx.school, offer) is not None
         if channel:
             rows += await _subscription(ctx, offer, lines)
-        for way in pay_ways(ctx.school, offer, price, promo_code, ctx.now, ctx.capabilities,
-                            ctx.checkout_url is not None):
-            if way.stars or not channel:
-                rows.append(Button(t("btn_buy", price=way.price.format(t.language)),
-                                   action=f"{'bs' if way.stars else 'b'}:{offer.code}"))
+        ways = pay_ways(ctx.school, offer, price, promo_code, ctx.now, ctx.capabilities,
+                        ctx.checkout_url is not None)
+        if price.amount == 0 and not channel:  # a 100 % code: one button, nothing to pay
+            rows += _get_free(ctx, offer, ways)
+        else:
+            for way in ways:
+                if way.stars or not channel:
+                    rows.append(Button(t("btn_buy", price=way.price.format(t.language)),
+                                       action=f"{'bs' if way.stars else 'b'}:{offer.code}"))
         if ctx.school.promo_codes and not promo_code and (
                 star_channels.channel_of(ctx.school, offer) is None):
             rows.append(Button(t("btn_promo"), action=f"pr:{offer.code}"))
@@ -137,6 +142,15 @@ def pay_ways(
     if stars is not None:
         ways.append(PayWay(stars, stars=True))
     return ways
+
+
+def _get_free(ctx: Context, offer: Offer, ways: list[PayWay]) -> list[Button]:
+    """The free order goes the first way this chat could have paid (it completes at once)."""
+    for way in ways:
+        if way.price.amount == 0:
+            action = f"{'bs' if way.stars else 'b'}:{offer.code}"
+            return [Button(ctx.t("btn_get_free"), action=action)]
+    return []
 
 
 def _stars_price(school: School, offer: Offer, promo_code: str | None,

@@ -36,6 +36,13 @@ def invite_screen(t: Texts, school: School, group: Group, url: str, expires: dat
                   Button(t("btn_join", group=name), url=url))
 
 
+def included_line(t: Texts, school: School, group: Group) -> str:
+    """A paid group a purchase gives, and where it is joined: in Telegram, with a personal
+    link from the bot (said also where no messenger here can make that link)."""
+    kind = t("kind_channel" if group.kind == "channel" else "kind_group")
+    return t("group_included", group=title(t, school, group), kind=kind)
+
+
 def offer_buttons(t: Texts, school: School, group: str) -> list[Button]:
     buttons = []
     for code in groups.offers_for(school, group):

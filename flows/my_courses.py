@@ -13,7 +13,7 @@ from core.services.upcoming import renews_automatically
 from flows import renewals
 from flows.channel import MessengerError
 from flows.engine import Context, Reply, Stale, parse_id
-from flows.groups import invite_screen
+from flows.groups import included_line, invite_screen
 from flows.start import title_of_offer
 from flows.ui import Button, screen
 
@@ -26,8 +26,17 @@ def purchase_line(ctx: Context, purchase: Purchase) -> str:
     if purchase.status is not PurchaseStatus.ACTIVE:
         return t("my_item_ended", title=title, date=t.date(purchase.ended_at or ctx.now))
     if purchase.ends_at is None:
-        return t("my_item_forever", title=title)
+        return _forever(ctx, title)
     return t("my_item_until", title=title, date=t.date(purchase.ends_at))
+
+
+def _forever(ctx: Context, title: str) -> str:
+    """``Python — forever``, but not ``Python — forever — forever`` when the offer's title
+    already ends with what the line would add."""
+    added = ctx.t("my_item_forever", title="").strip(" —–-:·,()")
+    if added and title.rstrip(" .)").casefold().endswith(added.casefold()):
+        return title
+    return ctx.t("my_item_forever", title=title)
 
 
 async def my_courses(ctx: Context, _: str) -> Reply:
@@ -78,8 +87,11 @@ async def purchase_detail(ctx: Context, purchase_id: str) -> Reply:
             lines.append(f"• {course}: {title}\n{pick(item.lesson.text, lang, default)}")
     if not opened and not groups.groups_of(ctx.school, purchase.products):
         lines.append(t("no_lessons_yet"))
-    if ctx.group_links is not None and groups.running(purchase, ctx.now):
+    if groups.running(purchase, ctx.now):
         for code in sorted(groups.groups_of(ctx.school, purchase.products)):
+            if ctx.group_links is None:  # no Telegram here to make the link (the sandbox)
+                lines.append(included_line(t, ctx.school, ctx.school.groups[code]))
+                continue
             name = pick(ctx.school.groups[code].title, lang, default)
             buttons.append(Button(t("btn_group_link", group=name),
                                   action=f"gl:{purchase.id}:{code}"))

@@ -13,7 +13,7 @@ from core.school import Course, Lesson, LocalText, School, pick
 from core.services import groups, lessons, star_subscriptions
 from core.services.upcoming import renews_automatically
 from flows.channel import Capabilities, CheckoutUrl
-from flows.groups import invite_screen, offer_buttons
+from flows.groups import included_line, invite_screen, offer_buttons
 from flows.payments import GATEWAY
 from flows.renewals import renew_buttons, switch_button
 from flows.texts import Texts
@@ -57,9 +57,12 @@ async def order_paid(r: Render) -> Screen | None:
     if order is None or purchase is None:
         return None
     lines = [
-        t("paid", id=order.id, title=r.offer_title(order.offer_code)),
+        t("paid_free" if order.amount == 0 else "paid", id=order.id,
+          title=r.offer_title(order.offer_code)),
         t("until", date=t.date(purchase.ends_at)) if purchase.ends_at else t("forever"),
     ]
+    lines += [included_line(t, r.school, r.school.groups[code])
+              for code in sorted(groups.groups_of(r.school, purchase.products))]
     since = r.message.created_at or purchase.starts_at
     upcoming = lessons.next_opening(r.school, purchase, since)
     if upcoming is not None:

@@ -51,8 +51,9 @@ async def menu(ctx: Context, _: str) -> Reply:
 async def help_screen(ctx: Context, _: str) -> Reply:
     t = ctx.t
     text = t("help")
-    if ctx.school.support:
-        text += "\n\n" + t("help_support", support=ctx.school.support)
+    support = ctx.school.support
+    if support and support not in text:  # a school's own help may name it already
+        text += "\n\n" + t("help_support", support=support)
     return Reply(screen(text, menu_button(t)), edit=ctx.incoming.message is not None)
 
 

@@ -91,11 +91,20 @@ def test_minimum_is_one_major_unit_in_minor_units():
         (Money(4990, "EUR"), "en", "49.90 EUR"),
         (Money(4990, "EUR"), "ru", "49,90 EUR"),
         (Money(5, "EUR"), "en", "0.05 EUR"),
-        (Money(250, "XTR"), "en", "250 XTR"),
+        (Money(250, "XTR"), "en", "250 ⭐"),
     ],
 )
 def test_format(money, language, text):
     assert money.format(language) == text
+
+
+@pytest.mark.parametrize("language", ["en", "ru", "fr"])
+def test_stars_are_shown_as_stars_not_as_their_code(language):
+    assert Money(300, "XTR").format(language) == "300 ⭐"
+
+
+def test_a_school_file_problem_names_the_code_the_file_uses():
+    assert Money(0, "XTR").limits_problem() == "0 XTR is below the minimum of 1"
 
 
 def test_str_is_the_english_format():

@@ -112,3 +112,43 @@ async def test_buy_a_course_and_watch_the_next_lesson_arrive(platform_url):
         finally:
             await page.screenshot(path=str(ARTIFACTS / "sandbox-chat.png"), full_page=True)
             await browser.close()
+
+
+async def test_on_a_phone_send_fits_and_an_edited_message_comes_into_view(platform_url):
+    """390 px wide (a common phone): nothing is cut off, and a message that grows when it is
+    edited in place (the menu becoming the catalog) is scrolled into view."""
+    _require_browser()
+    from playwright.async_api import async_playwright, expect
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        context = await browser.new_context(viewport={"width": 390, "height": 844})
+        page = await context.new_page()
+        try:
+            await page.goto(platform_url + "/sandbox/")
+            await expect(page.locator(".chat-head")).to_contain_text("Anna (en)")
+            send = page.get_by_role("button", name="Send", exact=True)
+            await expect(send).to_be_in_viewport(ratio=1)
+            box = await send.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+            assert box["y"] + box["height"] <= 844, box
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+
+            chat = page.locator("#chat")
+            for _ in range(3):  # enough history that the newest menu sits at the bottom
+                await page.get_by_role("button", name="/start").click()
+                await expect(chat.locator(".msg.bot")).not_to_have_count(0)
+            await expect(chat.locator(".msg.bot")).to_have_count(3)
+            menu = chat.locator(".msg.bot").last
+            await menu.get_by_role("button", name="📚 Courses").click()
+            await expect(menu).to_contain_text("Choose what you'd like to learn")
+            await expect(menu.get_by_role("button", name="⬅️ Back")).to_be_in_viewport(ratio=1)
+            await expect(menu).to_be_in_viewport(ratio=1)
+            # The chat scrolled, not the page: the header and the composer are still there.
+            await expect(send).to_be_in_viewport(ratio=1)
+            await expect(page.locator("header")).to_be_in_viewport(ratio=1)
+            assert await page.evaluate("document.scrollingElement.scrollTop") == 0
+        finally:
+            await page.screenshot(path=str(ARTIFACTS / "sandbox-phone.png"))
+            await browser.close()

@@ -85,10 +85,10 @@ async def test_full_discount_completes_without_payment(harness):
     await chat.start("python-life")
     await chat.click("promo code")
     await chat.send("FREE")
-    await chat.click("Buy for 0 EUR")
+    await chat.click("Get it free")
     assert "Order #1 is complete, no payment needed." in chat.last.text
     await harness.deliver()
-    assert "Payment received! Order #1" in chat.last.text
+    assert "Access activated without payment. Order #1" in chat.last.text
     async with harness.uow_factory() as uow:
         assert (await uow.orders.get(1)).status is OrderStatus.PAID
         assert await uow.payments.for_order(1) == []
@@ -100,8 +100,8 @@ async def test_used_up_single_use_code_is_refused_for_the_next_student(harness):
         await chat.start("python-life")
         await chat.click("promo code")
         await chat.send("FREE")
-    await first.click("Buy for 0 EUR")
-    await second.click("Buy for 0 EUR")
+    await first.click("Get it free")
+    await second.click("Get it free")
     assert "Code FREE has been used up." in second.last.text
     async with harness.uow_factory() as uow:
         assert await uow.orders.for_user(2) == []

@@ -29,17 +29,17 @@ async def stars(uow_factory, school, clock):
 
 async def _order_in_stars(harness, chat):
     await chat.start("python-life")
-    await chat.click("Buy for 250 XTR")
+    await chat.click("Buy for 250 ⭐")
     return chat.last.screen.invoice
 
 
 async def test_a_chat_that_takes_stars_offers_them_beside_the_card_price(stars, harness):
     chat = stars.chat()
     await chat.start("python-life")
-    assert chat.last.labels[:2] == ["💳 Buy for 49 EUR", "💳 Buy for 250 XTR"]
+    assert chat.last.labels[:2] == ["💳 Buy for 49 EUR", "💳 Buy for 250 ⭐"]
     plain = harness.chat("2")
     await plain.start("python-life")
-    assert not any("XTR" in label for label in plain.last.labels)
+    assert not any("⭐" in label for label in plain.last.labels)
     await plain.press("bs:python-life")
     assert "out of date" in plain.last.text
 
@@ -99,7 +99,7 @@ async def test_the_check_refuses_an_offer_sold_out_since_the_order(stars, school
     stars.platform.school.school = dataclasses.replace(school, offers=offers)
     other = stars.chat("2", "Boris")
     await other.start("python-life")
-    await other.click("Buy for 250 XTR")  # takes the only seat
+    await other.click("Buy for 250 ⭐")  # takes the only seat
     assert "all seats are taken" in await chat.check_payment(invoice.payload, "XTR", 250)
     assert await other.check_payment(other.last.screen.invoice.payload, "XTR", 250) is None
 
@@ -119,7 +119,7 @@ async def test_an_admin_refunds_a_stars_payment_and_the_access_goes(stars):
     await chat.pay_in_chat(invoice.payload, "XTR", 250, "charge-9")
     admin = stars.chat("admin", "Staff")
     await admin.send("/refund 1")
-    assert admin.last.text == "Order #1: 250 XTR returned, and the access it gave is withdrawn."
+    assert admin.last.text == "Order #1: 250 ⭐ returned, and the access it gave is withdrawn."
     assert [p.gateway_payment_id for p in stars.refunded] == ["charge-9"]
     async with stars.uow_factory() as uow:
         assert (await uow.orders.get(1)).status is OrderStatus.REFUNDED

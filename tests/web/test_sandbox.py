@@ -165,3 +165,37 @@ def test_the_sandbox_is_on_without_messengers_and_only_on_loopback():
     assert sandbox_wanted(Settings(_env_file=None, host="0.0.0.0"), messengers=0) is False
     assert sandbox_wanted(Settings(_env_file=None, host="0.0.0.0", sandbox_public=True),
                           messengers=0) is True
+
+
+async def _press(http, student, label):
+    """Press the newest button whose label contains ``label``."""
+    for entry in reversed(await _get_history(http, student)):
+        for row in entry.get("rows", []):
+            for button in row:
+                if label in button["text"] and button["action"]:
+                    status, _ = await _post(http, "/sandbox/press", {
+                        "student": student, "message": entry["id"], "action": button["action"]})
+                    assert status == 200
+                    return
+    raise AssertionError(f"no button like {label!r}")
+
+
+async def test_a_bundles_paid_group_shows_in_the_sandbox_with_where_it_is_joined(sandbox):
+    """No Telegram in the sandbox, so no invite link: the group still shows as bought."""
+    http, platform = sandbox
+    await _post(http, "/sandbox/send", {"student": "s1", "text": "/start python-30"})
+    await _press(http, "s1", "Buy")
+    order = (await _get_history(http, "s1"))[-1]
+    link = next(b["url"] for row in order["rows"] for b in row if b["url"])
+    async with http.get(urlsplit(link).path) as response:
+        form = checkout_forms(await response.text(), str(response.url))["pay"]
+    async with http.post(form["url"], data=form["fields"]) as response:
+        assert 'data-status="paid"' in await response.text()
+    await platform.dispatcher.dispatch_once()
+    note = "👥 Included: “Club” (a Telegram group), joined with the personal link the bot " \
+           "sends you in Telegram."
+    assert note in (await _get_history(http, "s1"))[-1]["text"]
+    await _press(http, "s1", "My courses")
+    await _press(http, "s1", "Python 30 days")
+    detail = (await _get_history(http, "s1"))[-1]
+    assert detail["text"].startswith("Python 30 days — until") and note in detail["text"]

@@ -66,6 +66,13 @@ function addEntry(entry) {
   $("chat").scrollTop = $("chat").scrollHeight;
 }
 
+// An edited message may have grown past the bottom of the chat, or be further up than the
+// student scrolled: bring all of it into view (its top, if it is taller than the chat).
+function reveal(element) {
+  const tall = element.offsetHeight > $("chat").clientHeight;
+  element.scrollIntoView({block: tall ? "start" : "nearest"});
+}
+
 function renderStudents() {
   const list = $("students");
   list.innerHTML = "";
@@ -151,6 +158,7 @@ function onEvent(event) {
       element.classList.remove("edited");
       void element.offsetWidth;
       element.classList.add("edited");
+      reveal(element);
     } else {
       addEntry(event);
     }

@@ -54,7 +54,7 @@ async def test_deep_link_opens_the_offer_in_the_students_language(tg):
     card = tg.fake.last_message(502)
     assert card["text"].startswith("Питон навсегда")
     assert [b["text"] for b in tg.keyboard(502)][:2] == ["💳 Купить за 49 EUR",
-                                                          "💳 Купить за 250 XTR"]
+                                                          "💳 Купить за 250 ⭐"]
     async with tg.uow_factory() as uow:
         assert (await uow.users.get(1)).utm_source == "ads"
 
@@ -165,7 +165,7 @@ async def test_an_admin_refunds_stars_and_the_access_ends(fake_telegram, uow_fac
         [refund] = tg.fake.calls_to("refundStarPayment")
         assert (refund.params["user_id"], refund.params["telegram_payment_charge_id"]) == (
             509, "stars-charge-3")
-        assert "250 XTR returned" in tg.fake.last_message(900)["text"]
+        assert "250 ⭐ returned" in tg.fake.last_message(900)["text"]
         async with uow_factory() as uow:
             assert (await uow.orders.get(1)).status is OrderStatus.REFUNDED
             [purchase] = await uow.purchases.for_user(1)
@@ -239,7 +239,7 @@ async def test_a_school_that_takes_money_only_in_telegram(fake_telegram, uow_fac
         await fake_telegram.wait_for_call("sendMessage")
         labels = [b["text"] for row in fake_telegram.last_message(520)["reply_markup"][
             "inline_keyboard"] for b in row]
-        assert "💳 Buy for 250 XTR" in labels  # Stars, in the chat
+        assert "💳 Buy for 250 ⭐" in labels  # Stars, in the chat
         assert "💳 Buy for 49 EUR" not in labels  # no card provider, no checkout page
     finally:
         await bot.stop()
