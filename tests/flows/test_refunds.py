@@ -26,7 +26,7 @@ async def _paid_twice(stars):
     """Anna pays her Stars order, then the same order again."""
     chat = stars.chat("1001", "Anna")
     await chat.start("python-life")
-    await chat.click("Buy for 250 XTR")
+    await chat.click("Buy for 250 ⭐")
     payload = chat.last.screen.invoice.payload
     await chat.pay_in_chat(payload, "XTR", 250, "charge-1")
     await chat.pay_in_chat(payload, "XTR", 250, "charge-2")
@@ -41,16 +41,16 @@ async def test_the_admin_is_alerted_lists_and_returns_the_extra_money(stars):
     assert "The money will be returned" in chat.last.text
 
     assert admin.last.text.startswith(
-        "⚠️ Money to return: 250 XTR (telegram) from Anna for order #1 gives nothing: "
+        "⚠️ Money to return: 250 ⭐ (telegram) from Anna for order #1 gives nothing: "
         "the order was already paid or closed")
     await admin.send("/refunds")
     lines = admin.last.text.splitlines()
     assert lines[0] == "Money to return (oldest first):"
-    assert lines[1] == ("• Order #1 · Anna (#2) · 250 XTR · telegram · the order was already "
+    assert lines[1] == ("• Order #1 · Anna (#2) · 250 ⭐ · telegram · the order was already "
                         "paid or closed, or the student has this already · Mar 2, 2026")
 
     await admin.send("/refund 1")
-    assert admin.last.text == "Order #1: 250 XTR returned; the access the order gives stays."
+    assert admin.last.text == "Order #1: 250 ⭐ returned; the access the order gives stays."
     assert [p.gateway_payment_id for p in stars.refunded] == ["charge-2"]
     async with stars.uow_factory() as uow:
         assert (await uow.orders.get(1)).status is OrderStatus.PAID

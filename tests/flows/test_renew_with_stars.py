@@ -15,7 +15,7 @@ from core.money import Money
 
 THREE_DAYS_BEFORE = datetime(2026, 3, 30, 8, 1, tzinfo=UTC)  # club-month bought Mar 2
 TWO_DAYS_AFTER = datetime(2026, 4, 4, 8, 1, tzinfo=UTC)
-CARD, STARS = "🔄 Renew: Club monthly · 9 EUR", "🔄 Renew: Club monthly · 100 XTR"
+CARD, STARS = "🔄 Renew: Club monthly · 9 EUR", "🔄 Renew: Club monthly · 100 ⭐"
 OWN = "🔄 Renew: Club monthly"
 
 
@@ -29,7 +29,7 @@ def school(school):
 async def _bought_in_stars(h: Harness):
     chat = h.chat()
     await chat.start("club-month")
-    await chat.click("Buy for 100 XTR")
+    await chat.click("Buy for 100 ⭐")
     await chat.pay_in_chat(chat.last.screen.invoice.payload, "XTR", 100, "charge-1")
     await h.deliver()
     return chat
