@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import ipaddress
 import logging
 import re
 import secrets
@@ -54,7 +55,6 @@ from web.deps import Deps
 from web.sandbox import Sandbox, add_sandbox_routes
 
 log = logging.getLogger("school")
-LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 TELEGRAM = "telegram"
 VK = "vk"
 VIBER = "viber"
@@ -104,13 +104,24 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_free_courses_in_public(self) -> Settings:
-        public = self.public_url is not None and self.public_url.host not in LOOPBACK
-        if public and self.test_payments and "test_payments" not in self.model_fields_set:
+        if self.reachable_from_outside and self.test_payments \
+                and "test_payments" not in self.model_fields_set:
+            where = f"PUBLIC_URL {self.public_url}" if self.public_url_is_public \
+                else f"HOST {self.host}"
             raise ValueError(
-                "PUBLIC_URL is a public address and the test gateway (anyone can 'pay' "
+                f"{where} is reachable from outside and the test gateway (anyone can 'pay' "
                 "without money) is on by default: set TEST_PAYMENTS=0 for a live school, "
                 "or TEST_PAYMENTS=1 to keep it on deliberately")
         return self
+
+    @property
+    def public_url_is_public(self) -> bool:
+        return self.public_url is not None and not is_loopback(self.public_url.host or "")
+
+    @property
+    def reachable_from_outside(self) -> bool:
+        """Listening on a non-loopback address, or published behind a proxy."""
+        return not is_loopback(self.host) or self.public_url_is_public
 
     @field_validator("telegram_webhook_secret")
     @classmethod
@@ -172,6 +183,17 @@ class Settings(BaseSettings):
             return str(self.public_url).rstrip("/")
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+
+def is_loopback(host: str) -> bool:
+    """Only this machine can reach ``host`` (0.0.0.0 and :: mean every address)."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name other than localhost resolves to who knows where
+        return False
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -402,9 +424,11 @@ async def start(platform: Platform, engine: AsyncEngine) -> Running:
 
 def sandbox_wanted(settings: Settings, messengers: int) -> bool:
     wanted = settings.sandbox == "on" or (settings.sandbox == "auto" and messengers == 0)
-    if wanted and settings.host not in LOOPBACK and not settings.sandbox_public:
-        log.warning("the sandbox is not served on %s, which is not a loopback address; "
-                    "set SANDBOX_PUBLIC=1 to serve it there anyway", settings.host)
+    if wanted and settings.reachable_from_outside and not settings.sandbox_public:
+        where = settings.public_url if settings.public_url_is_public else settings.host
+        log.warning("SANDBOX is off: the platform is reachable from outside (%s) and the "
+                    "sandbox takes test payments; set SANDBOX_PUBLIC=1 to serve it anyway",
+                    where)
         return False
     return wanted
 
