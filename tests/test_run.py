@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BROKEN = """
@@ -130,3 +131,79 @@ async def test_chat_in_the_terminal_shows_the_menu_and_presses_buttons(tmp_path)
     assert "Pixel School" in text and "[1] 📚 Courses" in text
     assert "✎ (edited)" in text  # pressing [1] edited the menu into the catalog
     assert "Traceback" not in err
+
+
+def _demo(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return _env(tmp_path, SCHOOL_FILE=str(ROOT / "school.example.yaml"), **extra)
+
+
+def _one_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+async def test_a_public_host_with_test_payments_unset_refuses_to_start(tmp_path):
+    code, out, err = await _run(env=_demo(tmp_path, HOST="0.0.0.0"), cwd=tmp_path)
+    assert code == 2
+    line = _one_line(err)
+    assert "HOST 0.0.0.0" in line and "TEST_PAYMENTS=0" in line
+    assert not (tmp_path / "school.db").exists()
+
+
+async def test_a_malformed_bot_token_is_one_line(tmp_path):
+    code, out, err = await _run(env=_demo(tmp_path, TELEGRAM_BOT_TOKEN="not a token"),
+                                cwd=tmp_path)
+    assert code == 2
+    assert _one_line(err).startswith("TELEGRAM_BOT_TOKEN: not a bot token")
+
+
+async def test_postgresql_without_its_driver_is_one_line(tmp_path):
+    """asyncpg made impossible to import, as on a machine where it was never installed."""
+    shadow = tmp_path / "no-asyncpg" / "asyncpg"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'asyncpg'\", name='asyncpg')\n")
+    env = _demo(tmp_path, DATABASE_URL="postgresql+asyncpg://school@127.0.0.1/school",
+               PYTHONPATH=str(shadow.parent))
+    code, out, err = await _run(env=env, cwd=tmp_path)
+    assert code == 2
+    line = _one_line(err)
+    assert line.startswith("DATABASE_URL:") and "pip install -e '.[postgres]'" in line
+
+
+async def test_a_database_that_refuses_connections_is_one_line(tmp_path):
+    url = f"postgresql+asyncpg://school:secret@127.0.0.1:{_free_port()}/school"
+    code, out, err = await _run(env=_demo(tmp_path, DATABASE_URL=url), cwd=tmp_path)
+    assert code == 2
+    line = _one_line(err)
+    assert line.startswith("DATABASE_URL: cannot open") and "secret" not in line
+
+
+async def test_a_database_that_cannot_be_opened_is_one_line(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path}/no/such/folder/school.db"
+    code, out, err = await _run(env=_demo(tmp_path, DATABASE_URL=url), cwd=tmp_path)
+    assert code == 2
+    assert "unable to open database file" in _one_line(err)
+
+
+async def test_a_postgresql_database_that_does_not_exist_is_one_line(tmp_path):
+    base = os.environ.get("TEST_DATABASE_URL", "")
+    if not base.startswith("postgresql"):
+        pytest.skip("PostgreSQL: set TEST_DATABASE_URL=postgresql+asyncpg://user@host:port/db")
+    url = base.rsplit("/", 1)[0] + "/no_such_school_database"
+    code, out, err = await _run(env=_demo(tmp_path, DATABASE_URL=url), cwd=tmp_path)
+    assert code == 2
+    assert 'database "no_such_school_database" does not exist' in _one_line(err)
+
+
+async def test_a_port_in_use_is_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = await _run("--port", str(port), env=_demo(tmp_path), cwd=tmp_path)
+    assert code == 2
+    line = _one_line(err)
+    assert line.startswith(f"PORT: {port} is already in use") and "--port" in line
