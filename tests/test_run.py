@@ -207,3 +207,45 @@ async def test_a_port_in_use_is_one_line(tmp_path):
     assert code == 2
     line = _one_line(err)
     assert line.startswith(f"PORT: {port} is already in use") and "--port" in line
+
+
+async def _wait_for_line(process, seen: list[str], wanted: str, within: float = 30) -> None:
+    async with asyncio.timeout(within):
+        while not any(wanted in line for line in seen):
+            line = await process.stderr.readline()
+            assert line, "run.py ended:\n" + "".join(seen)
+            seen.append(line.decode())
+
+
+async def test_an_unreachable_bot_api_is_tried_again_until_the_bot_comes_up(tmp_path):
+    sys.path.insert(0, str(ROOT / "tests" / "bots" / "telegram"))
+    from fake_bot_api import DEFAULT_TOKEN, FakeBotAPI
+
+    api_port, port = _free_port(), _free_port()
+    env = _demo(tmp_path, TELEGRAM_BOT_TOKEN=DEFAULT_TOKEN,
+                TELEGRAM_API_URL=f"http://127.0.0.1:{api_port}")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "run.py"), "--port", str(port), env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    seen: list[str] = []
+    fake = FakeBotAPI()
+    try:
+        await _wait_for_line(process, seen, "(attempt 2)")
+        async with aiohttp.ClientSession() as http:  # the platform serves meanwhile
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                assert response.status == 200
+        await fake.start(port=api_port)
+        await _wait_for_line(process, seen, "the bot is up")
+        fake.push(fake.text_update(fake.user(42), "/start"))
+        await fake.wait_for_call("sendMessage", within=20)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = await _finish(process)
+        await fake.stop()
+    assert process.returncode == 0, err
+    retries = [line for line in seen if "the API cannot be reached" in line]
+    assert len(retries) >= 2 and all(line.startswith(tuple("0123456789")) for line in retries)
+    assert "telegram: the API cannot be reached" in retries[0]
+    assert "Traceback" not in "".join(seen) + err
+    assert "Pixel School" in fake.last_message(42)["text"]
