@@ -249,3 +249,32 @@ async def test_an_unreachable_bot_api_is_tried_again_until_the_bot_comes_up(tmp_
     assert "telegram: the API cannot be reached" in retries[0]
     assert "Traceback" not in "".join(seen) + err
     assert "Pixel School" in fake.last_message(42)["text"]
+
+
+async def test_chat_beside_a_running_server_shares_neither_its_port_nor_its_database(tmp_path):
+    env = _demo(tmp_path, PORT=str(_free_port()))
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "run.py"), env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    seen: list[str] = []
+    try:
+        await _wait_for_line(server, seen, "is up at")
+        chat = await asyncio.create_subprocess_exec(
+            sys.executable, str(ROOT / "run.py"), "chat", env=env, cwd=tmp_path,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        text, err = await _finish(chat, b"/start\n1\n")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, server_err = await _finish(server)
+    assert chat.returncode == 0, err
+    assert "Pixel School" in text and "[1] 📚 Courses" in text
+    assert "Traceback" not in err
+    assert server.returncode == 0, server_err
+    users = sqlite3.connect(tmp_path / "school.db").execute("SELECT count(*) FROM users")
+    assert users.fetchone() == (0,)  # the terminal student never reached the school's data
+    leftovers = [p.name for p in tmp_path.iterdir()
+                 if not p.name.startswith(("school.db", "sandbox.db"))]
+    assert leftovers == []  # the chat's own database went with it
