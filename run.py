@@ -666,17 +666,17 @@ async def serve(settings: Settings, school: School, terminal: bool = False) -> N
             task = asyncio.create_task(run_messengers(run.platform), name="messengers")
             task.add_done_callback(stop_on_failure)
             starting.append(task)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            # Windows' event loop has no signal handlers; Ctrl+C still stops it there.
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
         log.info("%s is up at %s (health: %s/healthz)", school.name, settings.base_url,
                  settings.base_url)
         if with_sandbox:
             log.info("sandbox: open %s/sandbox/ to chat with the school as pretend students",
                      settings.base_url)
 
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            # Windows' event loop has no signal handlers; Ctrl+C still stops it there.
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
         if console is not None:
             chat = asyncio.create_task(console.converse(school.default_language))
             await asyncio.wait([chat, asyncio.create_task(stop.wait())],

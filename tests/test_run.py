@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -278,3 +279,28 @@ async def test_chat_beside_a_running_server_shares_neither_its_port_nor_its_data
     leftovers = [p.name for p in tmp_path.iterdir()
                  if not p.name.startswith(("school.db", "sandbox.db"))]
     assert leftovers == []  # the chat's own database went with it
+
+
+async def test_log_format_json_makes_every_line_a_json_object(tmp_path):
+    env = _demo(tmp_path, LOG_FORMAT="json", PORT=str(_free_port()))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "run.py"), env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    seen: list[str] = []
+    try:
+        await _wait_for_line(process, seen, "is up at")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = await _finish(process)
+    assert process.returncode == 0, err
+    entries = [json.loads(line) for line in "".join(seen).splitlines() + err.splitlines()]
+    assert {"time", "level", "logger", "message"} <= set(entries[0])
+    assert any(e["level"] == "WARNING" and "TEST PAYMENTS ARE ON" in e["message"]
+               for e in entries)
+
+
+async def test_an_unknown_log_format_is_one_line(tmp_path):
+    code, out, err = await _run(env=_demo(tmp_path, LOG_FORMAT="xml"), cwd=tmp_path)
+    assert code == 2
+    assert _one_line(err) == "LOG_FORMAT: Input should be 'text' or 'json'"
