@@ -12,24 +12,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import gc
+import ipaddress
 import logging
 import re
 import secrets
 import signal
+import socket
 import sys
+import tempfile
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
+import aiohttp
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import AnyHttpUrl, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bots.base import Messenger
+from bots.base import Messenger, MessengerError
 from bots.sandbox import SandboxMessenger
 from bots.terminal import TerminalMessenger
 from core import jobs
@@ -43,6 +52,8 @@ from flows.engine import FlowEngine, Refunds
 from flows.groups import GroupKeeper
 from flows.outbound import OutboundDispatcher
 from flows.routes import student_router
+from observability.logs import configure_logging
+from observability.metrics import Metrics
 from payments.base import PaymentGateway
 from payments.testgateway import TestGateway
 from storage.engine import create_engine, session_factory
@@ -54,7 +65,6 @@ from web.deps import Deps
 from web.sandbox import Sandbox, add_sandbox_routes
 
 log = logging.getLogger("school")
-LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 TELEGRAM = "telegram"
 VK = "vk"
 VIBER = "viber"
@@ -75,6 +85,7 @@ class Settings(BaseSettings):
     secret_key: str | None = None  # signs checkout forms; random per start when unset
     test_payments: bool = True  # the built-in test gateway: NEVER on for a live school
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, for collectors
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: AnyHttpUrl | None = None  # a self-hosted Bot API server
     telegram_provider_token: SecretStr | None = None  # card payments in the chat
@@ -102,15 +113,40 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # aiogram's own rule (TokenValidationError otherwise), checked before aiogram loads
+        if value is not None and not re.fullmatch(r"[0-9]+:\S+", value.get_secret_value()):
+            raise ValueError("not a bot token: it looks like 123456789:AAE... (digits, a colon, "
+                             "then letters); copy it again from @BotFather")
+        return value
+
     @model_validator(mode="after")
     def _no_free_courses_in_public(self) -> Settings:
-        public = self.public_url is not None and self.public_url.host not in LOOPBACK
-        if public and self.test_payments and "test_payments" not in self.model_fields_set:
+        if self.reachable_from_outside and self.test_payments \
+                and "test_payments" not in self.model_fields_set:
+            where = f"PUBLIC_URL {self.public_url}" if self.public_url_is_public \
+                else f"HOST {self.host}"
             raise ValueError(
-                "PUBLIC_URL is a public address and the test gateway (anyone can 'pay' "
+                f"{where} is reachable from outside and the test gateway (anyone can 'pay' "
                 "without money) is on by default: set TEST_PAYMENTS=0 for a live school, "
                 "or TEST_PAYMENTS=1 to keep it on deliberately")
         return self
+
+    @property
+    def public_url_is_public(self) -> bool:
+        return self.public_url is not None and not is_loopback(self.public_url.host or "")
+
+    @property
+    def reachable_from_outside(self) -> bool:
+        """Listening on a non-loopback address, or published behind a proxy."""
+        return not is_loopback(self.host) or self.public_url_is_public
 
     @field_validator("telegram_webhook_secret")
     @classmethod
@@ -174,6 +210,17 @@ class Settings(BaseSettings):
         return f"http://{host}:{self.port}"
 
 
+def is_loopback(host: str) -> bool:
+    """Only this machine can reach ``host`` (0.0.0.0 and :: mean every address)."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name other than localhost resolves to who knows where
+        return False
+
+
 def _sqlite_file(url: str) -> Path | None:
     prefix = "sqlite+aiosqlite:///"
     return Path(url.removeprefix(prefix)).resolve() if url.startswith(prefix) else None
@@ -186,9 +233,15 @@ def _wipe_sqlite(path: Path) -> None:
 
 def settings_problems(exc: ValidationError) -> list[str]:
     return [
-        f"{'.'.join(str(p) for p in e['loc']).upper() or 'settings'}: {e['msg']}"
+        f"{'.'.join(str(p) for p in e['loc']).upper() or 'settings'}: "
+        f"{e['msg'].removeprefix('Value error, ')}"
         for e in exc.errors()
     ]
+
+
+class StartupError(Exception):
+    """The platform cannot start for a reason the operator can fix: said in one line that
+    names the setting and what to do, and the process exits with status 2."""
 
 
 class SchoolHolder:
@@ -213,6 +266,7 @@ class Platform:
     flows: FlowEngine
     app: web.Application
     groups: GroupKeeper
+    metrics: Metrics
 
     async def sweep(self, name: str) -> int:
         """Run one sweep now; the scheduler calls this on intervals, tests call it directly."""
@@ -275,6 +329,8 @@ def build_platform(
         uow_factory, clock, holder, student_router(), channels, checkout_url, dispatcher,
         refunds,
     )
+    metrics = Metrics()
+    flows.metrics = dispatcher.metrics = metrics
     # Paid groups live in Telegram: the Telegram messenger is the one that can manage them.
     group_admin = next((c for c in channels.values() if isinstance(c, GroupAdmin)), None)
     keeper = GroupKeeper(uow_factory, clock, holder, channels, group_admin)
@@ -282,9 +338,9 @@ def build_platform(
     if group_admin is not None:
         flows.group_links = keeper.personal_link
     dispatcher.prepare["group_invite"] = keeper.prepare_invite
-    app = make_app(Deps(uow_factory, clock, holder, gateways, dispatcher))
+    app = make_app(Deps(uow_factory, clock, holder, gateways, dispatcher, metrics))
     return Platform(settings, holder, clock, uow_factory, gateways, channels, dispatcher, flows,
-                    app, keeper)
+                    app, keeper, metrics)
 
 
 class Sweeper:
@@ -306,10 +362,15 @@ class Sweeper:
         task = asyncio.current_task()
         assert task is not None
         self.running.add(task)
+        metrics = self.platform.metrics
         try:
-            if self.lease is not None and not await self.lease.held():
+            held = self.lease is None or await self.lease.held()
+            metrics.lease(held)
+            if not held:
                 return  # another process runs the sweeps
+            started = time.perf_counter()
             count = await self.platform.sweep(name)
+            metrics.swept(name, time.perf_counter() - started)
         except Exception:
             log.exception("sweep %s failed; the next run catches up", name)
             return
@@ -328,6 +389,7 @@ class Sweeper:
         self.scheduler.shutdown(wait=False)
         if self.lease is not None:
             await self.lease.release()
+            self.platform.metrics.lease(False)
 
 
 def configured_messengers(settings: Settings, default_language: str = "en",
@@ -402,9 +464,11 @@ async def start(platform: Platform, engine: AsyncEngine) -> Running:
 
 def sandbox_wanted(settings: Settings, messengers: int) -> bool:
     wanted = settings.sandbox == "on" or (settings.sandbox == "auto" and messengers == 0)
-    if wanted and settings.host not in LOOPBACK and not settings.sandbox_public:
-        log.warning("the sandbox is not served on %s, which is not a loopback address; "
-                    "set SANDBOX_PUBLIC=1 to serve it there anyway", settings.host)
+    if wanted and settings.reachable_from_outside and not settings.sandbox_public:
+        where = settings.public_url if settings.public_url_is_public else settings.host
+        log.warning("SANDBOX is off: the platform is reachable from outside (%s) and the "
+                    "sandbox takes test payments; set SANDBOX_PUBLIC=1 to serve it anyway",
+                    where)
         return False
     return wanted
 
@@ -415,8 +479,7 @@ async def open_sandbox(settings: Settings, school: School) -> tuple[Platform, As
     path = _sqlite_file(settings.sandbox_database_url)
     assert path is not None
     await asyncio.to_thread(_wipe_sqlite, path)
-    engine = create_engine(settings.sandbox_database_url)
-    await migrate(engine)
+    engine = await open_database(settings.sandbox_database_url, "SANDBOX_DATABASE_URL")
     clock = OffsetClock()
     messenger = SandboxMessenger()
     for name, language in SANDBOX_STUDENTS:
@@ -447,75 +510,204 @@ def settle_memory() -> None:
     gc.set_threshold(5000, 10, 10)
 
 
-async def serve(settings: Settings, school: School, terminal: bool = False) -> None:
-    engine = create_engine(settings.database_url)
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything else starts, so a port in use stops the
+    start at once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host.strip("[]"), port), family=family)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"PORT: {port} is already in use on {host} (another run.py?): stop that "
+                f"program, or set PORT (or --port) to a free port") from None
+        raise StartupError(f"HOST: cannot listen on {host}:{port} ({exc.strerror or exc}): "
+                           f"set HOST to an address of this machine") from None
+
+
+DRIVER_PACKAGES = {"asyncpg": "pip install -e '.[postgres]'"}
+
+
+async def open_database(url: str, setting: str) -> AsyncEngine:
+    """An engine on ``url``, connected and migrated. A missing driver or a database that
+    cannot be reached is a StartupError naming ``setting``."""
+    try:
+        engine = create_engine(url)
+    except ImportError as exc:
+        install = DRIVER_PACKAGES.get(exc.name or "", f"pip install {exc.name}")
+        raise StartupError(f"{setting}: {url.split(':', 1)[0]} needs the {exc.name} package, "
+                           f"which is not installed: {install}") from None
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except (OSError, DBAPIError) as exc:
+        await engine.dispose()
+        reason = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise StartupError(
+            f"{setting}: cannot open {shown} ({one_line(reason)}): start the database server, "
+            f"create the database, or correct {setting}") from None
     await migrate(engine)
-    uow_factory = sql_uow_factory(session_factory(engine))
-    messengers = configured_messengers(settings, school.default_language, school.name)
-    console = TerminalMessenger() if terminal else None
-    if console is not None:
-        messengers[console.name] = console
-    telegram = messengers.get(TELEGRAM)
-    platform = build_platform(settings, school, uow_factory, channels=messengers,
-                              refunds=telegram.refund if telegram else None)
-    add_webhook_routes(platform.app, messengers)
-    resynced = await jobs.resync_lesson_schedule(uow_factory, school, platform.clock.now())
-    log.info("lesson schedule checked, %d purchases updated", resynced)
-    with_sandbox = sandbox_wanted(settings, len(platform.channels))
-    add_home(platform.app, "/sandbox/" if with_sandbox else None)
-    runs = [await start(platform, engine)]
-    if with_sandbox:
-        sandbox, sandbox_engine = await open_sandbox(settings, school)
-        platform.app.add_subapp("/sandbox", sandbox.app)
-        runs.append(await start(sandbox, sandbox_engine))
-    elif not platform.channels:
-        log.warning("no messenger token configured: only the web pages are served; "
-                    "chat with the school in a terminal with: python run.py chat")
-    if "test" in platform.gateways:
-        log.warning("TEST PAYMENTS ARE ON: anyone can 'pay' without money. Never go live so.")
+    return engine
 
-    settle_memory()
-    runner = web.AppRunner(platform.app, access_log=None, shutdown_timeout=5)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
-    for run in runs:  # a webhook is set only once the server can answer it
-        for messenger in run.platform.channels.values():
-            await messenger.run(run.platform.flows.handle)
-        await run.platform.groups.start()
-    log.info("%s is up at %s (health: %s/healthz)", school.name, settings.base_url,
-             settings.base_url)
-    if with_sandbox:
-        log.info("sandbox: open %s/sandbox/ to chat with the school as pretend students",
-                 settings.base_url)
 
+def api_errors(name: str) -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
+    """For a messenger: the errors that mean "its API cannot be reached now" (try again) and
+    those that mean "its API refuses our token" (no use trying again)."""
+    unreachable: tuple[type[Exception], ...] = (OSError, aiohttp.ClientError, MessengerError)
+    if name == TELEGRAM:
+        from aiogram.exceptions import (
+            TelegramNetworkError,
+            TelegramRetryAfter,
+            TelegramServerError,
+            TelegramUnauthorizedError,
+        )
+
+        return (*unreachable, TelegramNetworkError, TelegramServerError,
+                TelegramRetryAfter), (TelegramUnauthorizedError,)
+    return unreachable, ()
+
+
+TOKEN_SETTINGS = {TELEGRAM: "TELEGRAM_BOT_TOKEN", VK: "VK_GROUP_TOKEN", VIBER: "VIBER_AUTH_TOKEN"}
+FIRST_RETRY, LAST_RETRY = 1.0, 60.0  # seconds between attempts to reach a messenger's API
+
+
+async def run_messenger(name: str, messenger: Messenger, platform: Platform) -> None:
+    """Start one messenger, trying again with backoff (a log line per attempt) while its API
+    cannot be reached; the platform serves meanwhile. A refused token is a StartupError."""
+    unreachable, refused = api_errors(name)
+    attempt = 0
+    while True:
+        try:
+            await messenger.run(platform.flows.handle)
+        except refused as exc:
+            raise StartupError(
+                f"{TOKEN_SETTINGS.get(name, name)}: {name} refuses the token "
+                f"({one_line(exc)}): copy it again from the messenger's settings") from None
+        except unreachable as exc:
+            attempt += 1
+            delay = min(FIRST_RETRY * 2 ** (attempt - 1), LAST_RETRY)
+            log.warning("%s: the API cannot be reached (%s); trying again in %.0f s "
+                        "(attempt %d)", name, one_line(exc), delay, attempt)
+            await asyncio.sleep(delay)
+        else:
+            if attempt:
+                log.info("%s: the API answered after %d failed attempts; the bot is up",
+                         name, attempt)
+            return
+
+
+async def run_messengers(platform: Platform) -> None:
+    """Every messenger of a platform, then what needs them running (paid groups' checks)."""
+    await asyncio.gather(*(run_messenger(name, messenger, platform)
+                           for name, messenger in platform.channels.items()))
+    await platform.groups.start()
+
+
+async def serve(settings: Settings, school: School, terminal: bool = False) -> None:
+    """Run until stopped (a signal; the end of the terminal chat). Raises StartupError for
+    what the operator must fix, after releasing whatever had started."""
+    sock = listen(settings.host, settings.port)
+    if settings.port == 0:  # any free port: the one the system gave
+        settings = settings.model_copy(update={"port": sock.getsockname()[1]})
+    engines: list[AsyncEngine] = []
+    runs: list[Running] = []
+    runner: web.AppRunner | None = None
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        # Windows' event loop has no signal handlers; Ctrl+C still stops it there.
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    if console is not None:
-        chat = asyncio.create_task(console.converse(school.default_language))
-        await asyncio.wait([chat, asyncio.create_task(stop.wait())],
-                           return_when=asyncio.FIRST_COMPLETED)
-    else:
-        await stop.wait()
-    log.info("stopping")
-    await runner.cleanup()
-    for run in runs:
-        await run.sweeper.stop()
-        for messenger in run.platform.channels.values():
-            await messenger.stop()
-    # Every task (a dispatcher, a sweep in progress) must finish its rollback while the
-    # database is still there: disposing the engine under it would leave it waiting forever.
-    others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-    for task in others:
-        task.cancel()
-    await asyncio.gather(*others, return_exceptions=True)
-    for run in runs:
-        await run.platform.uow_factory.close()  # "last seen" written behind; stop listening
-        await run.engine.dispose()
+    failures: list[BaseException] = []
+    starting: list[asyncio.Task] = []
+    try:
+        engine = await open_database(settings.database_url, "DATABASE_URL")
+        engines.append(engine)
+        uow_factory = sql_uow_factory(session_factory(engine))
+        messengers = {} if terminal else configured_messengers(
+            settings, school.default_language, school.name)
+        console = TerminalMessenger() if terminal else None
+        if console is not None:
+            messengers[console.name] = console
+        telegram = messengers.get(TELEGRAM)
+        platform = build_platform(settings, school, uow_factory, channels=messengers,
+                                  refunds=telegram.refund if telegram else None)
+        add_webhook_routes(platform.app, messengers)
+        resynced = await jobs.resync_lesson_schedule(uow_factory, school, platform.clock.now())
+        log.info("lesson schedule checked, %d purchases updated", resynced)
+        with_sandbox = not terminal and sandbox_wanted(settings, len(platform.channels))
+        add_home(platform.app, "/sandbox/" if with_sandbox else None)
+        platforms = [(platform, engine)]
+        if with_sandbox:
+            sandbox, sandbox_engine = await open_sandbox(settings, school)
+            engines.append(sandbox_engine)
+            platform.app.add_subapp("/sandbox", sandbox.app)
+            platforms.append((sandbox, sandbox_engine))
+        elif not platform.channels:
+            log.warning("no messenger token configured: only the web pages are served; "
+                        "chat with the school in a terminal with: python run.py chat")
+        if "test" in platform.gateways and not terminal:
+            log.warning("TEST PAYMENTS ARE ON: anyone can 'pay' without money. "
+                        "Never go live so.")
+
+        settle_memory()
+        runner = web.AppRunner(platform.app, access_log=None, shutdown_timeout=5)
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+        for p, e in platforms:
+            runs.append(await start(p, e))
+
+        def stop_on_failure(task: asyncio.Task) -> None:
+            if not task.cancelled() and task.exception() is not None:
+                failures.append(task.exception())
+                stop.set()
+
+        for run in runs:  # a webhook is set only once the server can answer it
+            task = asyncio.create_task(run_messengers(run.platform), name="messengers")
+            task.add_done_callback(stop_on_failure)
+            starting.append(task)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            # Windows' event loop has no signal handlers; Ctrl+C still stops it there.
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        log.info("%s is up at %s (health: %s/healthz)", school.name, settings.base_url,
+                 settings.base_url)
+        if with_sandbox:
+            log.info("sandbox: open %s/sandbox/ to chat with the school as pretend students",
+                     settings.base_url)
+
+        if console is not None:
+            chat = asyncio.create_task(console.converse(school.default_language))
+            await asyncio.wait([chat, asyncio.create_task(stop.wait())],
+                               return_when=asyncio.FIRST_COMPLETED)
+        else:
+            await stop.wait()
+        log.info("stopping")
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        sock.close()
+        for task in starting:  # a messenger still trying to reach its API
+            task.cancel()
+        await asyncio.gather(*starting, return_exceptions=True)
+        for run in runs:
+            await run.sweeper.stop()
+            for messenger in run.platform.channels.values():
+                await messenger.stop()
+        # Every task (a dispatcher, a sweep in progress) must finish its rollback while the
+        # database is still there: disposing the engine under it would leave it waiting
+        # forever.
+        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        for run in runs:  # "last seen" is written behind; stop listening for other processes
+            await run.platform.uow_factory.close()
+        for engine in engines:
+            await engine.dispose()
+    if failures:
+        raise failures[0]
 
 
 def check(path: Path) -> int:
@@ -549,14 +741,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        print("The settings have problems:", file=sys.stderr)
-        for problem in settings_problems(exc):
-            print(f"  {problem}", file=sys.stderr)
+        for problem in settings_problems(exc):  # one line each, the setting first
+            print(problem, file=sys.stderr)
         return 2
     chatting = args.command == "chat"
-    logging.basicConfig(level="WARNING" if chatting else settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    configure_logging("WARNING" if chatting else settings.log_level, settings.log_format)
     try:
         school = load_school(settings.school_file)
     except SchoolFileError as exc:
@@ -564,8 +753,26 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
-    asyncio.run(serve(settings, school, terminal=chatting))
+    try:
+        if chatting:
+            with tempfile.TemporaryDirectory(prefix="school-chat-") as scratch:
+                asyncio.run(serve(chat_settings(settings, args.port, Path(scratch)), school,
+                                  terminal=True))
+        else:
+            asyncio.run(serve(settings, school))
+    except StartupError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     return 0
+
+
+def chat_settings(settings: Settings, port: int | None, scratch: Path) -> Settings:
+    """``run.py chat`` talks to a throwaway copy of the school, never to the school a server
+    may be running: a fresh SQLite file in ``scratch``, loopback on a free port (or
+    ``--port``), test payments, no messenger bots, no sandbox."""
+    return settings.model_copy(update={
+        "database_url": f"sqlite+aiosqlite:///{scratch / 'chat.db'}", "host": "127.0.0.1",
+        "port": port or 0, "public_url": None, "test_payments": True, "sandbox": "off"})
 
 
 if __name__ == "__main__":

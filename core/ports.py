@@ -215,6 +215,10 @@ class OutboxRepository(Protocol):
         """All messages to a user, oldest first (for tests, admin views and the sandbox)."""
         ...
 
+    async def backlog(self, now: datetime) -> int:
+        """How many messages are PENDING and due (the dispatcher's queue, for /metrics)."""
+        ...
+
 
 class ChatStateRepository(Protocol):
     async def get(self, messenger: str, chat_id: str) -> ChatState | None: ...

@@ -5,6 +5,7 @@ answer, never silence."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,7 @@ from flows.channel import (
 )
 from flows.texts import Texts, normalize
 from flows.ui import Button, Incoming, IncomingKind, Screen
+from observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ class Context:
     messengers: tuple[str, ...] = ()  # the messengers the school runs on now
     # A link that opens the school in a messenger with a start payload, where it has one.
     deep_link: Callable[[str, str], str | None] = lambda messenger, payload: None
+    metrics: Metrics | None = None
 
     def can_pay(self, currency: str) -> bool:
         """Can this student pay in ``currency`` here: in the chat, or on a checkout page?"""
@@ -162,13 +165,16 @@ class FlowEngine:
         self.group_links: GroupLinks | None = None
         self.star_subscriptions = next(
             (c for c in channels.values() if isinstance(c, StarSubscriptions)), None)
+        self.metrics = Metrics()  # the platform's, once wired
 
     async def handle(self, incoming: Incoming) -> None:
         """Answer one update. Raises only when money arrived and could not be recorded, so
         the messenger delivers it again."""
+        started = time.perf_counter()
         if incoming.kind in GROUP_KINDS:
             if self.groups is not None:
                 await self.groups(incoming)
+            self.metrics.handled(incoming.peer.messenger, incoming.kind, since=started)
             return
         school = self.school()
         t = Texts(school, incoming.sender.language)
@@ -191,6 +197,7 @@ class FlowEngine:
         if queued and self.notifier is not None:
             self.notifier.wake()
         await self._deliver(incoming, reply)
+        self.metrics.handled(incoming.peer.messenger, incoming.kind, since=started)
         if reply.after is not None:
             await self._follow_up(incoming, reply.after, t)
 
@@ -250,6 +257,7 @@ class FlowEngine:
                 star_subscriptions=self.star_subscriptions,
                 messengers=tuple(self.channels),
                 deep_link=self._deep_link,
+                metrics=self.metrics,
             )
             handler, arg = self.router.route(incoming, state)
             if handler is None:

@@ -21,6 +21,7 @@ from flows import notifications
 from flows.channel import Channel, CheckoutUrl, MessengerError, RetryAfter, UserBlocked
 from flows.texts import Texts
 from flows.ui import Peer
+from observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class OutboundDispatcher:
         self.checkout_url = checkout_url
         self.batch = batch
         self._wake = asyncio.Event()
+        self.metrics = Metrics()  # the platform's, once wired
 
     def wake(self) -> None:
         self._wake.set()
@@ -134,10 +136,12 @@ class OutboundDispatcher:
                 await uow.commit()
             await self._finish(message, retry_in=timedelta(0), error=str(exc))
         except RetryAfter as exc:
+            self.metrics.rate_limited(identity.messenger)
             await self._finish(message, retry_in=timedelta(seconds=exc.seconds), error=str(exc))
         except MessengerError as exc:
             await self._finish(message, retry_in=backoff(message.attempts), error=str(exc))
         else:
+            self.metrics.sent(identity.messenger)
             await self._finish(message, sent_to=identity.id)
 
     async def _park(self, message: OutboxMessage) -> None:

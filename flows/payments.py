@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from core import errors
 from core.services import payments, star_subscriptions
@@ -12,6 +13,16 @@ from flows.engine import Context, Reply
 
 log = logging.getLogger(__name__)
 GATEWAY = "telegram"  # Telegram's charge ids are unique across Stars and card payments
+
+
+def _counted(ctx: Context, outcome: Outcome) -> Callable[[], Awaitable[None]]:
+    """Counted once the payment's transaction committed (a turn may run more than once)."""
+
+    async def count() -> None:
+        if ctx.metrics is not None:
+            ctx.metrics.payment(GATEWAY, outcome.value)
+
+    return count
 
 
 async def check(ctx: Context, _: str) -> Reply:
@@ -56,4 +67,4 @@ async def received(ctx: Context, _: str) -> Reply:
         raise
     log.info("in-chat payment %s: %s", payment.charge_id, result.outcome)
     ctx.queued = result.outcome is not Outcome.DUPLICATE
-    return Reply(None)
+    return Reply(None, after=_counted(ctx, result.outcome))

@@ -473,6 +473,11 @@ class MemoryOutbox(_Repo):
     async def for_user(self, user_id: int) -> list[OutboxMessage]:
         return _out(m for m in self._d.outbox.values() if m.user_id == user_id)
 
+    async def backlog(self, now: datetime) -> int:
+        now = ensure_utc(now)
+        return sum(m.status == OutboxStatus.PENDING and (m.due_at is None or m.due_at <= now)
+                   for m in self._d.outbox.values())
+
 
 class MemoryChatStates(_Repo):
     async def get(self, messenger: str, chat_id: str) -> ChatState | None:

@@ -11,7 +11,18 @@ from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, Row, Table, and_, delete, or_, select, tuple_, update
+from sqlalchemy import (
+    CursorResult,
+    Row,
+    Table,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -476,6 +487,11 @@ class SqlOutbox(_SqlRepo):
     async def for_user(self, user_id: int) -> list[OutboxMessage]:
         query = select(outbox).where(outbox.c.user_id == user_id).order_by(outbox.c.id)
         return await self._all(OutboxMessage, query)
+
+    async def backlog(self, now: datetime) -> int:
+        c = outbox.c
+        due = and_(c.status == OutboxStatus.PENDING, or_(c.due_at.is_(None), c.due_at <= now))
+        return (await self._session.execute(select(func.count()).where(due))).scalar_one()
 
 
 class SqlChatStates(_SqlRepo):

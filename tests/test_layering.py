@@ -12,12 +12,14 @@ ROOT = Path(__file__).resolve().parent.parent
 OUTSIDE = {"aiogram", "vk_api", "aiohttp", "sqlalchemy", "aiosqlite", "asyncpg", "apscheduler",
            "redis", "alembic"}
 FORBIDDEN = {
-    "core": OUTSIDE | {"flows", "bots", "storage", "payments", "web", "run"},
+    "core": OUTSIDE | {"flows", "bots", "storage", "payments", "web", "run", "observability",
+                       "prometheus_client"},
     "flows": OUTSIDE | {"bots", "storage", "payments", "web", "run"},
     "storage": {"flows", "bots", "payments", "web", "run", "aiogram", "vk_api", "aiohttp"},
     "payments": {"flows", "bots", "storage", "web", "run", "sqlalchemy"},
     "bots": {"storage", "payments", "web", "run", "sqlalchemy"},
     "web": {"storage", "run", "sqlalchemy"},
+    "observability": OUTSIDE | {"core", "flows", "bots", "storage", "payments", "web", "run"},
 }
 
 

@@ -31,6 +31,31 @@ def test_test_payments_on_a_public_address_must_be_asked_for():
     assert make(public_url="http://127.0.0.1:9000").base_url == "http://127.0.0.1:9000"
 
 
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "school.example"])
+def test_test_payments_on_a_public_host_must_be_asked_for(host):
+    """Listening publicly with no PUBLIC_URL was a way round the guard: anyone with a pay
+    link could 'pay'."""
+    assert "TEST_PAYMENTS=0" in problems(host=host)
+    assert make(host=host, test_payments=False).test_payments is False
+    assert make(host=host, test_payments=True).test_payments is True
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"])
+def test_loopback_hosts_keep_the_demo_defaults(host):
+    assert make(host=host).test_payments is True
+
+
+def test_the_sandbox_is_off_when_a_proxy_publishes_the_platform(caplog):
+    from run import sandbox_wanted
+
+    behind_proxy = make(public_url="https://school.example", test_payments=True)
+    assert behind_proxy.host == "127.0.0.1" and behind_proxy.reachable_from_outside
+    assert sandbox_wanted(behind_proxy, messengers=0) is False
+    assert "SANDBOX is off" in caplog.text and "SANDBOX_PUBLIC=1" in caplog.text
+    assert sandbox_wanted(behind_proxy.model_copy(update={"sandbox_public": True}), 0) is True
+    assert sandbox_wanted(make(public_url="http://127.0.0.1:9000"), messengers=0) is True
+
+
 def test_unknown_database_and_log_level_are_named():
     assert "DATABASE_URL" in problems(database_url="mysql://root@localhost/x")
     assert "LOG_LEVEL" in problems(log_level="verbose")

@@ -8,6 +8,7 @@ from html import escape
 
 from aiohttp import web
 
+from observability.metrics import CONTENT_TYPE
 from web.checkout import checkout_page, page, result_page
 from web.deps import DEPS, Deps
 from web.payment_webhooks import payment_webhook
@@ -26,6 +27,14 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(
         {"status": "ok", "school": deps.school().name, "time": deps.clock.now().isoformat()}
     )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus' scrape: the counters as they are, and the outbox's backlog counted now."""
+    deps: Deps = request.app[DEPS]
+    async with deps.uow_factory() as uow:
+        deps.metrics.outbox_backlog.set(await uow.outbox.backlog(deps.clock.now()))
+    return web.Response(body=deps.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
 
 async def index(request: web.Request) -> web.Response:
@@ -57,6 +66,7 @@ def make_app(deps: Deps) -> web.Application:
     app = web.Application(client_max_size=1024**2)
     app[DEPS] = deps
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/pay/{token}", checkout_page)
     app.router.add_get("/pay/{token}/done", result_page)
     app.router.add_post("/payments/{gateway}/webhook", payment_webhook)

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from core.ports import Clock, Notifier, UnitOfWorkFactory
 from core.school import School
+from observability.metrics import Metrics
 from payments.base import PaymentGateway
 
 
@@ -19,6 +20,7 @@ class Deps:
     school: Callable[[], School]
     gateways: dict[str, PaymentGateway] = field(default_factory=dict)
     notifier: Notifier | None = None
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 DEPS = web.AppKey("deps", Deps)

@@ -31,6 +31,7 @@ async def payment_webhook(request: web.Request) -> web.Response:
         notice = gateway.parse_notification(body, request.headers)
     except InvalidNotification as exc:
         log.warning("refused a %s notification from %s: %s", gateway.name, request.remote, exc)
+        deps.metrics.payment(gateway.name, "refused")
         if isinstance(gateway, TestGateway):
             lang = deps.school().default_language
             return page(page_text(lang, "title"), f"<p>{page_text(lang, 'refused')}</p>", lang, 403)
@@ -42,6 +43,7 @@ async def payment_webhook(request: web.Request) -> web.Response:
     except errors.NotFound:
         raise web.HTTPNotFound(text="unknown order") from None
     log.info("payment %s/%s: %s", notice.gateway, notice.gateway_payment_id, result.outcome)
+    deps.metrics.payment(notice.gateway, result.outcome.value)
     if deps.notifier is not None:
         deps.notifier.wake()
     if isinstance(gateway, TestGateway):

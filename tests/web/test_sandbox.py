@@ -162,8 +162,9 @@ def test_the_sandbox_is_on_without_messengers_and_only_on_loopback():
     assert sandbox_wanted(Settings(_env_file=None), messengers=1) is False
     assert sandbox_wanted(Settings(_env_file=None, sandbox="on"), messengers=1) is True
     assert sandbox_wanted(Settings(_env_file=None, sandbox="off"), messengers=0) is False
-    assert sandbox_wanted(Settings(_env_file=None, host="0.0.0.0"), messengers=0) is False
-    assert sandbox_wanted(Settings(_env_file=None, host="0.0.0.0", sandbox_public=True),
+    public = {"host": "0.0.0.0", "test_payments": True}
+    assert sandbox_wanted(Settings(_env_file=None, **public), messengers=0) is False
+    assert sandbox_wanted(Settings(_env_file=None, **public, sandbox_public=True),
                           messengers=0) is True
 
 
