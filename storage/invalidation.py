@@ -14,10 +14,10 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import orjson
 
 if TYPE_CHECKING:
+    import asyncpg
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from storage.cache import Key, RowCache
@@ -71,6 +71,8 @@ class Invalidations:
 
     async def _listen(self) -> None:
         try:
+            import asyncpg  # only a PostgreSQL school needs the driver
+
             connection = await asyncpg.connect(self._dsn, timeout=10)
             connection.add_termination_listener(self._lost)
             await connection.add_listener(CHANNEL, self._on_report)

@@ -82,7 +82,7 @@ async def test_in_chat_payments_are_counted_once_per_charge(uow_factory, school,
     async with Harness(uow_factory, school, clock, invoices=frozenset({"XTR"})) as stars:
         chat = stars.chat()
         await chat.start("python-life")
-        await chat.click("Buy for 250 XTR")
+        await chat.click("Buy for 250 ⭐")
         invoice = chat.last.screen.invoice
         for _ in range(2):  # Telegram may deliver the same successful_payment again
             await chat.pay_in_chat(invoice.payload, "XTR", 250, "charge-1")
