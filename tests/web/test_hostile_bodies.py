@@ -172,6 +172,8 @@ async def served(tmp_path, school, clock):
     await sandbox_engine.dispose()
 
 
+# aiogram warns about an update with no type it knows, which some bodies here are.
+@pytest.mark.filterwarnings("ignore:Detected unknown update type")
 async def test_every_route_answers_hostile_bodies_with_4xx_and_changes_nothing(served):
     server, platform, sandbox, engines, handed = served
     routes = _routes(platform.app)
