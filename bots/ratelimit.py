@@ -79,6 +79,91 @@ class Pause:
             await asyncio.sleep(left)
 
 
+class ChatPauses:
+    """Pauses of single chats: a messenger that limits one chat ("retry after N seconds" for a
+    message to it) stops only that chat, while the others go on."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, memory: float = 10.0) -> None:
+        self._clock = clock
+        self._memory = memory  # how long an ended pause is remembered by ``others_limited``
+        self._until: dict[object, float] = {}
+
+    def extend(self, key: object, seconds: float) -> None:
+        now = self._clock()
+        for other, until in list(self._until.items()):
+            if until <= now - self._memory:
+                del self._until[other]
+        self._until[key] = max(self._until.get(key, 0.0), now + seconds)
+
+    def left(self, key: object) -> float:
+        """Seconds until the chat may be sent to again (0 when it is not paused)."""
+        return max(self._until.get(key, 0.0) - self._clock(), 0.0)
+
+    def others_limited(self, key: object) -> bool:
+        """Was a chat other than ``key`` paused within the remembered time?"""
+        since = self._clock() - self._memory
+        return any(until > since for other, until in self._until.items() if other != key)
+
+
+class RateMeter:
+    """How many requests went out in the last ``window`` seconds, whatever their kind."""
+
+    def __init__(self, window: float = 1.0) -> None:
+        self.window = window
+        self._times: deque[float] = deque()
+
+    def record(self, now: float) -> None:
+        self._times.append(now)
+        self._drop(now)
+
+    def count(self, now: float) -> int:
+        self._drop(now)
+        return len(self._times)
+
+    def _drop(self, now: float) -> None:
+        while self._times and self._times[0] <= now - self.window:
+            self._times.popleft()
+
+
+class TokenBucket:
+    """``burst`` at once, then ``per_second`` on average: ``take`` says if one more may go."""
+
+    def __init__(self, burst: float, per_second: float, now: float) -> None:
+        self.burst = burst
+        self.per_second = per_second
+        self._tokens = float(burst)
+        self._at = now
+
+    def take(self, now: float) -> bool:
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.per_second)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+    def full(self, now: float) -> bool:
+        return self._tokens + (now - self._at) * self.per_second >= self.burst
+
+
+class Buckets:
+    """A token bucket per key (a chat), created on demand and forgotten once full again."""
+
+    def __init__(self, burst: float, per_second: float, keep: int = 10_000) -> None:
+        self.burst = burst
+        self.per_second = per_second
+        self._keep = keep
+        self._buckets: dict[object, TokenBucket] = {}
+
+    def take(self, key: object, now: float) -> bool:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= self._keep:
+                self._buckets = {k: b for k, b in self._buckets.items() if not b.full(now)}
+            bucket = self._buckets[key] = TokenBucket(self.burst, self.per_second, now)
+        return bucket.take(now)
+
+
 async def sleep_until(moment: float, clock: Callable[[], float] = time.monotonic) -> None:
     delay = moment - clock()
     if delay > 0:

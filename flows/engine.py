@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 import orjson
 
@@ -26,7 +27,7 @@ from flows.channel import (
     UserBlocked,
 )
 from flows.texts import Texts, normalize
-from flows.ui import Button, Incoming, IncomingKind, Screen
+from flows.ui import Button, Incoming, IncomingKind, Peer, Screen
 from observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,15 @@ log = logging.getLogger(__name__)
 
 class Stale(Exception):
     """A button whose ids no longer resolve for this student (old, tampered or not theirs)."""
+
+
+@runtime_checkable
+class RepliesLimited(Protocol):
+    """A messenger that bounds how many answers one chat's own actions may trigger."""
+
+    def admit_reply(self, peer: Peer) -> bool:
+        """May the chat's press or message be answered now? No: the press gets a toast."""
+        ...
 
 
 MAX_ID = 2**31 - 1
@@ -93,6 +103,8 @@ class Context:
 Handler = Callable[[Context, str], Awaitable[Reply]]
 GroupLinks = Callable[[int, str], Awaitable[tuple[str, datetime] | None]]
 GROUP_KINDS = frozenset({IncomingKind.MEMBER, IncomingKind.JOIN_REQUEST, IncomingKind.BOT_STATUS})
+# What a chat does itself and may do only so fast; payments and their checks always go through.
+LIMITED_KINDS = frozenset({IncomingKind.ACTION, IncomingKind.TEXT})
 # Gives a payment back through the gateway that took it (Telegram Stars: refundStarPayment).
 Refunds = Callable[[Payment], Awaitable[None]]
 
@@ -178,11 +190,17 @@ class FlowEngine:
             return
         school = self.school()
         t = Texts(school, incoming.sender.language)
+        if not self._admitted(incoming):
+            log.info("%s acts too fast: %s answered with a toast only", incoming.peer,
+                     incoming.kind.value)
+            await self._deliver(incoming, Reply(None, toast=t("err_too_fast")))
+            return
         failure = None
+        stale = False
         try:
             reply, queued = await self._converse_again_on_conflict(school, incoming)
         except Stale:
-            failure, queued = t("err_stale_button"), False
+            failure, queued, stale = t("err_stale_button"), False, True
         except errors.DomainError as exc:
             failure, queued = error_text(t, exc), False
         except Exception:
@@ -192,8 +210,9 @@ class FlowEngine:
             failure, queued = t("err_generic"), False
         if failure is not None:
             screen = Screen(failure, ((menu_button(t),),))
+            # A stale button is answered on the message that holds it, not with a new one.
             reply = Reply(None if incoming.kind is IncomingKind.PAYMENT_CHECK else screen,
-                          toast=failure)
+                          edit=stale, toast=failure)
         if queued and self.notifier is not None:
             self.notifier.wake()
         await self._deliver(incoming, reply)
@@ -268,6 +287,12 @@ class FlowEngine:
                 await uow.chat_states.put(state)
             await uow.commit()
         return reply, ctx.queued
+
+    def _admitted(self, incoming: Incoming) -> bool:
+        channel = self.channels.get(incoming.peer.messenger)
+        if incoming.kind not in LIMITED_KINDS or not isinstance(channel, RepliesLimited):
+            return True
+        return channel.admit_reply(incoming.peer)
 
     def _deep_link(self, messenger: str, payload: str) -> str | None:
         make = getattr(self.channels.get(messenger), "deep_link", None)

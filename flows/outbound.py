@@ -137,7 +137,7 @@ class OutboundDispatcher:
             await self._finish(message, retry_in=timedelta(0), error=str(exc))
         except RetryAfter as exc:
             self.metrics.rate_limited(identity.messenger)
-            await self._finish(message, retry_in=timedelta(seconds=exc.seconds), error=str(exc))
+            await self._postpone(message, timedelta(seconds=exc.seconds), str(exc))
         except MessengerError as exc:
             await self._finish(message, retry_in=backoff(message.attempts), error=str(exc))
         else:
@@ -145,13 +145,19 @@ class OutboundDispatcher:
             await self._finish(message, sent_to=identity.id)
 
     async def _park(self, message: OutboxMessage) -> None:
+        await self._postpone(message, PARKED_FOR, "no reachable messenger")
+
+    async def _postpone(self, message: OutboxMessage, wait: timedelta, reason: str) -> None:
+        """Send it again after ``wait``, however many attempts it took: nobody can be reached
+        now, or the messenger's rate limit says wait (a chat's own pause sends only that
+        chat's messages back here, and the rest of the batch goes on). Neither is a failure
+        of the message; only 30 days of it give up."""
         now = self.clock.now()
         async with self.uow_factory() as uow:
             if message.created_at and now - message.created_at > KEEP_PARKED:
-                await uow.outbox.mark_failed(message.id, "no reachable messenger for 30 days")
+                await uow.outbox.mark_failed(message.id, f"{reason} for 30 days")
             else:
-                await uow.outbox.mark_retry(message.id, now + PARKED_FOR,
-                                            "no reachable messenger")
+                await uow.outbox.mark_retry(message.id, now + wait, reason)
             await uow.commit()
 
     async def _finish(

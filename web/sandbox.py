@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bots.json_body import BadBody, read_json_object
 from bots.sandbox import SandboxMessenger
 from core.clock import OffsetClock
 from core.periods import Period
@@ -24,6 +25,7 @@ from core.school import School
 STATIC = Path(__file__).parent / "static"
 KEEPALIVE = 15  # seconds between comments that keep an idle event stream open
 MAX_TEXT = 4096
+MAX_BODY = 64 * 1024  # a request of the page: a message of MAX_TEXT characters at most
 MAX_STEP = timedelta(days=62)
 LANGUAGE = re.compile(r"^[a-z]{2}$")
 
@@ -45,15 +47,15 @@ def _problem(status: int, message: str) -> web.Response:
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
+    """The page's requests are small JSON objects; anything else is refused with 4xx."""
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text='{"error": "the body is not JSON"}',
-                                 content_type="application/json") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text='{"error": "the body is not a JSON object"}',
-                                 content_type="application/json")
-    return body
+        return await read_json_object(request, MAX_BODY)
+    except BadBody as exc:
+        problem = {"text": json.dumps({"error": str(exc)}), "content_type": "application/json"}
+        if exc.status == 413:
+            raise web.HTTPRequestEntityTooLarge(
+                MAX_BODY, request.content_length or MAX_BODY + 1, **problem) from None
+        raise web.HTTPBadRequest(**problem) from None
 
 
 def _human(delta: timedelta) -> str:
@@ -152,9 +154,10 @@ async def move_clock(request: web.Request) -> web.Response:
 async def events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: every message, edit and toast of every pretend student."""
     sandbox = request.app[SANDBOX]
-    response = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-    )
+    headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    if request.method == "HEAD":  # the headers only: a stream here would break the connection
+        return web.Response(headers=headers)
+    response = web.StreamResponse(headers=headers)
     await response.prepare(request)
     queue = sandbox.messenger.watch()
     try:

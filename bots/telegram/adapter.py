@@ -313,6 +313,10 @@ class TelegramMessenger(TelegramGroups):
         )
         return MessageRef(peer, str(message.message_id))
 
+    def admit_reply(self, peer: Peer) -> bool:
+        """One chat's presses and messages get answers only so fast (the sender's bucket)."""
+        return self.sender.admit_reply(int(peer.chat_id))
+
     async def _send_invoice(self, chat_id: int, screen: Screen) -> Message:
         invoice = screen.invoice
         assert invoice is not None

@@ -1,9 +1,19 @@
 """Every call that sends to a Telegram chat goes through here. Messages the platform starts
 (lessons, confirmations, reminders, broadcasts) keep Telegram's limits: about 30 a second
 overall, one a second per chat (short bursts allowed), 20 a minute per group. An answer to
-the student's own message or button press is not a bulk notification and is not paced, but
-it too waits out a 429 pause, which stops all sending for ``retry_after`` before retrying.
-Telegram's errors become the messenger error tree."""
+the student's own message or button press is not a bulk notification and is not paced; what
+one chat may trigger is bounded instead (``admit_reply``: a token bucket per chat, beyond
+which a press gets only its toast). Telegram's errors become the messenger error tree.
+
+A 429 does not say which limit was hit. It is taken for the bot's overall limit, and pauses
+all sending for ``retry_after``, when the bot sent at least half its overall rate in the last
+second, or when another chat was limited too meanwhile (two chats limited at once is not
+about either chat: another chat limited within the last 10 s counts). Otherwise only the
+chat the call went to pauses: one student pressing buttons fast never holds up another's
+lesson. A message to a paused chat waits if the pause ends within ``chat_patience`` seconds
+and otherwise raises RetryAfter at once, so the outbox sends it again later; a reply to a
+paused chat raises at once (it would hold up the updates behind it, and its press was
+answered with a toast)."""
 
 from __future__ import annotations
 
@@ -22,7 +32,15 @@ from aiogram.exceptions import (
 )
 
 from bots.base import MessengerError, RetryAfter, UserBlocked
-from bots.ratelimit import Limits, Pause, SlidingWindow, sleep_until
+from bots.ratelimit import (
+    Buckets,
+    ChatPauses,
+    Limits,
+    Pause,
+    RateMeter,
+    SlidingWindow,
+    sleep_until,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,6 +48,7 @@ T = TypeVar("T")
 UNREACHABLE = ("chat not found", "PEER_ID_INVALID")  # 400s; 403s are all "blocked"
 # Telegram counts arrivals, which jitter: windows are kept a little longer than the limit says.
 MARGIN = 1.05
+BUSY_SHARE = 0.5  # of the overall rate: sending this much, a 429 is the bot's, not a chat's
 
 
 class NotModified(MessengerError):
@@ -46,17 +65,30 @@ class TelegramSender:
         clock: Callable[[], float] = time.monotonic,
         chat_burst: int = 3,
         group_window: float = 60.0,
+        reply_burst: int = 10,
+        replies_per_second: float = 2.0,
+        chat_patience: float = 1.0,
     ) -> None:
         """Overall sends are evenly spaced (a burst of 30 at a second's edge would land next to
-        the next second's); a chat may have ``chat_burst`` quick replies, one a second on
-        average; a group its ``per_group_minute`` in any minute."""
+        the next second's); a chat may have ``chat_burst`` quick messages, one a second on
+        average; a group its ``per_group_minute`` in any minute. A chat's own actions may
+        trigger ``reply_burst`` answers at once, then ``replies_per_second``."""
         self.clock = clock
         self.retries = retries
+        self.per_second = per_second
+        self.chat_patience = chat_patience
         self.pause = Pause(clock)
+        self.chat_pauses = ChatPauses(clock)
+        self._recent = RateMeter(1.0)
+        self._replies = Buckets(reply_burst, replies_per_second)
         self._overall = SlidingWindow(1, MARGIN / per_second)
         chat_window = MARGIN * chat_burst / per_chat_second
         self._chats = Limits(lambda: SlidingWindow(chat_burst, chat_window))
         self._groups = Limits(lambda: SlidingWindow(per_group_minute, MARGIN * group_window))
+
+    def admit_reply(self, chat_id: int | str) -> bool:
+        """May the chat's own action (a press, a message) be answered with a message now?"""
+        return self._replies.take(chat_id, self.clock())
 
     async def call(
         self, chat_id: int | str, request: Callable[[], Awaitable[T]], reply: bool = False,
@@ -70,16 +102,17 @@ class TelegramSender:
         for attempt in range(self.retries + 1):
             while True:  # a pause may begin while this send waits for its slots
                 await self.pause.wait()
+                await self._wait_for_chat(chat_id, 0.0 if reply else self.chat_patience)
                 if paced:  # slots are taken after a pause, so it cannot release a burst
                     await sleep_until(chat_limit.reserve(chat_id, self.clock()), self.clock)
                     await sleep_until(self._overall.reserve(self.clock()), self.clock)
-                if not self.pause.active:
+                if not self.pause.active and not self.chat_pauses.left(chat_id):
                     break
             try:
+                self._recent.record(self.clock())
                 return await request()
             except TelegramRetryAfter as exc:
-                log.warning("Telegram asks to wait %s s; all sending pauses", exc.retry_after)
-                self.pause.extend(exc.retry_after)
+                self._limited(chat_id, exc.retry_after)
                 if attempt == self.retries:
                     raise RetryAfter(exc.retry_after) from exc
             except TelegramForbiddenError as exc:
@@ -93,6 +126,23 @@ class TelegramSender:
             except (TelegramNetworkError, TelegramServerError, TelegramAPIError) as exc:
                 raise MessengerError(str(exc)) from exc
         raise AssertionError("unreachable")
+
+    async def _wait_for_chat(self, chat_id: int | str, patience: float) -> None:
+        left = self.chat_pauses.left(chat_id)
+        if left > patience:
+            raise RetryAfter(left)
+        if left:
+            await sleep_until(self.clock() + left, self.clock)
+
+    def _limited(self, chat_id: int | str, seconds: float) -> None:
+        """A 429 for a call to ``chat_id``: the whole bot's limit, or only that chat's?"""
+        busy = self._recent.count(self.clock()) >= BUSY_SHARE * self.per_second
+        if busy or self.chat_pauses.others_limited(chat_id):
+            log.warning("Telegram asks to wait %s s; all sending pauses", seconds)
+            self.pause.extend(seconds)
+        else:
+            log.info("Telegram limits chat %s for %s s; only that chat pauses", chat_id, seconds)
+            self.chat_pauses.extend(chat_id, seconds)
 
 
 def _is_group(chat_id: int | str) -> bool:

@@ -5,8 +5,8 @@ timer and writes a method it returns as multipart form data. This endpoint await
 in the request itself and answers with JSON, which Telegram accepts as well: at hundreds of
 presses a second, that difference is a large part of what a press costs. The rules stay:
 the secret token is checked in constant time (a wrong or missing one gets 401 and nothing is
-handled), a body that is not an update gets 400, and an update that fails answers 500 so that
-Telegram delivers it again."""
+handled), a body that is not an update gets 400 (413 when too large), and an update that
+fails answers 500 so that Telegram delivers it again."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 from aiohttp import web
 from pydantic import ValidationError
+
+from bots.json_body import BadBody, read_json_object
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +38,12 @@ class WebhookEndpoint:
         if not hmac.compare_digest(given, self._secret):
             return web.Response(status=401, text="Unauthorized")
         try:
-            update = Update.model_validate(orjson.loads(await request.read()),
-                                           context={"bot": self.bot})
-        except (orjson.JSONDecodeError, ValidationError):
+            body = await read_json_object(request)
+        except BadBody as exc:
+            return web.Response(status=exc.status, text=str(exc))
+        try:
+            update = Update.model_validate(body, context={"bot": self.bot})
+        except ValidationError:
             return web.Response(status=400, text="Not an update")
         try:
             result = await self.dispatcher.feed_update(self.bot, update)

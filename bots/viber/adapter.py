@@ -25,6 +25,7 @@ import orjson
 from aiohttp import web
 
 from bots.base import Capabilities, MessengerError, OnIncoming, RetryAfter, UserBlocked
+from bots.json_body import BadBody, parse_json_object, read_body
 from bots.viber import render
 from flows.ui import Incoming, IncomingKind, MessageRef, Peer, Screen, Sender
 
@@ -185,16 +186,21 @@ class ViberMessenger:
         return False
 
     async def handle_callback(self, request: web.Request) -> web.Response:
-        raw = await request.read()
+        try:
+            raw = await read_body(request)
+        except BadBody as exc:
+            return web.Response(status=exc.status, text=str(exc))
         if not self._signed(raw, request.headers.get(SIGNATURE_HEADER, "")):
             log.warning("Viber callback with a bad signature refused")
             return web.Response(status=403, text="bad signature")
         try:
-            event = orjson.loads(raw)
-            kind = event["event"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
+            event = parse_json_object(raw)
+        except BadBody as exc:
+            return web.Response(status=exc.status, text=str(exc))
+        kind = event.get("event")
+        if not isinstance(kind, str):
             return web.Response(status=400, text="not a Viber callback")
-        token = str(event.get("message_token", ""))
+        token = _token(event.get("message_token"))
         if kind in ("webhook", "delivered", "seen") or (token and self._repeat(f"{kind}:{token}")):
             return web.json_response({"status": 0})
         incoming = self._incoming(event)
@@ -220,38 +226,56 @@ class ViberMessenger:
         await self._on_incoming(incoming)
 
     def _incoming(self, event: dict[str, Any]) -> Incoming | None:
+        """The event as an Incoming; None for what is not for the flows, or is malformed."""
         kind = event["event"]
-        token = str(event.get("message_token", ""))
+        token = _token(event.get("message_token"))
         if kind == "conversation_started":
-            user = event.get("user") or {}
-            return self._make(user, IncomingKind.STARTED, text=str(event.get("context") or ""),
-                              event_id=token)
+            return self._make(event.get("user"), IncomingKind.STARTED,
+                              text=_text(event.get("context")), event_id=token)
         if kind == "subscribed":
-            return self._make(event.get("user") or {}, IncomingKind.SUBSCRIBED)
+            return self._make(event.get("user"), IncomingKind.SUBSCRIBED)
         if kind == "unsubscribed":
             return self._make({"id": event.get("user_id")}, IncomingKind.BLOCKED)
         if kind == "failed":
-            log.info("Viber could not deliver to %s: %s", event.get("user_id"), event.get("desc"))
+            log.info("Viber could not deliver to %r: %r", event.get("user_id"), event.get("desc"))
             return None
         if kind == "message":
-            message = event.get("message") or {}
-            text = str(message.get("text") or "")
-            if message.get("type") != "text" or not text:
+            message = event.get("message")
+            if not isinstance(message, dict) or message.get("type") != "text":
+                return None
+            text = _text(message.get("text"))
+            if not text:
                 return None
             if render.opened_link(text):
                 return None  # an open-url button's press, echoed as text
             action = render.action_of(text)
             if action is not None:
-                return self._make(event.get("sender") or {}, IncomingKind.ACTION,
+                return self._make(event.get("sender"), IncomingKind.ACTION,
                                   action=action, event_id=token)
-            return self._make(event.get("sender") or {}, IncomingKind.TEXT, text=text,
+            return self._make(event.get("sender"), IncomingKind.TEXT, text=text,
                               event_id=token)
         return None
 
     @staticmethod
-    def _make(user: dict[str, Any], kind: IncomingKind, **fields: Any) -> Incoming | None:
+    def _make(user: object, kind: IncomingKind, **fields: Any) -> Incoming | None:
+        if not isinstance(user, dict):
+            return None
         user_id = user.get("id")
         if not isinstance(user_id, str) or not user_id:
             return None
-        sender = Sender(user_id, str(user.get("name") or ""), user.get("language"))
+        language = user.get("language")
+        sender = Sender(user_id, _text(user.get("name")),
+                        language if isinstance(language, str) else None)
         return Incoming(Peer(NAME, user_id), sender, kind, **fields)
+
+
+def _token(value: object) -> str:
+    """Viber's message_token is a number; a string one is taken as it is."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _text(value)
+
+
+def _text(value: object) -> str:
+    """A string field of an event; anything else (a list, a number, nothing) is empty."""
+    return value if isinstance(value, str) else ""

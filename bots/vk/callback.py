@@ -10,12 +10,13 @@ community's event, is refused with 403 and changes nothing. Accepted events are 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+
+from bots.json_body import BadBody, read_json_object
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +51,10 @@ class CallbackEndpoint:
         return isinstance(secret, str) and hmac.compare_digest(secret.encode(), self.secret)
 
     async def handle(self, request: web.Request) -> web.Response:
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            return web.Response(status=413, text="too large")
         try:
-            body = json.loads(await request.read())
-        except ValueError:
-            return web.Response(status=400, text="not JSON")
-        if not isinstance(body, dict):
-            return web.Response(status=400, text="not an event")
+            body = await read_json_object(request, MAX_BODY)
+        except BadBody as exc:
+            return web.Response(status=exc.status, text=str(exc))
         if body.get("type") == "confirmation":
             if self._ours(body) and self.confirmation_code:
                 return web.Response(text=self.confirmation_code)

@@ -51,6 +51,7 @@ TEXTS = {
     "err_price_changed": "The price of this offer has changed. Please order again.",
     "err_order_not_payable": "This order can no longer be paid. Please order again.",
     "err_stale_button": "This button is out of date. Here is the menu.",
+    "err_too_fast": "You are pressing too fast: wait a second, then try again.",
     "err_unknown_text": "I didn't get that. Please use the buttons below.",
     "err_generic": "Something went wrong on our side. Please try again in a minute.",
     "paid": "✅ Payment received! Order #{id}: {title}.",

@@ -51,6 +51,7 @@ TEXTS = {
     "err_price_changed": "Le prix de cette offre a changé. Merci de commander à nouveau.",
     "err_order_not_payable": "Cette commande ne peut plus être payée. Merci de commander à nouveau.",
     "err_stale_button": "Ce bouton n'est plus valable. Voici le menu.",
+    "err_too_fast": "Vous appuyez trop vite : attendez une seconde, puis réessayez.",
     "err_unknown_text": "Je n'ai pas compris. Utilisez les boutons ci-dessous.",
     "err_generic": "Un problème est survenu de notre côté. Réessayez dans une minute.",
     "paid": "✅ Paiement reçu ! Commande n° {id} : {title}.",

@@ -147,3 +147,23 @@ async def test_passing_errors_back_off_then_give_up(harness, clock, monkeypatch)
     assert message.status is OutboxStatus.FAILED
     assert message.error == "network down"
     assert message.attempts == 8
+
+
+async def test_rate_limits_alone_never_give_a_message_up(harness, clock, monkeypatch):
+    """A chat Telegram keeps limiting (its student pressing buttons all day) gets its lesson
+    once the limit lifts, however many times it was sent back to the outbox."""
+    chat = await _paid_student(harness)
+    send = harness.console.send
+
+    async def limited(peer, screen, bulk=False, key=None):
+        raise RetryAfter(30)
+
+    monkeypatch.setattr(harness.console, "send", limited)
+    for _ in range(3 * 8):
+        await harness.deliver()
+        clock.advance(timedelta(seconds=30))
+    [message] = await _outbox(harness)
+    assert message.status is OutboxStatus.PENDING
+    monkeypatch.setattr(harness.console, "send", send)
+    await harness.deliver()
+    assert "Payment received" in chat.last.text

@@ -32,7 +32,7 @@ Public API (see each docstring):
   ``await deliver(update)``, ``await wait_consumed()``, ``pending_updates``, ``webhook``,
   ``allowed_updates``, ``dropped_updates``, ``filtered_updates``
 - failures: ``fail(method, code=429, retry_after=2, times=1)``, ``clear_failures()``,
-  ``block(chat_id)``, ``unblock(chat_id)``
+  ``block(chat_id)``, ``unblock(chat_id)``, ``limit_per_chat(count, window, retry_after)``
 - rates: ``max_rate(methods, window_seconds)``, ``max_rate_per_chat(...)``,
   ``rates_per_chat(...)`` (methods default to SEND_METHODS; chats="private" / "group")
 
@@ -160,6 +160,8 @@ class FakeBotAPI(GroupHandlers, UpdateDelivery, UpdateBuilders):
         self.unimplemented: list[str] = []
         self.blocked: set[int] = set()
         self._failures: list[_Failure] = []
+        self._chat_limit: tuple[int, float, int] | None = None
+        self._chat_sends: dict[int | str, list[float]] = {}
 
         # updates and webhook
         self._queue: list[dict[str, Any]] = []
@@ -312,6 +314,7 @@ class FakeBotAPI(GroupHandlers, UpdateDelivery, UpdateBuilders):
             if errors:
                 raise bad(errors[0], violation=True)
             self._inject_failure(method, call.chat_id)
+            self._enforce_chat_limit(method, call.chat_id, call.at)
             if method in BLOCKABLE_METHODS and call.chat_id in self.blocked:
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
             if "reply_markup" in params:
@@ -454,6 +457,24 @@ class FakeBotAPI(GroupHandlers, UpdateDelivery, UpdateBuilders):
                 "one bot instance is running",
             }.get(code, "Internal Server Error" if code >= 500 else f"Error {code}")
             raise ApiError(code, failure.description or default)
+
+    def limit_per_chat(self, count: int, window: float = 1.0, retry_after: int = 5) -> None:
+        """Enforce a per-chat limit as Telegram does: a message sent or edited in a chat that
+        already had ``count`` of them in the last ``window`` seconds is answered 429 with
+        ``retry_after`` (refused calls do not count)."""
+        self._chat_limit = (count, window, retry_after)
+
+    def _enforce_chat_limit(self, method: str, chat_id: int | str | None, at: float) -> None:
+        if self._chat_limit is None or chat_id is None:
+            return
+        if method not in SEND_METHODS and method not in EDIT_METHODS:
+            return
+        count, window, retry_after = self._chat_limit
+        recent = [t for t in self._chat_sends.get(chat_id, []) if t > at - window]
+        if len(recent) >= count:
+            raise ApiError(429, f"Too Many Requests: retry after {retry_after}",
+                           parameters={"retry_after": retry_after})
+        self._chat_sends[chat_id] = [*recent, at]
 
     def block(self, chat_id: int) -> None:
         """The user blocked the bot: messages to them answer 403 "bot was blocked by the user"."""

@@ -141,7 +141,12 @@ async def test_a_forged_buy_button_sells_no_invoice(tg):
         tg.fake.push(tg.fake.callback_update(dana, shown, forged, check=False))
         await tg.settle()
     assert tg.fake.calls_to("sendInvoice") == []
-    assert "out of date" in tg.fake.last_message(604)["text"]
+    # The stale press is answered on the message that holds the button (and in its toast).
+    edits = [c.params for c in tg.fake.calls_to("editMessageText") if c.chat_id == 604]
+    assert any("out of date" in e["text"] and e["message_id"] == shown["message_id"]
+               for e in edits)
+    assert any("out of date" in (c.params.get("text") or "")
+               for c in tg.fake.calls_to("answerCallbackQuery"))
     async with tg.platform.uow_factory() as uow:
         identity = await uow.users.identity("telegram", "604")
         assert await uow.orders.for_user(identity.user_id) == []

@@ -48,17 +48,74 @@ async def test_a_burst_of_200_stays_within_the_limits_and_survives_429s(fake_tel
     assert fake_telegram.violations == []
 
 
-async def test_a_429_pauses_every_sender_for_its_retry_after(fake_telegram, bot):
+async def test_a_429_while_sending_near_the_overall_limit_pauses_every_sender(fake_telegram):
+    # An overall limit of 2 a second: the one send before the 429 is already half of it, so
+    # the 429 is the bot's, not the chat's.
+    bot = TelegramMessenger(fake_telegram.token, api_url=fake_telegram.url,
+                            sender=TelegramSender(per_second=2))
     fake_telegram.user(7)
     fake_telegram.user(8)
     fake_telegram.fail("sendMessage", code=429, retry_after=1, times=1)
-    first = asyncio.create_task(bot.send(peer(7), Screen("one"), bulk=True))
-    await asyncio.sleep(0.2)
-    second = asyncio.create_task(bot.send(peer(8), Screen("two"), bulk=True))
-    await asyncio.gather(first, second)
+    try:
+        first = asyncio.create_task(bot.send(peer(7), Screen("one"), bulk=True))
+        await asyncio.sleep(0.2)
+        second = asyncio.create_task(bot.send(peer(8), Screen("two"), bulk=True))
+        await asyncio.gather(first, second)
+    finally:
+        await bot.bot.session.close()
     calls = fake_telegram.calls_to("sendMessage")
     assert [c.status for c in calls][0] == 429
     assert calls[1].at - calls[0].at >= 0.95 and calls[2].at - calls[0].at >= 0.95
+
+
+async def test_a_429_for_one_chat_of_a_quiet_bot_pauses_only_that_chat(fake_telegram, bot):
+    fake_telegram.user(7)
+    fake_telegram.user(8)
+    fake_telegram.fail("sendMessage", code=429, retry_after=1, times=1, chat_id=7)
+    first = asyncio.create_task(bot.send(peer(7), Screen("one"), bulk=True))
+    await asyncio.sleep(0.2)
+    await bot.send(peer(8), Screen("two"), bulk=True)
+    assert not first.done()  # chat 7 still waits out its pause
+    await first
+    limited, to_8, to_7 = fake_telegram.calls_to("sendMessage")
+    assert (limited.chat_id, limited.status, to_8.chat_id, to_7.chat_id) == (7, 429, 8, 7)
+    assert to_8.at - limited.at < 0.5 and to_7.at - limited.at >= 0.95
+
+
+async def test_a_second_chat_limited_meanwhile_means_the_bot_is_limited(fake_telegram, bot):
+    for chat in (7, 8, 9):
+        fake_telegram.user(chat)
+    fake_telegram.fail("sendMessage", code=429, retry_after=1, times=1, chat_id=7)
+    fake_telegram.fail("sendMessage", code=429, retry_after=1, times=1, chat_id=8)
+    first = asyncio.create_task(bot.send(peer(7), Screen("one"), bulk=True))
+    await asyncio.sleep(0.1)
+    second = asyncio.create_task(bot.send(peer(8), Screen("two"), bulk=True))
+    await asyncio.sleep(0.1)
+    await bot.send(peer(9), Screen("three"), bulk=True)
+    await asyncio.gather(first, second)
+    calls = fake_telegram.calls_to("sendMessage")
+    to_9 = next(c for c in calls if c.chat_id == 9)
+    limited_8 = next(c for c in calls if c.chat_id == 8)
+    assert limited_8.status == 429 and to_9.at - limited_8.at >= 0.95
+
+
+async def test_a_long_pause_of_one_chat_sends_its_messages_back_to_the_outbox(fake_telegram,
+                                                                              bot):
+    fake_telegram.user(7)
+    fake_telegram.fail("sendMessage", code=429, retry_after=30, times=1, chat_id=7)
+    started = time.monotonic()
+    with pytest.raises(RetryAfter) as raised:
+        await bot.send(peer(7), Screen("one"), bulk=True)
+    assert time.monotonic() - started < 1.0 and 29 < raised.value.seconds <= 30
+    with pytest.raises(RetryAfter):  # and the next one waits for no answer from Telegram
+        await bot.send(peer(7), Screen("two"), bulk=True)
+    assert len(fake_telegram.calls_to("sendMessage")) == 1
+
+
+async def test_one_chat_may_trigger_only_so_many_replies(fake_telegram):
+    sender = TelegramSender(reply_burst=3, replies_per_second=1.0)
+    assert [sender.admit_reply(7) for _ in range(5)] == [True, True, True, False, False]
+    assert sender.admit_reply(8)  # another chat has its own
 
 
 async def test_a_429_that_never_ends_is_reported(fake_telegram):
