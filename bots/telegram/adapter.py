@@ -84,6 +84,7 @@ class TelegramMessenger(TelegramGroups):
         sender: TelegramSender | None = None,
         concurrency: int = 32,
         default_language: str = "en",
+        pre_checkout_deadline: float | None = None,
     ) -> None:
         if webhook_url and not webhook_secret:
             raise ValueError("a Telegram webhook needs a secret token")
@@ -106,6 +107,12 @@ class TelegramMessenger(TelegramGroups):
         self._polling: asyncio.Task | None = None
         # Updates handled at once: more only queue behind the database and slow every one.
         self._slots = asyncio.Semaphore(concurrency)
+        # Seconds a payment check may take (PRE_CHECKOUT_DEADLINE when None); the answer
+        # is no after them. The decisions running (with their query) and the queries
+        # already answered: one answer each, the first.
+        self.pre_checkout_deadline = pre_checkout_deadline
+        self._deciding: dict[asyncio.Task, str] = {}
+        self._checks_answered: set[str] = set()
         self._register()
 
     # --- receiving -------------------------------------------------------------------------
@@ -158,18 +165,38 @@ class TelegramMessenger(TelegramGroups):
 
     async def _on_pre_checkout(self, query: PreCheckoutQuery) -> None:
         """Answered within Telegram's 10 s in every case: it skips the queue of other updates,
-        and if the platform cannot decide in time, the answer is no."""
+        and the decision runs in a task of its own. If it is not made by the deadline the
+        answer is no at once, without waiting for the decision to give up: a turn cancelled
+        while the storage is locked (SQLite by another process) only ends when the lock does.
+        The late decision is cancelled and its answer never sent."""
         if self._on_incoming is None:
             raise RuntimeError("the Telegram messenger is not running")
         payment = InChatPayment(query.invoice_payload, query.currency, query.total_amount)
         incoming = self._incoming(query.from_user.id, query.from_user,
                                   IncomingKind.PAYMENT_CHECK, event_id=query.id, payment=payment)
-        try:
-            async with asyncio.timeout(PRE_CHECKOUT_DEADLINE):
-                await self._on_incoming(incoming)
-        except TimeoutError:
-            log.error("pre-checkout %s not decided in time: refused", query.id)
-            await self.ack(incoming, TOO_SLOW)
+        deadline = self.pre_checkout_deadline
+        if deadline is None:
+            deadline = PRE_CHECKOUT_DEADLINE
+        decision = asyncio.create_task(self._on_incoming(incoming),
+                                       name=f"pre-checkout {query.id}")
+        self._deciding[decision] = query.id
+        decision.add_done_callback(self._decided)
+        done, _ = await asyncio.wait({decision}, timeout=deadline)
+        if done:
+            decision.result()  # its failure is the update's
+            return
+        log.error("pre-checkout %s not decided in %.1f s: refused", query.id, deadline)
+        decision.cancel()
+        await self.ack(incoming, TOO_SLOW)
+
+    def _decided(self, decision: asyncio.Task) -> None:
+        self._checks_answered.discard(self._deciding.pop(decision, ""))
+        if not decision.cancelled() and decision.exception() is not None:
+            log.error("pre-checkout decision failed", exc_info=decision.exception())
+
+    async def decided(self) -> None:
+        """Wait until the pre-checkout decisions still running (given up on) have ended."""
+        await asyncio.gather(*list(self._deciding), return_exceptions=True)
 
     async def _on_payment(self, message: Message) -> None:
         """Money: retried until it is recorded. Polling handles updates one by one, so
@@ -280,6 +307,7 @@ class TelegramMessenger(TelegramGroups):
             await self.dispatcher.stop_polling()
             await asyncio.gather(self._polling, return_exceptions=True)
             self._polling = None
+        await self.decided()
         await self.bot.session.close()
 
     async def set_command_menu(self) -> None:
@@ -360,6 +388,11 @@ class TelegramMessenger(TelegramGroups):
         A failed answer is logged and never keeps the screen itself from being sent."""
         try:
             if incoming.kind is IncomingKind.PAYMENT_CHECK:
+                if incoming.event_id in self._checks_answered:
+                    log.info("pre-checkout %s was answered already", incoming.event_id)
+                    return
+                if incoming.event_id in self._deciding.values():
+                    self._checks_answered.add(incoming.event_id)
                 await self.bot.answer_pre_checkout_query(
                     incoming.event_id, ok=toast is None, error_message=toast
                 )
