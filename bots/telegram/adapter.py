@@ -120,6 +120,7 @@ class TelegramMessenger(TelegramGroups):
     def _register(self) -> None:
         private = F.chat.type == "private"
         self.dispatcher.message.register(self._on_payment, private, F.successful_payment)
+        self.dispatcher.message.register(self._on_refund, private, F.refunded_payment)
         self.dispatcher.message.register(self._on_text, private, F.text)
         self.dispatcher.callback_query.register(self._on_callback)
         self.dispatcher.pre_checkout_query.register(self._on_pre_checkout)
@@ -199,9 +200,6 @@ class TelegramMessenger(TelegramGroups):
         await asyncio.gather(*list(self._deciding), return_exceptions=True)
 
     async def _on_payment(self, message: Message) -> None:
-        """Money: retried until it is recorded. Polling handles updates one by one, so
-        Telegram is told an update was received only once this returns; a webhook answers
-        only after it too. A stop meanwhile leaves the update with Telegram for next time."""
         paid = message.successful_payment
         until = paid.subscription_expiration_date
         payment = InChatPayment(
@@ -210,8 +208,25 @@ class TelegramMessenger(TelegramGroups):
             recurring=bool(paid.is_recurring), first_recurring=bool(paid.is_first_recurring),
             paid_until=datetime.fromtimestamp(until, UTC) if until else None,
         )
-        incoming = self._incoming(message.chat.id, message.from_user, IncomingKind.PAYMENT,
-                                  payment=payment)
+        await self._deliver_money(self._incoming(
+            message.chat.id, message.from_user, IncomingKind.PAYMENT, payment=payment))
+
+    async def _on_refund(self, message: Message) -> None:
+        """A payment was given back: in Telegram, or by the bot's own refund."""
+        returned = message.refunded_payment
+        payment = InChatPayment(
+            returned.invoice_payload, returned.currency, returned.total_amount,
+            returned.telegram_payment_charge_id, returned.provider_payment_charge_id or "",
+        )
+        await self._deliver_money(self._incoming(
+            message.chat.id, message.from_user, IncomingKind.REFUNDED, payment=payment))
+
+    async def _deliver_money(self, incoming: Incoming) -> None:
+        """Money: retried until it is recorded. Polling handles updates one by one, so
+        Telegram is told an update was received only once this returns; a webhook answers
+        only after it too. A stop meanwhile leaves the update with Telegram for next time."""
+        payment = incoming.payment
+        assert payment is not None
         attempt = 0
         while True:
             try:
@@ -219,9 +234,9 @@ class TelegramMessenger(TelegramGroups):
                 return
             except Exception:
                 attempt += 1
-                log.critical("payment %s (%s %s, payload %r) not recorded yet (attempt %d)",
-                             paid.telegram_payment_charge_id, paid.total_amount,
-                             paid.currency, paid.invoice_payload, attempt, exc_info=True)
+                log.critical("%s %s (%s %s, payload %r) not recorded yet (attempt %d)",
+                             incoming.kind, payment.charge_id, payment.amount,
+                             payment.currency, payment.payload, attempt, exc_info=True)
                 await asyncio.sleep(min(0.5 * 2 ** (attempt - 1), 30))
 
     async def _on_blocked_or_back(self, update: ChatMemberUpdated) -> None:
