@@ -58,6 +58,7 @@ ALLOWED_UPDATES = [
 ]
 PRE_CHECKOUT_DEADLINE = 7.0  # seconds; Telegram waits 10 for the answer
 TOO_SLOW = "Please try again in a minute."
+STOP_WAIT = 10.0  # seconds a stop waits for pre-checkout decisions given up on
 # In webhook mode the answer to a button press travels back in the webhook's HTTP response
 # (Telegram allows one method there): one request to Telegram per press instead of two.
 _WEBHOOK_ANSWER: ContextVar[list[AnswerCallbackQuery] | None] = ContextVar(
@@ -195,9 +196,10 @@ class TelegramMessenger(TelegramGroups):
         if not decision.cancelled() and decision.exception() is not None:
             log.error("pre-checkout decision failed", exc_info=decision.exception())
 
-    async def decided(self) -> None:
+    async def decided(self, timeout: float | None = None) -> None:
         """Wait until the pre-checkout decisions still running (given up on) have ended."""
-        await asyncio.gather(*list(self._deciding), return_exceptions=True)
+        if self._deciding:
+            await asyncio.wait(list(self._deciding), timeout=timeout)
 
     async def _on_payment(self, message: Message) -> None:
         paid = message.successful_payment
@@ -322,7 +324,7 @@ class TelegramMessenger(TelegramGroups):
             await self.dispatcher.stop_polling()
             await asyncio.gather(self._polling, return_exceptions=True)
             self._polling = None
-        await self.decided()
+        await self.decided(timeout=STOP_WAIT)
         await self.bot.session.close()
 
     async def set_command_menu(self) -> None:
