@@ -196,10 +196,10 @@ class TelegramMessenger(TelegramGroups):
         if not decision.cancelled() and decision.exception() is not None:
             log.error("pre-checkout decision failed", exc_info=decision.exception())
 
-    async def decided(self, timeout: float | None = None) -> None:
+    async def decided(self, within: float | None = None) -> None:
         """Wait until the pre-checkout decisions still running (given up on) have ended."""
         if self._deciding:
-            await asyncio.wait(list(self._deciding), timeout=timeout)
+            await asyncio.wait(list(self._deciding), timeout=within)
 
     async def _on_payment(self, message: Message) -> None:
         paid = message.successful_payment
@@ -324,7 +324,7 @@ class TelegramMessenger(TelegramGroups):
             await self.dispatcher.stop_polling()
             await asyncio.gather(self._polling, return_exceptions=True)
             self._polling = None
-        await self.decided(timeout=STOP_WAIT)
+        await self.decided(within=STOP_WAIT)
         await self.bot.session.close()
 
     async def set_command_menu(self) -> None:
