@@ -65,6 +65,7 @@ class Reply:
     # Work that must not run inside the transaction (a call to a payment provider), run
     # after it commits; the screen it returns is sent to the chat.
     after: Callable[[], Awaitable[Screen | None]] | None = None
+    alert: str | None = None  # for every school admin, sent once the turn committed
 
 
 @dataclass
@@ -105,6 +106,8 @@ GroupLinks = Callable[[int, str], Awaitable[tuple[str, datetime] | None]]
 GROUP_KINDS = frozenset({IncomingKind.MEMBER, IncomingKind.JOIN_REQUEST, IncomingKind.BOT_STATUS})
 # What a chat does itself and may do only so fast; payments and their checks always go through.
 LIMITED_KINDS = frozenset({IncomingKind.ACTION, IncomingKind.TEXT})
+# Money moved: a failure to record it is raised, so the messenger delivers it again.
+MONEY_KINDS = frozenset({IncomingKind.PAYMENT, IncomingKind.REFUNDED})
 # Gives a payment back through the gateway that took it (Telegram Stars: refundStarPayment).
 Refunds = Callable[[Payment], Awaitable[None]]
 
@@ -117,6 +120,7 @@ class Router:
     fallback: Handler | None = None
     payment_check: Handler | None = None
     payment: Handler | None = None
+    refunded: Handler | None = None
     blocked: Handler | None = None
     subscribed: Handler | None = None
 
@@ -125,6 +129,8 @@ class Router:
             return self.payment_check, ""
         if incoming.kind is IncomingKind.PAYMENT:
             return self.payment, ""
+        if incoming.kind is IncomingKind.REFUNDED:
+            return self.refunded, ""
         if incoming.kind is IncomingKind.BLOCKED:
             return self.blocked, ""
         if incoming.kind is IncomingKind.SUBSCRIBED:
@@ -205,7 +211,7 @@ class FlowEngine:
             failure, queued = error_text(t, exc), False
         except Exception:
             log.exception("flow failed on %s", incoming)
-            if incoming.kind is IncomingKind.PAYMENT:
+            if incoming.kind in MONEY_KINDS:
                 raise
             failure, queued = t("err_generic"), False
         if failure is not None:
@@ -216,9 +222,23 @@ class FlowEngine:
         if queued and self.notifier is not None:
             self.notifier.wake()
         await self._deliver(incoming, reply)
+        if reply.alert is not None:
+            await self._alert(school, reply.alert)
         self.metrics.handled(incoming.peer.messenger, incoming.kind, since=started)
         if reply.after is not None:
             await self._follow_up(incoming, reply.after, t)
+
+    async def _alert(self, school: School, text: str) -> None:
+        """Tell every school admin; logged as well, in case none can be reached."""
+        log.warning("admin alert: %s", text)
+        for admin in school.admins:
+            channel = self.channels.get(admin.messenger)
+            if channel is None:
+                continue
+            try:
+                await channel.send(Peer(admin.messenger, admin.external_id), Screen(text))
+            except MessengerError as exc:
+                log.error("alert to admin %s not delivered: %s", admin.external_id, exc)
 
     async def _follow_up(
         self, incoming: Incoming, after: Callable[[], Awaitable[Screen | None]], t: Texts

@@ -67,6 +67,9 @@ class GroupKeeper:
         self.school = school
         self.channels = channels
         self.admin = admin
+        # Does the bot lack its rights in a group (by chat id)? Learned from its status
+        # updates and the check at start, or asked when someone writes there.
+        self._lacking: dict[int, bool] = {}
 
     # --- updates from the groups ---------------------------------------------------------
 
@@ -126,11 +129,31 @@ class GroupKeeper:
 
     async def _seen(self, group: Group, incoming: Incoming) -> None:
         """Someone wrote in the group: a member the platform did not know of is recorded as
-        there before the bot (removed only once an admin switches enforcement on)."""
+        there before the bot (removed only once an admin switches enforcement on); while the
+        bot lacks its rights, as one to look at once they are back."""
+        who = incoming.sender
+        lacking = await self._lacks_rights(group)
         async with self.uow_factory() as uow:
-            if await groups.import_members(uow, group, [incoming.sender.external_id],
-                                           self.clock.now(), source="seen"):
+            if lacking:
+                recorded = await groups.seen_without_rights(uow, group, who.external_id,
+                                                            who.name, self.clock.now())
+            else:
+                recorded = await groups.import_members(uow, group, [who.external_id],
+                                                       self.clock.now(), source="seen")
+            if recorded:
                 await uow.commit()
+
+    async def _lacks_rights(self, group: Group) -> bool:
+        known = self._lacking.get(group.chat_id)
+        if known is not None or self.admin is None:
+            return bool(known)
+        try:
+            known = bool(await self.admin.missing_rights(group.chat_id))
+        except MessengerError as exc:
+            log.warning("cannot check the bot's rights in %s: %s", group.code, exc)
+            return False
+        self._lacking[group.chat_id] = known
+        return known
 
     async def _join_request(self, school: School, group: Group, incoming: Incoming) -> None:
         event, who = incoming.group, incoming.sender
@@ -155,10 +178,54 @@ class GroupKeeper:
             log.info("could not tell %s how to get in: %s", who.external_id, exc)
 
     async def _bot_status(self, group: Group, status: str, missing: tuple[str, ...]) -> None:
+        was_lacking = self._lacking.get(group.chat_id, False)
+        self._lacking[group.chat_id] = status != "administrator" or bool(missing)
         if status != "administrator":
             await self.alert("alert_bot_out", group=group, status=status)
         elif missing:
             await self.alert("alert_rights", group=group, rights=", ".join(missing))
+        else:
+            await self._rights_back(group, was_lacking)
+
+    async def _rights_back(self, group: Group, was_lacking: bool) -> None:
+        """The bot can let in and remove again: whoever it saw in the group meanwhile without
+        access is removed (never students with access, school admins, the allow-list or the
+        chat's own administrators), and the admins are told who."""
+        assert self.admin is not None
+        async with self.uow_factory() as uow:
+            seen, strangers = await groups.rights_back(uow, self.school(), group,
+                                                       self.clock.now())
+            await uow.commit()
+        if not seen and not was_lacking:
+            return
+        removed, pending = [], 0
+        for member in strangers:
+            try:
+                status, _ = await self.admin.member(group.chat_id, member.external_id)
+            except MessengerError as exc:  # the sweep looks at them again later
+                log.warning("cannot look at %s in %s: %s", member.external_id, group.code, exc)
+                pending += 1
+                continue
+            if status in OUTSIDE:  # gone already
+                async with self.uow_factory() as uow:
+                    await groups.left(uow, group, member.external_id, self.clock.now())
+                    await uow.commit()
+            elif status in groups.STAFF_STATUSES:  # the chat's own administrator
+                async with self.uow_factory() as uow:
+                    current = await uow.memberships.get(member.chat_id, member.external_id)
+                    if current is not None:
+                        await groups.may_stay(uow, current, self.clock.now())
+                        await uow.commit()
+            elif await self._remove(group, member, notify=False):
+                removed.append(member)
+            else:
+                pending += 1
+        listed = "\n".join(f"• {m.name or '?'} ({m.external_id})" for m in removed)
+        key = "alert_rights_back" if removed else "alert_rights_back_none"
+        retry = "\n" + self._texts()("alert_rights_back_pending", count=pending) if pending \
+            else ""
+        await self.alert(key, group=group, seen=len(seen), count=len(removed), list=listed,
+                         retry=retry)
 
     # --- removal -------------------------------------------------------------------------
 
@@ -333,14 +400,22 @@ class GroupKeeper:
                 missing = await self.admin.missing_rights(group.chat_id)
             except MessengerError as exc:
                 log.error("cannot check the bot's rights in %s: %s", group.code, exc)
-                missing = [f"({exc})"]
+                await self.alert("alert_rights", group=group, rights=f"({exc})")
+                continue
+            self._lacking[group.chat_id] = bool(missing)
             if missing:
                 await self.alert("alert_rights", group=group, rights=", ".join(missing))
+            else:  # members seen while they were missing, before a restart
+                await self._rights_back(group, was_lacking=False)
+
+    def _texts(self) -> Texts:
+        school = self.school()
+        return Texts(school, school.default_language)
 
     async def alert(self, key: str, group: Group, **params: object) -> None:
         """Tell every school admin; logged as well, in case none can be reached."""
         school = self.school()
-        t = Texts(school, school.default_language)
+        t = self._texts()
         text = t(key, group=title(t, school, group), **params)
         log.warning("admin alert: %s", text)
         for admin in school.admins:

@@ -99,6 +99,8 @@ async def access_ended(r: Render) -> Screen | None:
         return None
     expired = r.message.data.get("reason") in ("expired", "renewal_failed")
     key = "access_ended_expired" if expired else "access_ended_revoked"
+    if r.message.data.get("reason") == "refund":
+        key = "access_ended_refunded"
     renew = r.renew(purchase) if expired else []
     return screen(r.t(key, title=r.offer_title(purchase.offer_code)), *renew,
                   Button(r.t("btn_catalog"), action="cat"))

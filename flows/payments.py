@@ -6,10 +6,12 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from core import errors
+from core.money import Money
 from core.services import payments, star_subscriptions
-from core.services.payments import Outcome, PaymentNotice
+from core.services.payments import Outcome, PaymentNotice, Returned
 from core.services.star_subscriptions import StarsPayment
 from flows.engine import Context, Reply
+from flows.texts import Texts
 
 log = logging.getLogger(__name__)
 GATEWAY = "telegram"  # Telegram's charge ids are unique across Stars and card payments
@@ -68,3 +70,27 @@ async def received(ctx: Context, _: str) -> Reply:
     log.info("in-chat payment %s: %s", payment.charge_id, result.outcome)
     ctx.queued = result.outcome is not Outcome.DUPLICATE
     return Reply(None, after=_counted(ctx, result.outcome))
+
+
+async def refunded(ctx: Context, _: str) -> Reply:
+    """The messenger gave a payment back (a refund made in Telegram, or the school's own
+    whose recording a crash lost): recorded through the core's refund path, once. The
+    student hears of the withdrawn access through the outbox; the admins are told here. A
+    charge that matches no payment changes nothing and is flagged to them."""
+    payment = ctx.incoming.payment
+    assert payment is not None
+    result = await payments.returned_by_gateway(ctx.uow, GATEWAY, payment.charge_id, ctx.now)
+    log.info("refunded payment %s: %s", payment.charge_id, result.outcome)
+    if result.outcome is Returned.DUPLICATE:
+        return Reply(None)
+    ctx.queued = result.outcome is Returned.WITHDRAWN
+    t = Texts(ctx.school, ctx.school.default_language)
+    sender = ctx.incoming.sender
+    amount = Money(payment.amount, payment.currency).format(t.language)
+    params = {"amount": amount, "charge": payment.charge_id, "name": sender.name or "?",
+              "id": sender.external_id}
+    if result.order is None or result.outcome is Returned.UNKNOWN:
+        alert = t("alert_refund_unknown", payload=payment.payload, **params)
+    else:
+        alert = t(f"alert_refund_{result.outcome.value}", order=result.order.id, **params)
+    return Reply(None, alert=alert)

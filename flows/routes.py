@@ -40,6 +40,7 @@ def student_router() -> Router:
         fallback=start.unknown_text,
         payment_check=payments.check,
         payment=payments.received,
+        refunded=payments.refunded,
         blocked=start.blocked,
         subscribed=start.subscribed,
     )

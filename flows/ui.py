@@ -84,6 +84,7 @@ class IncomingKind(enum.StrEnum):
     STARTED = "started"  # the messenger's "conversation started" with an optional payload
     PAYMENT_CHECK = "payment_check"  # may this payment go ahead? (Telegram pre_checkout_query)
     PAYMENT = "payment"  # money arrived in the chat (Telegram successful_payment)
+    REFUNDED = "refunded"  # a payment was given back (Telegram refunded_payment)
     BLOCKED = "blocked"  # the student blocked the bot: stop writing until they write again
     SUBSCRIBED = "subscribed"  # the student allowed the bot to write again (Viber, VK)
     MEMBER = "member"  # someone's status in a paid group changed (Telegram chat_member)

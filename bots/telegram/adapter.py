@@ -58,6 +58,7 @@ ALLOWED_UPDATES = [
 ]
 PRE_CHECKOUT_DEADLINE = 7.0  # seconds; Telegram waits 10 for the answer
 TOO_SLOW = "Please try again in a minute."
+STOP_WAIT = 10.0  # seconds a stop waits for pre-checkout decisions given up on
 # In webhook mode the answer to a button press travels back in the webhook's HTTP response
 # (Telegram allows one method there): one request to Telegram per press instead of two.
 _WEBHOOK_ANSWER: ContextVar[list[AnswerCallbackQuery] | None] = ContextVar(
@@ -84,6 +85,7 @@ class TelegramMessenger(TelegramGroups):
         sender: TelegramSender | None = None,
         concurrency: int = 32,
         default_language: str = "en",
+        pre_checkout_deadline: float | None = None,
     ) -> None:
         if webhook_url and not webhook_secret:
             raise ValueError("a Telegram webhook needs a secret token")
@@ -106,6 +108,12 @@ class TelegramMessenger(TelegramGroups):
         self._polling: asyncio.Task | None = None
         # Updates handled at once: more only queue behind the database and slow every one.
         self._slots = asyncio.Semaphore(concurrency)
+        # Seconds a payment check may take (PRE_CHECKOUT_DEADLINE when None); the answer
+        # is no after them. The decisions running (with their query) and the queries
+        # already answered: one answer each, the first.
+        self.pre_checkout_deadline = pre_checkout_deadline
+        self._deciding: dict[asyncio.Task, str] = {}
+        self._checks_answered: set[str] = set()
         self._register()
 
     # --- receiving -------------------------------------------------------------------------
@@ -113,6 +121,7 @@ class TelegramMessenger(TelegramGroups):
     def _register(self) -> None:
         private = F.chat.type == "private"
         self.dispatcher.message.register(self._on_payment, private, F.successful_payment)
+        self.dispatcher.message.register(self._on_refund, private, F.refunded_payment)
         self.dispatcher.message.register(self._on_text, private, F.text)
         self.dispatcher.callback_query.register(self._on_callback)
         self.dispatcher.pre_checkout_query.register(self._on_pre_checkout)
@@ -158,23 +167,41 @@ class TelegramMessenger(TelegramGroups):
 
     async def _on_pre_checkout(self, query: PreCheckoutQuery) -> None:
         """Answered within Telegram's 10 s in every case: it skips the queue of other updates,
-        and if the platform cannot decide in time, the answer is no."""
+        and the decision runs in a task of its own. If it is not made by the deadline the
+        answer is no at once, without waiting for the decision to give up: a turn cancelled
+        while the storage is locked (SQLite by another process) only ends when the lock does.
+        The late decision is cancelled and its answer never sent."""
         if self._on_incoming is None:
             raise RuntimeError("the Telegram messenger is not running")
         payment = InChatPayment(query.invoice_payload, query.currency, query.total_amount)
         incoming = self._incoming(query.from_user.id, query.from_user,
                                   IncomingKind.PAYMENT_CHECK, event_id=query.id, payment=payment)
-        try:
-            async with asyncio.timeout(PRE_CHECKOUT_DEADLINE):
-                await self._on_incoming(incoming)
-        except TimeoutError:
-            log.error("pre-checkout %s not decided in time: refused", query.id)
-            await self.ack(incoming, TOO_SLOW)
+        deadline = self.pre_checkout_deadline
+        if deadline is None:
+            deadline = PRE_CHECKOUT_DEADLINE
+        decision = asyncio.create_task(self._on_incoming(incoming),
+                                       name=f"pre-checkout {query.id}")
+        self._deciding[decision] = query.id
+        decision.add_done_callback(self._decided)
+        done, _ = await asyncio.wait({decision}, timeout=deadline)
+        if done:
+            decision.result()  # its failure is the update's
+            return
+        log.error("pre-checkout %s not decided in %.1f s: refused", query.id, deadline)
+        decision.cancel()
+        await self.ack(incoming, TOO_SLOW)
+
+    def _decided(self, decision: asyncio.Task) -> None:
+        self._checks_answered.discard(self._deciding.pop(decision, ""))
+        if not decision.cancelled() and decision.exception() is not None:
+            log.error("pre-checkout decision failed", exc_info=decision.exception())
+
+    async def decided(self, within: float | None = None) -> None:
+        """Wait until the pre-checkout decisions still running (given up on) have ended."""
+        if self._deciding:
+            await asyncio.wait(list(self._deciding), timeout=within)
 
     async def _on_payment(self, message: Message) -> None:
-        """Money: retried until it is recorded. Polling handles updates one by one, so
-        Telegram is told an update was received only once this returns; a webhook answers
-        only after it too. A stop meanwhile leaves the update with Telegram for next time."""
         paid = message.successful_payment
         until = paid.subscription_expiration_date
         payment = InChatPayment(
@@ -183,8 +210,25 @@ class TelegramMessenger(TelegramGroups):
             recurring=bool(paid.is_recurring), first_recurring=bool(paid.is_first_recurring),
             paid_until=datetime.fromtimestamp(until, UTC) if until else None,
         )
-        incoming = self._incoming(message.chat.id, message.from_user, IncomingKind.PAYMENT,
-                                  payment=payment)
+        await self._deliver_money(self._incoming(
+            message.chat.id, message.from_user, IncomingKind.PAYMENT, payment=payment))
+
+    async def _on_refund(self, message: Message) -> None:
+        """A payment was given back: in Telegram, or by the bot's own refund."""
+        returned = message.refunded_payment
+        payment = InChatPayment(
+            returned.invoice_payload, returned.currency, returned.total_amount,
+            returned.telegram_payment_charge_id, returned.provider_payment_charge_id or "",
+        )
+        await self._deliver_money(self._incoming(
+            message.chat.id, message.from_user, IncomingKind.REFUNDED, payment=payment))
+
+    async def _deliver_money(self, incoming: Incoming) -> None:
+        """Money: retried until it is recorded. Polling handles updates one by one, so
+        Telegram is told an update was received only once this returns; a webhook answers
+        only after it too. A stop meanwhile leaves the update with Telegram for next time."""
+        payment = incoming.payment
+        assert payment is not None
         attempt = 0
         while True:
             try:
@@ -192,9 +236,9 @@ class TelegramMessenger(TelegramGroups):
                 return
             except Exception:
                 attempt += 1
-                log.critical("payment %s (%s %s, payload %r) not recorded yet (attempt %d)",
-                             paid.telegram_payment_charge_id, paid.total_amount,
-                             paid.currency, paid.invoice_payload, attempt, exc_info=True)
+                log.critical("%s %s (%s %s, payload %r) not recorded yet (attempt %d)",
+                             incoming.kind, payment.charge_id, payment.amount,
+                             payment.currency, payment.payload, attempt, exc_info=True)
                 await asyncio.sleep(min(0.5 * 2 ** (attempt - 1), 30))
 
     async def _on_blocked_or_back(self, update: ChatMemberUpdated) -> None:
@@ -280,6 +324,7 @@ class TelegramMessenger(TelegramGroups):
             await self.dispatcher.stop_polling()
             await asyncio.gather(self._polling, return_exceptions=True)
             self._polling = None
+        await self.decided(within=STOP_WAIT)
         await self.bot.session.close()
 
     async def set_command_menu(self) -> None:
@@ -364,6 +409,11 @@ class TelegramMessenger(TelegramGroups):
         A failed answer is logged and never keeps the screen itself from being sent."""
         try:
             if incoming.kind is IncomingKind.PAYMENT_CHECK:
+                if incoming.event_id in self._checks_answered:
+                    log.info("pre-checkout %s was answered already", incoming.event_id)
+                    return
+                if incoming.event_id in self._deciding.values():
+                    self._checks_answered.add(incoming.event_id)
                 await self.bot.answer_pre_checkout_query(
                     incoming.event_id, ok=toast is None, error_message=toast
                 )

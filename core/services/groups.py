@@ -16,6 +16,9 @@ from core.ports import UnitOfWork
 from core.school import Group, ProductKind, School
 
 STAFF_STATUSES = frozenset({"creator", "administrator"})
+# A member who wrote in the group while the bot could not let in nor remove anyone: likely
+# one who got in meanwhile, looked at as soon as the rights are back (``rights_back``).
+SEEN_WITHOUT_RIGHTS = "seen_without_rights"
 LINK_LIFETIME = timedelta(days=7)
 MAX_RETRY = timedelta(hours=1)
 
@@ -199,6 +202,65 @@ async def import_members(
             updated_at=now))
         added += 1
     return added
+
+
+async def seen_without_rights(
+    uow: UnitOfWork, group: Group, external_id: str, name: str, now: datetime
+) -> bool:
+    """Someone wrote in ``group`` while the bot lacked its rights there. Recorded as in (also
+    one who had left or was removed before: they came back meanwhile), not enforced until
+    the rights are back. False if they were known to be in already."""
+    member = await uow.memberships.get(group.chat_id, external_id)
+    if member is not None and member.status is MemberStatus.MEMBER:
+        return False
+    member = member or Membership(group=group.code, chat_id=group.chat_id,
+                                  external_id=external_id)
+    member.name = name or member.name
+    member.status = MemberStatus.MEMBER
+    member.enforced = False
+    member.source = SEEN_WITHOUT_RIGHTS
+    member.joined_at = now
+    member.check_at = None
+    member.attempts = 0
+    member.updated_at = now
+    await uow.memberships.put(member)
+    return True
+
+
+async def rights_back(
+    uow: UnitOfWork, school: School, group: Group, now: datetime
+) -> tuple[list[Membership], list[Membership]]:
+    """The bot can let in and remove again in ``group``: the members it saw while it could
+    not are enforced from now on (as ``enforce`` does for imported ones). Returns them, and
+    those of them to remove: without access, and neither school admins nor on the group's
+    allow-list (the caller still spares the chat's own administrators). Should the caller
+    not get to remove them, the sweep does, after ``MAX_RETRY``. Removals that failed
+    meanwhile are due again at once."""
+    members = await uow.memberships.of_chat(group.chat_id)
+    for member in members:
+        if member.status is MemberStatus.MEMBER and member.enforced and member.attempts:
+            member.check_at = now
+            member.updated_at = now
+            await uow.memberships.put(member)
+    seen = [m for m in members if m.status is MemberStatus.MEMBER and not m.enforced
+            and m.source == SEEN_WITHOUT_RIGHTS]
+    strangers = []
+    for member in seen:
+        member.enforced = True
+        if not exempt(school, group, member.external_id) and not await has_access(
+                uow, school, group.code, member.external_id, now):
+            member.check_at = now + MAX_RETRY
+            strangers.append(member)
+        member.updated_at = now
+        await uow.memberships.put(member)
+    return seen, strangers
+
+
+async def may_stay(uow: UnitOfWork, member: Membership, now: datetime) -> None:
+    """The caller found ``member`` may stay after all (an administrator of the chat)."""
+    member.check_at = None
+    member.updated_at = now
+    await uow.memberships.put(member)
 
 
 async def without_access(

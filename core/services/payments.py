@@ -58,6 +58,23 @@ class Confirmation:
     order: Order
 
 
+class Returned(enum.StrEnum):
+    """What a gateway's word that it gave a payment back changed here."""
+
+    WITHDRAWN = "withdrawn"  # the access the payment gave was withdrawn
+    RECORDED = "recorded"  # the payment had granted nothing: only marked refunded
+    TANGLED = "tangled"  # marked refunded; its access is tangled with other periods: by hand
+    DUPLICATE = "duplicate"  # recorded before (a repeat, or the school's own refund)
+    UNKNOWN = "unknown"  # no such successful payment here: nothing changed
+
+
+@dataclass(frozen=True)
+class GatewayRefund:
+    outcome: Returned
+    payment: Payment | None = None
+    order: Order | None = None
+
+
 def _late_but_honoured(order: Order) -> bool:
     """An order cancelled only because time ran out is still paid when money arrives."""
     return order.status is OrderStatus.CANCELLED and order.close_reason == "expired"
@@ -248,6 +265,47 @@ async def refund_through(
         done = await refund(uow, payment.order_id, now, payment_id=payment.id)
         await uow.commit()
     return done
+
+
+async def returned_by_gateway(
+    uow: UnitOfWork, gateway: str, gateway_payment_id: str, now: datetime
+) -> GatewayRefund:
+    """The gateway reports it gave ``gateway_payment_id`` back (Telegram's refunded_payment: a
+    refund made in Telegram, or the school's own refund whose recording a crash lost).
+    Recorded through the path ``/refund`` takes, once: the order is locked first, so a
+    repeated report, or one after the school's own refund was recorded, changes nothing."""
+    payment = await uow.payments.get(gateway, gateway_payment_id)
+    order = await uow.orders.get_for_update(payment.order_id) if payment else None
+    if payment is not None:  # read again under the order's lock
+        payment = await uow.payments.get(gateway, gateway_payment_id)
+    if payment is None or order is None:
+        log.error("gateway %s returned payment %s, which is not recorded here",
+                  gateway, gateway_payment_id)
+        return GatewayRefund(Returned.UNKNOWN)
+    if payment.status is PaymentStatus.REFUNDED:
+        return GatewayRefund(Returned.DUPLICATE, payment, order)
+    if payment.status is not PaymentStatus.SUCCEEDED:
+        log.error("gateway %s returned payment %s, recorded here as %s",
+                  gateway, gateway_payment_id, payment.status.value)
+        return GatewayRefund(Returned.UNKNOWN, payment, order)
+    still_paid = sum(
+        p.amount for p in await uow.payments.for_order(order.id)
+        if p.status is PaymentStatus.SUCCEEDED and p.currency == order.currency
+        and p.id != payment.id
+    ) >= order.amount
+    if order.status is not OrderStatus.PAID or still_paid:  # it granted nothing
+        outcome = Returned.RECORDED
+    elif not await refundable(uow, order):
+        log.warning("payment %s/%s returned; order %s is tangled with other periods: by hand",
+                    gateway, gateway_payment_id, order.id)
+        outcome = Returned.TANGLED
+    else:
+        await refund(uow, order.id, now, payment_id=payment.id)
+        payment.status = PaymentStatus.REFUNDED
+        return GatewayRefund(Returned.WITHDRAWN, payment, order)
+    payment.status = PaymentStatus.REFUNDED
+    await uow.payments.update(payment)
+    return GatewayRefund(outcome, payment, order)
 
 
 async def refundable(uow: UnitOfWork, order: Order) -> bool:

@@ -26,6 +26,7 @@ Public API (see each docstring):
   ``star_subscriptions``
 - people and updates (fake_updates): ``user()``, ``group()``, ``text_update()``,
   ``callback_update()``, ``pre_checkout_update()``, ``successful_payment_update()``,
+  ``refunded_payment_update()``,
   ``chat_member_update()``, ``chat_join_request_update()``, ``my_chat_member_update()``,
   ``pay_invoice_link()``, ``renew_star_subscription()``
 - delivery (fake_bot_delivery): ``push(*updates)``, ``await post_to_webhook(update, secret=)``,

@@ -241,6 +241,8 @@ class UpdateBuilders:
             "user_id": sender["id"],
             "currency": currency,
             "total_amount": total_amount,
+            "payload": payload,
+            "provider_payment_charge_id": provider_payment_charge_id,
             "refunded": False,
         }
         if extra.get("is_first_recurring"):
@@ -250,6 +252,31 @@ class UpdateBuilders:
                 "charges": [telegram_payment_charge_id],
             }
         message = self._user_message(sender, None, successful_payment=payment)
+        return {"update_id": self.next_update_id(), "message": copy.deepcopy(message)}
+
+    def refunded_payment_update(
+        self, telegram_payment_charge_id: str, user: UserLike | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """The service message Telegram sends when a payment was refunded (by Telegram
+        support, or after the bot's own refundStarPayment): the charge made by
+        ``successful_payment_update`` becomes refunded. A charge the fake does not know needs
+        ``user`` and the RefundedPayment ``fields`` (currency, total_amount, invoice_payload);
+        ``fields`` also override a known charge's."""
+        charge = self.charges.get(telegram_payment_charge_id)
+        if charge is not None:
+            charge["refunded"] = True
+            fields = {"currency": charge["currency"], "total_amount": charge["total_amount"],
+                      "invoice_payload": charge["payload"],
+                      "provider_payment_charge_id": charge["provider_payment_charge_id"],
+                      **fields}
+        elif user is None or not {"currency", "total_amount", "invoice_payload"} <= set(fields):
+            raise ValueError(f"unknown charge {telegram_payment_charge_id!r}: give user and "
+                             "currency, total_amount, invoice_payload")
+        sender = self._as_user(user if user is not None else charge["user_id"])  # type: ignore
+        refunded = {**fields, "telegram_payment_charge_id": telegram_payment_charge_id}
+        if not refunded.get("provider_payment_charge_id"):
+            refunded.pop("provider_payment_charge_id", None)
+        message = self._user_message(sender, None, refunded_payment=refunded)
         return {"update_id": self.next_update_id(), "message": copy.deepcopy(message)}
 
     def pay_invoice_link(

@@ -219,3 +219,55 @@ async def test_a_tampered_link_button_makes_no_link(tg):
         await _event(tg, tg.fake.callback_update(eve, message, action, check=False))
     assert len(tg.fake.calls_to("createChatInviteLink")) == made
     assert "out of date" in tg.fake.last_message(572)["text"]
+
+
+async def _without_rights_meanwhile(tg, anna_url: str) -> None:
+    """While the bot is a plain member, people get in (Telegram tells it nothing) and write."""
+    tg.fake.chat_member_update(CLUB, 581, new_status="member", invite_link=anna_url)
+    for user_id, name in ((582, "Mallory"), (583, "Trudy"), (ADMIN, "Admin"), (777, "Guest")):
+        tg.fake.chat_member_update(CLUB, tg.fake.user(user_id, name), new_status="member")
+    tg.fake.chat_member_update(CLUB, tg.fake.user(584, "Owner's deputy"),
+                               new_status="administrator")
+    for user_id in (581, 582, 583, ADMIN, 777, 584):
+        await _event(tg, tg.fake.text_update(user_id, "hello", chat_id=CLUB))
+
+
+async def test_strangers_seen_while_the_bot_had_no_rights_go_when_they_are_back(tg):
+    tg.fake.chat_member_update(CLUB, tg.fake.user(580, "Early"), new_status="member")
+    await _event(tg, tg.fake.text_update(580, "I was here before the bot", chat_id=CLUB))
+    anna_url = await _buy_club(tg, tg.fake.user(581, "Anna"), "charge-9")
+    await _event(tg, tg.fake.my_chat_member_update(ADMIN, chat_id=CLUB,
+                                                   old_status="administrator",
+                                                   new_status="member"))
+    await _without_rights_meanwhile(tg, anna_url)
+    assert tg.fake.calls_to("banChatMember") == []
+
+    await _event(tg, tg.fake.my_chat_member_update(ADMIN, chat_id=CLUB, old_status="member",
+                                                   new_status="administrator"))
+
+    assert sorted(c.params["user_id"] for c in tg.fake.calls_to("banChatMember")) == [582, 583]
+    assert [tg.fake.member_status(CLUB, u) for u in (582, 583)] == ["left", "left"]
+    for stays in (580, 581, ADMIN, 777):
+        assert tg.fake.member_status(CLUB, stays) == "member"
+    assert tg.fake.member_status(CLUB, 584) == "administrator"
+    [told] = [text for text in _alerts(tg) if "rights in “Club” again" in text]
+    assert "Of the 6 people" in told and "2 had no access and were removed" in told
+    assert "Mallory (582)" in told and "Trudy (583)" in told and "Anna" not in told
+
+    await _event(tg, tg.fake.my_chat_member_update(ADMIN, chat_id=CLUB, old_status="member",
+                                                   new_status="administrator"))
+    assert len(tg.fake.calls_to("banChatMember")) == 2  # looked at once
+
+
+async def test_rights_missing_since_start_are_noticed_too(fake_telegram, uow_factory, school,
+                                                          clock):
+    fake_telegram.group(CLUB, "Club", bot_status="member")
+    async with TelegramHarness(fake_telegram, uow_factory, school, clock) as tg:
+        tg.fake.chat_member_update(CLUB, tg.fake.user(591, "Mallory"), new_status="member")
+        await _event(tg, tg.fake.text_update(591, "hi", chat_id=CLUB))
+        await _event(tg, tg.fake.my_chat_member_update(ADMIN, chat_id=CLUB,
+                                                       old_status="member",
+                                                       new_status="administrator"))
+        assert [c.params["user_id"] for c in tg.fake.calls_to("banChatMember")] == [591]
+        assert tg.fake.member_status(CLUB, 591) == "left"
+        assert any("Mallory (591)" in text for text in _alerts(tg))

@@ -91,3 +91,33 @@ async def test_a_personal_link_is_kept_and_replaced(db_uow_factory):
         [open_link] = await uow.invite_links.open_for(purchase.id, "club")
         assert open_link.url == "https://t.me/+b"
         await uow.commit()
+
+
+async def test_members_seen_without_rights_are_looked_at_once_the_rights_are_back(
+        db_uow_factory):
+    school, now = make_school(), START
+    club = school.groups["club"]
+    await _student_with_club(db_uow_factory, school, now)
+    async with db_uow_factory() as uow:
+        await groups.import_members(uow, club, ["10"], now, source="seen")  # before the bot
+        await groups.joined(uow, school, club, "77", "Gone", "member", None, False, now)
+        [gone] = await groups.due_removals(uow, school, now)
+        await groups.removed(uow, gone, now)
+        for account, name in (("42", "Anna"), ("66", "Eve"), ("77", "Gone")):
+            assert await groups.seen_without_rights(uow, club, account, name, now)
+        assert not await groups.seen_without_rights(uow, club, "10", "Early", now)
+        await uow.commit()
+
+    async with db_uow_factory() as uow:
+        seen, strangers = await groups.rights_back(uow, school, club, now)
+        await uow.commit()
+    assert sorted(m.external_id for m in seen) == ["42", "66", "77"]
+    assert sorted((m.external_id, m.name) for m in strangers) == [("66", "Eve"), ("77", "Gone")]
+    async with db_uow_factory() as uow:
+        assert (await uow.memberships.get(club.chat_id, "10")).enforced is False
+        assert (await uow.memberships.get(club.chat_id, "66")).enforced is True
+        assert await groups.rights_back(uow, school, club, now) == ([], [])
+        # not removed by the caller (a crash, say): the sweep takes them later
+        assert await groups.due_removals(uow, school, now) == []
+        later = await groups.due_removals(uow, school, now + groups.MAX_RETRY)
+        assert sorted(m.external_id for m in later) == ["66", "77"]

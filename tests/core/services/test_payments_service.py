@@ -231,3 +231,88 @@ async def test_complete_free_refuses_an_order_that_costs_money(shop, clock):
             await payments.complete_free(uow, shop.school, placed.order, clock.now())
 
     assert (await shop.get_order(placed.order.id)).status is OrderStatus.NEW
+
+
+# --- a gateway's word that it gave a payment back (Telegram's refunded_payment) ---------------
+
+
+async def _returned(shop, payment_id: str):
+    async with shop.uow_factory() as uow:
+        result = await payments.returned_by_gateway(uow, "test", payment_id, shop.clock.now())
+        await uow.commit()
+    return result
+
+
+async def test_a_payment_the_gateway_returned_withdraws_its_access_once(shop):
+    anna = await shop.student()
+    placed = await shop.order(anna, "python-life")
+    await shop.pay(placed.order, payment_id="p1")
+
+    first = await _returned(shop, "p1")
+    again = await _returned(shop, "p1")
+
+    assert (first.outcome, first.order.id) == (payments.Returned.WITHDRAWN, placed.order.id)
+    assert again.outcome is payments.Returned.DUPLICATE
+    assert (await shop.get_order(placed.order.id)).status is OrderStatus.REFUNDED
+    [payment] = await shop.payments(placed.order.id)
+    assert payment.status is PaymentStatus.REFUNDED
+    [purchase] = await shop.purchases(anna.id)
+    assert (purchase.status, purchase.end_reason) == (PurchaseStatus.REVOKED, "refund")
+    assert len(await shop.outbox(anna.id, "access_ended")) == 1
+
+
+async def test_a_return_after_the_schools_own_refund_changes_nothing(shop):
+    anna = await shop.student()
+    placed = await shop.order(anna, "python-life")
+    await shop.pay(placed.order, payment_id="p1")
+    async with shop.uow_factory() as uow:
+        await payments.refund(uow, placed.order.id, shop.clock.now())
+        await uow.commit()
+    before = await shop.outbox(anna.id)
+
+    assert (await _returned(shop, "p1")).outcome is payments.Returned.DUPLICATE
+    assert await shop.outbox(anna.id) == before
+
+
+async def test_an_unknown_or_failed_payment_returned_changes_nothing(shop):
+    anna = await shop.student()
+    placed = await shop.order(anna, "python-life")
+    await shop.pay(placed.order, payment_id="failed", succeeded=False)
+
+    assert (await _returned(shop, "never-seen")).outcome is payments.Returned.UNKNOWN
+    assert (await _returned(shop, "failed")).outcome is payments.Returned.UNKNOWN
+    assert (await shop.get_order(placed.order.id)).status is OrderStatus.NEW
+    [payment] = await shop.payments(placed.order.id)
+    assert payment.status is PaymentStatus.FAILED
+
+
+async def test_money_that_granted_nothing_is_only_marked_returned(shop):
+    anna = await shop.student()
+    first = await shop.order(anna, "python-life")
+    await shop.pay(first.order, payment_id="p1")
+    await shop.pay(first.order, payment_id="p2")  # paid twice: the second grants nothing
+
+    result = await _returned(shop, "p2")
+
+    assert result.outcome is payments.Returned.RECORDED
+    assert (await shop.get_order(first.order.id)).status is OrderStatus.PAID
+    statuses = {p.gateway_payment_id: p.status for p in await shop.payments(first.order.id)}
+    assert statuses == {"p1": PaymentStatus.SUCCEEDED, "p2": PaymentStatus.REFUNDED}
+    [purchase] = await shop.purchases(anna.id)
+    assert purchase.status is PurchaseStatus.ACTIVE
+
+
+async def test_a_returned_renewal_is_recorded_and_left_to_staff(shop):
+    anna = await shop.student()
+    await shop.buy(anna, "python-30")
+    renewal = await shop.order(anna, "python-30")
+    await shop.pay(renewal.order, payment_id="renewal")  # extends the first purchase
+
+    result = await _returned(shop, "renewal")
+
+    assert result.outcome is payments.Returned.TANGLED
+    [payment] = await shop.payments(renewal.order.id)
+    assert payment.status is PaymentStatus.REFUNDED
+    assert (await shop.get_order(renewal.order.id)).status is OrderStatus.PAID
+    [purchase] = await shop.purchases(anna.id)
+    assert purchase.status is PurchaseStatus.ACTIVE
