@@ -264,7 +264,7 @@ async def render(
     t: Texts,
     message: OutboxMessage,
     checkout_url: CheckoutUrl,
-    capabilities: Capabilities = Capabilities(),
+    capabilities: Capabilities | None = None,
     now: datetime | None = None,
 ) -> Screen | None:
     """None when what the message speaks of is gone: nothing to send. ``now``: the time of
@@ -273,5 +273,6 @@ async def render(
     if renderer is None:
         raise ValueError(f"unknown outbox message kind {message.kind!r}")
     sent_at = now or message.created_at
+    capabilities = capabilities or Capabilities()
     assert sent_at is not None, "an outbox message has its creation time"
     return await renderer(Render(uow, school, t, message, checkout_url, capabilities, sent_at))

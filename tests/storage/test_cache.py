@@ -1,5 +1,6 @@
-"""The SQLite row cache (PostgreSQL: test_cache_postgres.py): a press that changes nothing never waits for the database, a turn
-whose rows changed under it writes nothing, and the cache never shows what was not committed."""
+"""The SQLite row cache (PostgreSQL: test_cache_postgres.py): a press that changes nothing
+never waits for the database, a turn whose rows changed under it writes nothing, and the cache
+never shows what was not committed."""
 
 from __future__ import annotations
 
@@ -192,7 +193,7 @@ async def test_last_seen_is_written_in_the_background_and_only_moves_forward(sql
         await turn.users.seen(identity, NOW + timedelta(minutes=9))
         await turn.users.seen(identity, NOW + timedelta(minutes=3))  # older: ignored
     async with asyncio.timeout(5):
-        while len(sqlite._engine.seen):
+        while len(sqlite._engine.seen):  # noqa: ASYNC110 (the writer runs on a timer)
             await asyncio.sleep(0.01)
         await sqlite.flush()  # waits for a flush under way
     async with sqlite() as uow:

@@ -148,7 +148,7 @@ async def test_a_row_changed_by_another_process_is_dropped_when_it_reports(proce
     await _in_another_process(CHANGE_LANGUAGE)
     cache = process_a._engine.cache
     async with asyncio.timeout(5):
-        while cache.get(("user", user.id)) is not None:
+        while cache.get(("user", user.id)) is not None:  # noqa: ASYNC110
             await asyncio.sleep(0.01)  # the report travels through PostgreSQL
     assert await _decide(process_a) == ("fr", 1)
 
@@ -160,7 +160,7 @@ async def test_a_late_report_still_never_lets_a_process_decide_on_the_old_row(pr
     cache.invalidate = reports.append  # the report of B's change is late: A's cache is stale
     await _in_another_process(CHANGE_LANGUAGE)
     async with asyncio.timeout(5):
-        while not reports:
+        while not reports:  # noqa: ASYNC110 (a report from another process)
             await asyncio.sleep(0.01)
     assert cache.get(("user", user.id))[1].language == "en"  # stale, as the test wants
 

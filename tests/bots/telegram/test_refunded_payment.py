@@ -60,7 +60,7 @@ async def test_a_refund_made_in_telegram_withdraws_the_access_once(tg):
     assert told == ["Your payment for “Python forever” was refunded, so the access it gave "
                     "was withdrawn."]
     [alert] = _texts(tg, STAFF, "Telegram refunded")
-    assert "250 XTR" in alert and "ch-801" in alert and "withdrawn" in alert
+    assert "250 ⭐" in alert and "ch-801" in alert and "withdrawn" in alert
 
 
 async def test_a_refund_our_crash_did_not_record_is_recorded_from_telegram(tg):
