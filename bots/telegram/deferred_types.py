@@ -1,0 +1,61 @@
+"""Importing aiogram without building all of its pydantic models at once.
+
+aiogram declares its ~400 Telegram types with pydantic's ``defer_build``, then builds every one
+of them at import anyway: ``aiogram/types/__init__.py`` ends with ``model_rebuild`` for each, to
+resolve the forward references its modules import only for type checkers. That takes seconds
+and over 100 MB, and a bot uses a few dozen of the types. Here the import records the namespace
+each rebuild was given instead of building; pydantic then builds a model on first use, and its
+``model_rebuild`` is given that same namespace, so the model is the one aiogram would have built
+(a test compares all of them)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+
+def import_aiogram() -> None:
+    """Import aiogram with its types' builds deferred; nothing to do once it is imported."""
+    if "aiogram" in sys.modules:
+        return
+    pending: dict[type[BaseModel], Mapping[str, Any]] = {}
+    rebuild = BaseModel.__dict__["model_rebuild"]
+
+    def record(cls: type[BaseModel], *, force: bool = False, raise_errors: bool = True,
+               _parent_namespace_depth: int = 2,
+               _types_namespace: Mapping[str, Any] | None = None) -> bool | None:
+        deferred = cls.model_config.get("defer_build") and cls.__module__.startswith("aiogram.")
+        if deferred and _types_namespace is not None and not force:
+            pending[cls] = _types_namespace
+            return None
+        return rebuild.__func__(cls, force=force, raise_errors=raise_errors,
+                                _parent_namespace_depth=_parent_namespace_depth + 1,
+                                _types_namespace=_types_namespace)
+
+    BaseModel.model_rebuild = classmethod(record)  # type: ignore[method-assign, assignment]
+    try:
+        import aiogram  # noqa: F401
+        from aiogram.methods.base import Response, TelegramMethod
+        from aiogram.types.base import TelegramObject
+    finally:
+        BaseModel.model_rebuild = rebuild  # type: ignore[method-assign]
+    if not pending:
+        return
+    namespace = dict(next(iter(pending.values())))
+
+    def build(cls: type[BaseModel], *, force: bool = False, raise_errors: bool = True,
+              _parent_namespace_depth: int = 2,
+              _types_namespace: Mapping[str, Any] | None = None) -> bool | None:
+        # Pydantic's first-use build would look the names up in its caller's frame instead.
+        return rebuild.__func__(cls, force=force, raise_errors=raise_errors,
+                                _types_namespace=namespace if _types_namespace is None
+                                else _types_namespace)
+
+    # The methods refer to the types too, and so does Response[...], parametrized with a type
+    # at the first call returning one.
+    for base in (TelegramObject, TelegramMethod, Response):
+        base.model_rebuild = classmethod(build)  # type: ignore[method-assign, assignment]
+    Response.__pydantic_parent_namespace__ = namespace
