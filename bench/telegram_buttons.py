@@ -74,6 +74,7 @@ class Bot:
     fake: FakeBotAPI
     pressed: dict[int, int] = field(default_factory=lambda: collections.defaultdict(int))
     rounds: list[tuple[float, list[tuple[float, bool]]]] = field(default_factory=list)
+    cold_pressed: list[int] = field(default_factory=list)
 
 
 async def in_flight(items: Iterable, job: Callable[..., Awaitable], concurrency: int) -> None:
@@ -130,7 +131,9 @@ async def press_round(bot: Bot, presses: int, concurrency: int, students: int,
         for n in range(presses // concurrency):
             k = n * concurrency + w
             if cold_every and k % cold_every == cold_every - 1 and cold_left:
-                latencies.append((await press(bot, cold_left.popleft()), True))
+                student = cold_left.popleft()
+                bot.cold_pressed.append(student)
+                latencies.append((await press(bot, student), True))
             else:
                 latencies.append((await press(bot, mine[n % len(mine)]), False))
 
@@ -249,8 +252,8 @@ async def bench(database_url: str | None, args: argparse.Namespace, logs: Path) 
                     await press_round(bot, args.presses, args.concurrency, args.students,
                                       cold[r * n_cold:(r + 1) * n_cold], cold_every)
             await stop_process(processes[0])
-            written = await cold_presses_that_wrote(database_url, cold, seeded_cold) \
-                if cold else 0
+            written = await cold_presses_that_wrote(database_url, platform.cold_pressed,
+                                                    seeded_cold)
         finally:
             for process in processes:
                 await stop_process(process)
@@ -260,14 +263,15 @@ async def bench(database_url: str | None, args: argparse.Namespace, logs: Path) 
             for name in ("platform.log", "bare.log"):
                 if (work / name).exists():
                     shutil.copy(work / name, logs / f"{label.lower()}-{name}")
-    return Measured(label, platform, bare, len(cold), written)
+    return Measured(label, platform, bare, len(platform.cold_pressed), written)
 
 
 def report(m: Measured, args: argparse.Namespace) -> None:
-    cold_note = (f"1 press in {round(1 / args.cold_share)} from one of {m.cold_students} "
-                 f"students whose last message was {args.cold_wait:g} s before"
+    cold_note = (f"1 press in {round(1 / args.cold_share)} by one of {m.cold_students} "
+                 f"students whose last message was over {args.cold_wait:g} s before"
                  if args.cold_share else "no first-in-a-minute presses")
-    print(f"{m.label}: {args.presses} presses x {args.rounds} rounds, {args.concurrency} in "
+    presses = args.presses // args.concurrency * args.concurrency
+    print(f"{m.label}: {presses} presses x {args.rounds} rounds, {args.concurrency} in "
           f"flight, {args.students} students pressing again; {cold_note}")
     print(f"  {'':18} {'presses/s':>9} {'p50':>9} {'p99':>9}")
     rates = {}

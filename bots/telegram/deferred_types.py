@@ -2,11 +2,12 @@
 
 aiogram declares its ~400 Telegram types with pydantic's ``defer_build``, then builds every one
 of them at import anyway: ``aiogram/types/__init__.py`` ends with ``model_rebuild`` for each, to
-resolve the forward references its modules import only for type checkers. That takes seconds
-and over 100 MB, and a bot uses a few dozen of the types. Here the import records the namespace
-each rebuild was given instead of building; pydantic then builds a model on first use, and its
-``model_rebuild`` is given that same namespace, so the model is the one aiogram would have built
-(a test compares all of them)."""
+resolve the forward references its modules import only for type checkers; and its ~170 methods
+are built as they are declared. That takes seconds and over 100 MB, and a bot uses a few dozen
+of the types and a dozen methods. Here the import leaves every aiogram model unbuilt and
+records the namespace the types' rebuild was given; pydantic then builds a model on first use,
+and its ``model_rebuild`` is given that same namespace, so the model is the one aiogram would
+have built (a test compares all of them)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic._internal import _mock_val_ser, _model_construction
 
 
 def import_aiogram() -> None:
@@ -35,13 +37,26 @@ def import_aiogram() -> None:
                                 _parent_namespace_depth=_parent_namespace_depth + 1,
                                 _types_namespace=_types_namespace)
 
+    complete = _model_construction.complete_model_class
+    unbuilt: list[type[BaseModel]] = []
+
+    def complete_later(cls: type[BaseModel], *args: Any, **kwargs: Any) -> bool:
+        # The methods are built as they are declared (they do not defer): they wait too.
+        if cls.__module__.startswith("aiogram."):
+            _mock_val_ser.set_model_mocks(cls)
+            unbuilt.append(cls)
+            return False
+        return complete(cls, *args, **kwargs)
+
     BaseModel.model_rebuild = classmethod(record)  # type: ignore[method-assign, assignment]
+    _model_construction.complete_model_class = complete_later
     try:
         import aiogram  # noqa: F401
         from aiogram.methods.base import Response, TelegramMethod
         from aiogram.types.base import TelegramObject
     finally:
         BaseModel.model_rebuild = rebuild  # type: ignore[method-assign]
+        _model_construction.complete_model_class = complete
     if not pending:
         return
     namespace = dict(next(iter(pending.values())))
@@ -56,6 +71,6 @@ def import_aiogram() -> None:
 
     # The methods refer to the types too, and so does Response[...], parametrized with a type
     # at the first call returning one.
-    for base in (TelegramObject, TelegramMethod, Response):
-        base.model_rebuild = classmethod(build)  # type: ignore[method-assign, assignment]
+    for model in {TelegramObject, TelegramMethod, Response, *unbuilt}:
+        model.model_rebuild = classmethod(build)  # type: ignore[method-assign, assignment]
     Response.__pydantic_parent_namespace__ = namespace
