@@ -30,8 +30,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.base import Messenger
-from bots.sandbox import SandboxMessenger
-from bots.terminal import TerminalMessenger
 from core import jobs
 from core.clock import OffsetClock, SystemClock
 from core.errors import SchoolFileError
@@ -51,7 +49,6 @@ from storage.lease import SchedulerLease
 from storage.migrate import migrate
 from web.app import add_home, make_app
 from web.deps import Deps
-from web.sandbox import Sandbox, add_sandbox_routes
 
 log = logging.getLogger("school")
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -412,6 +409,9 @@ def sandbox_wanted(settings: Settings, messengers: int) -> bool:
 async def open_sandbox(settings: Settings, school: School) -> tuple[Platform, AsyncEngine]:
     """A platform of its own for the sandbox: a fresh SQLite file at every start, a clock the
     page moves, pretend students, and test payments whatever TEST_PAYMENTS says."""
+    from bots.sandbox import SandboxMessenger  # only a platform with the sandbox loads it
+    from web.sandbox import Sandbox, add_sandbox_routes
+
     path = _sqlite_file(settings.sandbox_database_url)
     assert path is not None
     await asyncio.to_thread(_wipe_sqlite, path)
@@ -452,7 +452,11 @@ async def serve(settings: Settings, school: School, terminal: bool = False) -> N
     await migrate(engine)
     uow_factory = sql_uow_factory(session_factory(engine))
     messengers = configured_messengers(settings, school.default_language, school.name)
-    console = TerminalMessenger() if terminal else None
+    console = None
+    if terminal:  # python run.py chat
+        from bots.terminal import TerminalMessenger
+
+        console = TerminalMessenger()
     if console is not None:
         messengers[console.name] = console
     telegram = messengers.get(TELEGRAM)

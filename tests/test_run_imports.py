@@ -9,10 +9,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NOT_AT_START = ("aiogram", "vk_api", "alembic", "asyncpg", "bots.telegram", "bots.vk",
-                "bots.viber")
+                "bots.viber", "bots.sandbox", "web.sandbox", "bots.terminal")
 
 
-def test_importing_run_loads_no_messenger_library_nor_alembic():
+def test_importing_run_loads_no_messenger_library_nor_alembic_nor_the_sandbox():
     code = ("import json, sys; import run; "
             f"print(json.dumps(sorted(m for m in {NOT_AT_START!r} if m in sys.modules)))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
