@@ -51,15 +51,14 @@ def import_aiogram() -> None:
     BaseModel.model_rebuild = classmethod(record)  # type: ignore[method-assign, assignment]
     _model_construction.complete_model_class = complete_later
     try:
-        import aiogram  # noqa: F401
+        import aiogram.types
         from aiogram.methods.base import Response, TelegramMethod
         from aiogram.types.base import TelegramObject
     finally:
         BaseModel.model_rebuild = rebuild  # type: ignore[method-assign]
         _model_construction.complete_model_class = complete
-    if not pending:
-        return
-    namespace = dict(next(iter(pending.values())))
+    # An aiogram that no longer rebuilds its types at import: their package's names will do.
+    namespace = dict(next(iter(pending.values()))) if pending else vars(aiogram.types)
 
     def build(cls: type[BaseModel], *, force: bool = False, raise_errors: bool = True,
               _parent_namespace_depth: int = 2,
