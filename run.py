@@ -39,8 +39,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.base import Messenger, MessengerError
-from bots.sandbox import SandboxMessenger
-from bots.terminal import TerminalMessenger
 from core import jobs
 from core.clock import OffsetClock, SystemClock
 from core.errors import SchoolFileError
@@ -62,7 +60,6 @@ from storage.lease import SchedulerLease
 from storage.migrate import migrate
 from web.app import add_home, make_app
 from web.deps import Deps
-from web.sandbox import Sandbox, add_sandbox_routes
 
 log = logging.getLogger("school")
 TELEGRAM = "telegram"
@@ -476,6 +473,9 @@ def sandbox_wanted(settings: Settings, messengers: int) -> bool:
 async def open_sandbox(settings: Settings, school: School) -> tuple[Platform, AsyncEngine]:
     """A platform of its own for the sandbox: a fresh SQLite file at every start, a clock the
     page moves, pretend students, and test payments whatever TEST_PAYMENTS says."""
+    from bots.sandbox import SandboxMessenger  # only a platform with the sandbox loads it
+    from web.sandbox import Sandbox, add_sandbox_routes
+
     path = _sqlite_file(settings.sandbox_database_url)
     assert path is not None
     await asyncio.to_thread(_wipe_sqlite, path)
@@ -626,7 +626,11 @@ async def serve(settings: Settings, school: School, terminal: bool = False) -> N
         uow_factory = sql_uow_factory(session_factory(engine))
         messengers = {} if terminal else configured_messengers(
             settings, school.default_language, school.name)
-        console = TerminalMessenger() if terminal else None
+        console = None
+        if terminal:  # python run.py chat
+            from bots.terminal import TerminalMessenger
+
+            console = TerminalMessenger()
         if console is not None:
             messengers[console.name] = console
         telegram = messengers.get(TELEGRAM)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 from fake_bot_api import FakeBotAPI
 
+# As the platform imports it: aiogram's types are built on first use (bots/telegram/
+# deferred_types.py), so these tests run on the models the platform really uses.
+import bots.telegram  # noqa: F401  isort: skip
+
 
 @pytest.fixture
 async def fake_telegram():

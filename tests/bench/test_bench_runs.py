@@ -1,0 +1,37 @@
+"""The benchmarks run end to end with tiny numbers (their figures are in the README)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bench(script: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    return done.stdout
+
+
+def test_telegram_buttons_compares_the_platform_with_the_bare_bot(tmp_path):
+    out = bench("telegram_buttons.py", "--presses", "64", "--rounds", "1", "--students", "32",
+                "--concurrency", "8", "--cold-wait", "0", "--keep-logs", str(tmp_path))
+    assert re.search(r"platform +\d+ +[\d.]+ ms +[\d.]+ ms", out), out
+    assert re.search(r"bare aiogram bot +\d+ +[\d.]+ ms +[\d.]+ ms", out), out
+    assert re.search(r"platform / bare: [\d.]+", out), out
+    assert "cold / cached" in out
+    # Seen a moment before, the "cold" students were not written: the check says so.
+    assert "wrote last seen: 0 of 16" in out
+    # The platform ran as shipped: its own process, logging each update at INFO.
+    platform_log = (tmp_path / "sqlite-platform.log").read_text()
+    assert "INFO aiogram.event: Update id=" in platform_log
+    assert "is up at" in platform_log
+
+
+def test_startup_memory_measures_a_start():
+    out = bench("startup_memory.py", "--starts", "1", "--idle", "0.5", "--only", "demo")
+    assert re.search(r"demo +first start \(new database\): [\d.]+ s, idle RSS +[\d.]+ MB", out)
