@@ -69,9 +69,8 @@ class SeenBuffer:
             try:
                 async with self._open_uow() as uow:
                     sql = await uow.sql()
-                    for (messenger, external_id), at in pending.items():
-                        stored = await sql.users.record_seen(messenger, external_id, at)
-                        uow.refresh(("identity", messenger, external_id), stored)
+                    for stored in await sql.users.record_seen_many(pending):
+                        uow.refresh(("identity", stored.messenger, stored.external_id), stored)
                     await uow.commit()
             except BaseException:
                 for key, at in pending.items():

@@ -210,7 +210,7 @@ async def test_a_failed_write_of_last_seen_keeps_it_for_the_next(sqlite, monkeyp
         raise ConnectionError("the database went away")
 
     with monkeypatch.context() as patch:
-        patch.setattr(SqlUsers, "record_seen", broken)
+        patch.setattr(SqlUsers, "record_seen_many", broken)
         with pytest.raises(ConnectionError):
             await sqlite.flush()
     assert len(sqlite._engine.seen) == 1
