@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections.abc import Awaitable, Callable, Hashable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -266,6 +266,22 @@ class CachedUnitOfWork:
         self._written.add(key)
         return result
 
+    async def write_new(self, store: Callable[[SqlUnitOfWork], Awaitable[Any]],
+                        key_of: Callable[[Any], Key]) -> Any:
+        """An insert: the row it returns (with its new id) is cached under ``key_of(row)``."""
+        row = await store(await self.sql())
+        stored = _shallow(row)  # as the database gives it back: datetimes in UTC
+        for name, value in vars(stored).items():
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                setattr(stored, name, value.astimezone(UTC))
+        self.remember(key_of(row), stored)
+        return row
+
+    def remember(self, key: Key, value: Any) -> None:
+        """This transaction made ``key`` hold ``value`` (cached once it commits)."""
+        self._changed[key] = _copy(value)
+        self._written.add(key)
+
     async def seen(self, identity: Identity, at: datetime) -> None:
         """Last seen, written behind: no transaction for it (``storage.seen``)."""
         if self._record_seen is not None:
@@ -298,6 +314,19 @@ class _Deferred:
 
 
 class _Users(_Deferred):
+    async def add(self, user: User) -> User:
+        """A new student: cached as written, with no purchases yet, so that their first
+        press after /start finds their rows here."""
+        added = await self._uow.write_new(lambda sql: sql.users.add(user),
+                                          lambda row: ("user", row.id))
+        self._uow.remember(("purchases", added.id), [])
+        return added
+
+    async def add_identity(self, identity: Identity) -> Identity:
+        return await self._uow.write_new(
+            lambda sql: sql.users.add_identity(identity),
+            lambda row: ("identity", row.messenger, row.external_id))
+
     async def get(self, user_id: int) -> User | None:
         return await self._uow.read(("user", user_id), lambda sql: sql.users.get(user_id))
 

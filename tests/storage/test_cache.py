@@ -5,7 +5,7 @@ never shows what was not committed."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import event
@@ -218,3 +218,22 @@ async def test_a_failed_write_of_last_seen_keeps_it_for_the_next(sqlite, monkeyp
     async with sqlite() as uow:
         stored = await uow.users.identity_by_id(identity.id)
     assert stored.last_seen_at == NOW + timedelta(minutes=2)
+
+
+async def test_a_new_students_first_press_finds_their_rows_cached(sqlite):
+    """What /start created is cached as the database holds it (times in UTC), so the first
+    press after it reads nothing and takes no lock."""
+    async with sqlite() as uow:
+        user, _ = await users.resolve(uow, NOW.astimezone(timezone(timedelta(hours=3))),
+                                      "telegram", "77", "Boris", "ru")
+        await uow.chat_states.put(ChatState("telegram", "77", step="", data={}))
+        await uow.commit()
+    sqlite.statements.clear()
+    async with sqlite.optimistic() as turn:
+        identity = await turn.users.identity("telegram", "77")
+        student = await turn.users.get(identity.user_id)
+        assert await turn.purchases.for_user(student.id) == []
+        await turn.commit()
+    assert sqlite.statements == []
+    assert (student.name, identity.last_seen_at.tzinfo) == ("Boris", UTC)
+    assert student.created_at == NOW
