@@ -1,5 +1,9 @@
 """Every messenger the platform can run: adding one is a package under ``bots/`` plus an
-entry here (its settings model and a factory, see ``bots.entries``)."""
+entry here (its settings model and a factory).
+
+Each messenger's settings and factory sit in a module beside its package
+(``bots/telegram_setup.py`` ...), not in it: importing the package loads the messenger's
+library, which only a school using that messenger pays for at start."""
 
 from __future__ import annotations
 
@@ -9,8 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from bots import telegram_setup as telegram
+from bots import viber_setup as viber
+from bots import vk_setup as vk
 from bots.base import ApiErrors, Messenger, MessengerContext
-from bots.entries import telegram, viber, vk
 
 
 @dataclass(frozen=True)
