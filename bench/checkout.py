@@ -20,11 +20,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from factories import START, make_school  # noqa: E402
 
+from app.bootstrap import build_platform  # noqa: E402
+from app.settings import Settings  # noqa: E402
 from bots.console import ConsoleMessenger  # noqa: E402
 from core.clock import FakeClock  # noqa: E402
 from core.services import checkout, payments, users  # noqa: E402
 from core.services.payments import Outcome, PaymentNotice  # noqa: E402
-from run import Settings, build_platform  # noqa: E402
 from storage.testing import make_postgres_uow_factory, make_sqlite_uow_factory  # noqa: E402
 
 

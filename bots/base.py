@@ -6,15 +6,21 @@ flows can use them without importing ``bots``; they are re-exported here."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from flows.channel import Capabilities, Channel, MessengerError, RetryAfter, UserBlocked
 from flows.ui import Incoming
 
+if TYPE_CHECKING:
+    from aiohttp.web import RouteDef
+
 __all__ = [
+    "ApiErrors",
     "Capabilities",
     "Channel",
     "Messenger",
+    "MessengerContext",
     "MessengerError",
     "OnIncoming",
     "RetryAfter",
@@ -22,6 +28,9 @@ __all__ = [
 ]
 
 OnIncoming = Callable[[Incoming], Awaitable[None]]
+# A messenger's library's errors: (its API cannot be reached now: try again, it refuses the
+# token: no use trying again)
+ApiErrors = tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]
 
 
 class Messenger(Channel, Protocol):
@@ -30,3 +39,17 @@ class Messenger(Channel, Protocol):
         ...
 
     async def stop(self) -> None: ...
+
+    def webhook_routes(self) -> list[RouteDef]:
+        """The web routes this messenger receives updates on (none when it polls)."""
+        ...
+
+
+@dataclass(frozen=True)
+class MessengerContext:
+    """What a messenger's factory needs besides its own settings."""
+
+    base_url: str  # where this server is reached
+    public: bool  # PUBLIC_URL is set: receive on a webhook where the messenger can
+    default_language: str = "en"
+    school_name: str = "School"

@@ -144,6 +144,9 @@ class ConsoleMessenger:
     async def stop(self) -> None:
         self._on_incoming = None
 
+    def webhook_routes(self) -> list:
+        return []  # it is driven in-process, never over the web
+
     async def deliver(self, incoming: Incoming) -> None:
         if self._on_incoming is None:
             raise RuntimeError("the console messenger is not running")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -87,6 +87,7 @@ class Context:
     group_links: GroupLinks | None = None
     star_subscriptions: StarSubscriptions | None = None  # Telegram, when it runs
     messengers: tuple[str, ...] = ()  # the messengers the school runs on now
+    titles: Mapping[str, str] = field(default_factory=dict)  # their names shown to students
     # A link that opens the school in a messenger with a start payload, where it has one.
     deep_link: Callable[[str, str], str | None] = lambda messenger, payload: None
     metrics: Metrics | None = None
@@ -166,6 +167,10 @@ class FlowEngine:
         checkout_url: CheckoutUrl,
         notifier: Notifier | None = None,
         refunds: Refunds | None = None,
+        groups: Callable[[Incoming], Awaitable[None]] | None = None,
+        group_links: GroupLinks | None = None,
+        metrics: Metrics | None = None,
+        titles: Mapping[str, str] | None = None,
     ) -> None:
         self.uow_factory = uow_factory
         # A turn reads before it locks where the storage can (its row cache): most
@@ -179,11 +184,12 @@ class FlowEngine:
         self.notifier = notifier
         self.refunds = refunds
         # Paid groups (flows.groups.GroupKeeper): their updates, and personal links.
-        self.groups: Callable[[Incoming], Awaitable[None]] | None = None
-        self.group_links: GroupLinks | None = None
+        self.groups = groups
+        self.group_links = group_links
+        self.titles = dict(titles or {})  # messengers' names shown to students
         self.star_subscriptions = next(
             (c for c in channels.values() if isinstance(c, StarSubscriptions)), None)
-        self.metrics = Metrics()  # the platform's, once wired
+        self.metrics = metrics or Metrics()
 
     async def handle(self, incoming: Incoming) -> None:
         """Answer one update. Raises only when money arrived and could not be recorded, so
@@ -295,6 +301,7 @@ class FlowEngine:
                 group_links=self.group_links,
                 star_subscriptions=self.star_subscriptions,
                 messengers=tuple(self.channels),
+                titles=self.titles,
                 deep_link=self._deep_link,
                 metrics=self.metrics,
             )

@@ -9,12 +9,11 @@ from core.services.linking import DEEP_LINK_PREFIX, Linked
 from flows.engine import Context, Reply, Stale, menu_button
 from flows.ui import Button, screen
 
-NAMES = {"telegram": "Telegram", "vk": "VK", "viber": "Viber"}
 STEP = "link_code"
 
 
-def _name(messenger: str) -> str:
-    return NAMES.get(messenger, messenger.capitalize())
+def _name(ctx: Context, messenger: str) -> str:
+    return ctx.titles.get(messenger, messenger.capitalize())
 
 
 async def link_menu(ctx: Context, arg: str) -> Reply:
@@ -27,7 +26,7 @@ async def link_menu(ctx: Context, arg: str) -> Reply:
     if action == "to":
         await linking.prefer(ctx.uow, ctx.user.id, rest or None)
         reply = await _code_screen(ctx)
-        reply.toast = ctx.t("link_notify_done", messenger=_name(rest))
+        reply.toast = ctx.t("link_notify_done", messenger=_name(ctx, rest))
         return reply
     if action == "yes":
         return await _redeem(ctx, rest, confirmed=True)
@@ -47,14 +46,14 @@ async def _code_screen(ctx: Context) -> Reply:
         url = ctx.deep_link(messenger, DEEP_LINK_PREFIX + code.code) if messenger != here \
             else None
         if url:
-            buttons.append(Button(t("btn_link_open", messenger=_name(messenger)), url=url))
+            buttons.append(Button(t("btn_link_open", messenger=_name(ctx, messenger)), url=url))
     buttons.append(Button(t("btn_link_enter"), action="lk:enter"))
     mine = sorted({i.messenger for i in await ctx.uow.users.identities(ctx.user.id)})
     if len(mine) > 1:
-        lines.append(t("link_linked", messengers=", ".join(_name(m) for m in mine)))
+        lines.append(t("link_linked", messengers=", ".join(_name(ctx, m) for m in mine)))
         for messenger in mine:
             mark = "✓ " if ctx.user.preferred_messenger == messenger else ""
-            buttons.append(Button(mark + t("btn_notify_to", messenger=_name(messenger)),
+            buttons.append(Button(mark + t("btn_notify_to", messenger=_name(ctx, messenger)),
                                   action=f"lk:to:{messenger}"))
     return Reply(screen("\n\n".join(lines), *buttons, menu_button(t)), edit=True)
 

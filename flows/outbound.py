@@ -44,10 +44,12 @@ class OutboundDispatcher:
         channels: dict[str, Channel],
         checkout_url: CheckoutUrl,
         batch: int = 50,
+        prepare: dict[str, Callable[[OutboxMessage], Awaitable[None]]] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         # Work a message of some kind needs before it can be rendered, done with no
         # transaction open (a group invite's personal link is made in Telegram).
-        self.prepare: dict[str, Callable[[OutboxMessage], Awaitable[None]]] = {}
+        self.prepare = dict(prepare or {})
         self.uow_factory = uow_factory
         self.clock = clock
         self.school = school
@@ -55,7 +57,7 @@ class OutboundDispatcher:
         self.checkout_url = checkout_url
         self.batch = batch
         self._wake = asyncio.Event()
-        self.metrics = Metrics()  # the platform's, once wired
+        self.metrics = metrics or Metrics()
 
     def wake(self) -> None:
         self._wake.set()

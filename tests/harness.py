@@ -9,11 +9,12 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from aiohttp.test_utils import TestServer
 
+from app.bootstrap import build_platform
+from app.settings import Settings
 from bots.console import ConsoleChat, ConsoleMessenger
 from core.clock import FakeClock
 from core.ports import UnitOfWorkFactory
 from core.school import School
-from run import Settings, build_platform
 from web.app import add_home
 
 

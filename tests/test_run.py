@@ -83,6 +83,25 @@ async def test_a_broken_school_file_stops_the_start_with_the_same_message(tmp_pa
     assert not (tmp_path / "school.db").exists()
 
 
+async def test_migrate_brings_the_database_up_to_date_and_exits(tmp_path):
+    code, out, err = await _run("migrate", env=_env(tmp_path), cwd=tmp_path)
+    assert code == 0, err
+    assert "up to date" in out
+    tables = {row[0] for row in sqlite3.connect(tmp_path / "school.db").execute(
+        "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"users", "orders", "payments", "alembic_version"} <= tables
+    code, out, err = await _run("migrate", env=_env(tmp_path), cwd=tmp_path)  # nothing to do
+    assert code == 0 and "Traceback" not in err
+
+
+async def test_migrate_names_a_database_it_cannot_open(tmp_path):
+    code, out, err = await _run("migrate", env=_env(
+        tmp_path, DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/missing/dir/school.db"),
+        cwd=tmp_path)
+    assert code == 2
+    assert "DATABASE_URL: cannot open" in err
+
+
 async def test_bad_settings_are_reported_clearly(tmp_path):
     code, out, err = await _run(env=_env(tmp_path, DATABASE_URL="mysql://root@localhost/x"),
                                 cwd=tmp_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from run import Settings, settings_problems
+from app.settings import Settings, settings_problems
 
 
 def make(**values) -> Settings:
@@ -46,7 +46,7 @@ def test_loopback_hosts_keep_the_demo_defaults(host):
 
 
 def test_the_sandbox_is_off_when_a_proxy_publishes_the_platform(caplog):
-    from run import sandbox_wanted
+    from app.lifecycle import sandbox_wanted
 
     behind_proxy = make(public_url="https://school.example", test_payments=True)
     assert behind_proxy.host == "127.0.0.1" and behind_proxy.reachable_from_outside
@@ -87,7 +87,7 @@ def test_a_telegram_webhook_needs_a_strong_secret():
 
 
 def test_a_telegram_bot_is_built_from_the_settings():
-    from run import configured_messengers
+    from app.bootstrap import configured_messengers
 
     assert configured_messengers(make()) == {}
     polling = configured_messengers(make(telegram_bot_token="123456:ABC"))["telegram"]

@@ -311,10 +311,16 @@ class TelegramMessenger(TelegramGroups):
             name="telegram polling",
         )
 
+    def webhook_routes(self) -> list[web.RouteDef]:
+        return [self._webhook_route()] if self.webhook_url else []
+
     def add_webhook_route(self, app: web.Application) -> None:
+        app.router.add_routes([self._webhook_route()])
+
+    def _webhook_route(self) -> web.RouteDef:
         assert self.webhook_secret, "a Telegram webhook needs a secret token"
         endpoint = WebhookEndpoint(self.dispatcher, self.bot, self.webhook_secret)
-        app.router.add_post(WEBHOOK_PATH, endpoint.handle)
+        return web.post(WEBHOOK_PATH, endpoint.handle)
 
     def deep_link(self, payload: str) -> str | None:
         return f"https://t.me/{self.username}?start={payload}" if self.username else None

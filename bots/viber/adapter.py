@@ -111,6 +111,9 @@ class ViberMessenger:
             await self._http.close()
             self._http = None
 
+    def webhook_routes(self) -> list[web.RouteDef]:
+        return [web.post(WEBHOOK_PATH, self.handle_callback)] if self.webhook_url else []
+
     def add_webhook_route(self, app: web.Application) -> None:
         app.router.add_post(WEBHOOK_PATH, self.handle_callback)
 

@@ -222,11 +222,17 @@ class VkMessenger:
                 except Exception:
                     log.exception("VK event %s was not handled", event.raw.get("type"))
 
+    def webhook_routes(self) -> list[web.RouteDef]:
+        return [self._webhook_route()] if self.webhook else []
+
     def add_webhook_route(self, app: web.Application) -> None:
+        app.router.add_routes([self._webhook_route()])
+
+    def _webhook_route(self) -> web.RouteDef:
         assert self.callback_secret, "the VK Callback API needs a secret key"
         endpoint = CallbackEndpoint(self.group_id, self.callback_secret,
                                     self.confirmation_code, self._accept)
-        app.router.add_post(WEBHOOK_PATH, endpoint.handle)
+        return web.post(WEBHOOK_PATH, endpoint.handle)
 
     def _accept(self, event: dict[str, Any]) -> bool:
         """A Callback API event: handled in the background, answered at once."""

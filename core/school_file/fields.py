@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -27,8 +27,9 @@ from core.school import AdminRef
 
 Loc = tuple[str | int, ...]
 
-MESSENGERS = ("telegram", "vk", "viber", "console", "web")
-_NUMERIC_IDS = ("telegram", "vk")
+# The messengers a school file may name (``admins``), each with whether its user ids are
+# numbers; the platform passes in those it has (None: any name is taken).
+KnownMessengers = Mapping[str, bool]
 
 _CODE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _LESSON_ID = re.compile(r"[a-z0-9_-]{1,32}")
@@ -51,6 +52,7 @@ class Context:
     default_language: str | None = None
     timezone: ZoneInfo | None = None
     currency: str | None = None
+    messengers: KnownMessengers | None = None
 
 
 def context_of(info: ValidationInfo) -> Context:
@@ -196,7 +198,7 @@ def _url(value: object) -> str:
     return text
 
 
-def _admin(value: object) -> AdminRef:
+def _admin(value: object, info: ValidationInfo) -> AdminRef:
     example = "such as telegram:123456789"
     if isinstance(value, bool) or not isinstance(value, str):
         raise ValueError(f"must be messenger:user-id {example}, but {describe(value)}")
@@ -204,9 +206,10 @@ def _admin(value: object) -> AdminRef:
     messenger, user_id = messenger.strip(), user_id.strip()
     if not sep or not messenger or not user_id or any(char.isspace() for char in user_id):
         raise ValueError(f"{value!r} is not messenger:user-id {example}")
-    if messenger not in MESSENGERS:
-        raise ValueError(f"unknown messenger {messenger!r} (known: {', '.join(MESSENGERS)})")
-    if messenger in _NUMERIC_IDS and not user_id.isdecimal():
+    known = context_of(info).messengers
+    if known is not None and messenger not in known:
+        raise ValueError(f"unknown messenger {messenger!r} (known: {', '.join(known)})")
+    if known is not None and known[messenger] and not user_id.isdecimal():
         raise ValueError(
             f"{value!r}: {messenger} user ids are numbers, such as {messenger}:123456789 "
             "(not a @username)"

@@ -21,6 +21,7 @@ from core.school import School
 from core.school_file.crossref import Checks, Entry, build_school
 from core.school_file.fields import (
     Context,
+    KnownMessengers,
     Loc,
     Problems,
     as_text,
@@ -49,8 +50,9 @@ _SECTION_ITEM = re.compile(r"([a-z_]+)(?:\[(\d+)\])?")
 # ---- entry points ----------------------------------------------------------------------------
 
 
-def load_school(path: str | Path) -> School:
-    """Read and check the school file at ``path``; raise ``SchoolFileError`` with every problem."""
+def load_school(path: str | Path, messengers: KnownMessengers | None = None) -> School:
+    """Read and check the school file at ``path``; raise ``SchoolFileError`` with every problem.
+    ``messengers``: those the platform has, with whether their user ids are numbers."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -65,10 +67,11 @@ def load_school(path: str | Path) -> School:
         raise SchoolFileError([f"{path}: is a directory, not a school file"]) from None
     except OSError as exc:
         raise SchoolFileError([f"{path}: cannot be read ({exc.strerror or exc})"]) from None
-    return parse_school(raw, str(path))
+    return parse_school(raw, str(path), messengers)
 
 
-def parse_school(text: str | bytes, source: str = "<school>") -> School:
+def parse_school(text: str | bytes, source: str = "<school>",
+                 messengers: KnownMessengers | None = None) -> School:
     """Check the school file's text; raise ``SchoolFileError`` with every problem found.
 
     ``source`` names the file in problems about the whole file (empty, not a mapping ...).
@@ -78,7 +81,7 @@ def parse_school(text: str | bytes, source: str = "<school>") -> School:
             text = _decode(text, source)
         if not isinstance(text, str):
             raise SchoolFileError([f"{source}: expected the text of a school file"])
-        return _parse(text, source)
+        return _parse(text, source, messengers)
     except SchoolFileError:
         raise
     except Exception as exc:  # a bug of ours must still not look like a traceback to the user
@@ -169,10 +172,11 @@ def translate(exc: ValidationError, prefix: Loc) -> list[str]:
 
 
 class _Reader:
-    def __init__(self, document: dict[str, object], problems: list[str]) -> None:
+    def __init__(self, document: dict[str, object], problems: list[str],
+                 messengers: KnownMessengers | None = None) -> None:
         self.document = document
         self.problems = problems
-        self.context = _context(document.get("school"))
+        self.context = _context(document.get("school"), messengers)
         self.broken: set[str] = set()
 
     def validate(self, model: type[M], data: object, loc: Loc) -> M | None:
@@ -253,10 +257,10 @@ def _file_order(line: str) -> tuple[int, int]:
     return (SECTIONS.index(match.group(1)), int(match.group(2) or -1))
 
 
-def _context(school: object) -> Context:
+def _context(school: object, messengers: KnownMessengers | None) -> Context:
     """The school's language, zone and currency for the other sections, where they are valid."""
     if not isinstance(school, dict):
-        return Context()
+        return Context(messengers=messengers)
 
     def attempt(parse, key: str):  # type: ignore[no-untyped-def]
         try:
@@ -268,6 +272,7 @@ def _context(school: object) -> Context:
         default_language=attempt(parse_language, "default_language"),
         timezone=attempt(parse_timezone, "timezone"),
         currency=attempt(parse_currency, "currency"),
+        messengers=messengers,
     )
 
 
@@ -283,7 +288,7 @@ def _raw_code(raw: object) -> str | None:
 # ---- the whole file ----------------------------------------------------------------------------
 
 
-def _parse(text: str, source: str) -> School:
+def _parse(text: str, source: str, messengers: KnownMessengers | None) -> School:
     document, problems = read_yaml(text)
     if document is None and problems:
         raise SchoolFileError(problems)
@@ -300,7 +305,7 @@ def _parse(text: str, source: str) -> School:
         if key not in SECTIONS:
             problems.append(f"{key}: unknown section (known: {', '.join(SECTIONS)})")
 
-    reader = _Reader(document, problems)
+    reader = _Reader(document, problems, messengers)
     if "school" not in document:
         problems.append("school: required")
         school = None

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bots.registry import known_messengers
 from core.errors import SchoolFileError
 from core.money import Money
 from core.periods import Period
@@ -25,6 +26,7 @@ from core.school import (
 )
 from core.school_file import load_school, parse_school
 
+KNOWN = known_messengers()  # the platform checks admins against its registry of messengers
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "school.example.yaml"
 FILES = Path(__file__).resolve().parent / "school_files"
@@ -70,7 +72,7 @@ def dump(data: object) -> str:
 
 
 def parse(data: object) -> School:
-    return parse_school(data if isinstance(data, str) else dump(data))
+    return parse_school(data if isinstance(data, str) else dump(data), messengers=KNOWN)
 
 
 def problems(data: object) -> list[str]:

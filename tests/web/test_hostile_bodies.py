@@ -20,13 +20,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from run import (
-    Settings,
-    add_webhook_routes,
-    build_platform,
-    configured_messengers,
-    open_sandbox,
-)
+from app.bootstrap import build_platform, configured_messengers
+from app.lifecycle import add_webhook_routes, open_sandbox
+from app.settings import Settings
 from storage.tables import Base
 from storage.testing import make_sqlite_uow_factory
 from web.app import add_home

@@ -6,8 +6,8 @@ from __future__ import annotations
 from harness import Harness
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.lifecycle import Sweeper
 from flows.channel import RetryAfter
-from run import Sweeper
 
 
 async def scrape(harness) -> dict[tuple[str, tuple], float]:

@@ -14,7 +14,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from harness import checkout_forms
 
-from run import Settings, open_sandbox, sandbox_wanted
+from app.lifecycle import open_sandbox, sandbox_wanted
+from app.settings import Settings
 from web.app import add_home
 
 

@@ -7,10 +7,11 @@ from typing import Any
 
 from aiohttp.test_utils import TestServer
 
+from app.bootstrap import build_platform
+from app.settings import Settings
 from bots.telegram.adapter import WEBHOOK_PATH, TelegramMessenger
 from bots.telegram.sender import TelegramSender
 from core.clock import FakeClock
-from run import Settings, build_platform
 
 
 class TelegramHarness:

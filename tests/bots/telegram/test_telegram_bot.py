@@ -225,8 +225,9 @@ async def test_a_refund_telegram_already_made_counts_as_done(tg):
 
 async def test_a_school_that_takes_money_only_in_telegram(fake_telegram, uow_factory, school,
                                                         clock):
+    from app.bootstrap import build_platform
+    from app.settings import Settings
     from bots.telegram.adapter import TelegramMessenger
-    from run import Settings, build_platform
 
     bot = TelegramMessenger(fake_telegram.token, api_url=fake_telegram.url)
     platform = build_platform(Settings(_env_file=None, test_payments=False), school,

@@ -12,10 +12,11 @@ import pytest
 from aiohttp.test_utils import TestServer
 from harness import checkout_forms
 
+from app.bootstrap import build_platform
+from app.settings import Settings
 from bots.viber.adapter import WEBHOOK_PATH, ViberMessenger
 from bots.viber.render import ACTION
 from core.models import PurchaseStatus
-from run import Settings, build_platform
 
 
 class ViberHarness:

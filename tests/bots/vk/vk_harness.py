@@ -12,9 +12,10 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 from harness import checkout_forms
 
+from app.bootstrap import build_platform
+from app.settings import Settings
 from bots.vk import WEBHOOK_PATH, VkMessenger
 from core.clock import FakeClock
-from run import Settings, build_platform
 
 SECRET = "vk-callback-secret-for-tests"
 CONFIRMATION = "a1b2c3d4"

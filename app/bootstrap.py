@@ -1,0 +1,147 @@
+"""Wiring: one platform built from its settings, its school and its storage. Every
+collaborator is passed to the constructor of what uses it; nothing is patched afterwards."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from app.settings import PlatformSettings
+from app.sweeps import SweepTable, sweep_table
+from bots.base import Messenger, MessengerContext
+from bots.registry import titles
+from core.clock import SystemClock
+from core.ports import Charger, Clock, UnitOfWorkFactory
+from core.school import School
+from flows.channel import GroupAdmin
+from flows.engine import FlowEngine, Refunds
+from flows.groups import GroupKeeper
+from flows.outbound import OutboundDispatcher
+from flows.routes import student_router
+from observability.metrics import Metrics
+from payments.base import PaymentGateway
+from payments.registry import GatewayContext
+from web.app import make_app
+from web.deps import Deps
+
+
+class SchoolHolder:
+    """The current school; replaced whole when the file is reloaded."""
+
+    def __init__(self, school: School) -> None:
+        self.school = school
+
+    def __call__(self) -> School:
+        return self.school
+
+
+@dataclass
+class Platform:
+    settings: PlatformSettings
+    school: SchoolHolder
+    clock: Clock
+    uow_factory: UnitOfWorkFactory
+    gateways: dict[str, PaymentGateway]
+    channels: dict[str, Messenger]
+    dispatcher: OutboundDispatcher
+    flows: FlowEngine
+    app: web.Application
+    groups: GroupKeeper
+    metrics: Metrics
+    sweeps: SweepTable
+
+    async def sweep(self, name: str) -> int:
+        """Run one sweep now; the scheduler calls this on intervals, tests call it directly."""
+        if name not in self.sweeps:
+            raise ValueError(f"unknown sweep {name!r}")
+        count = await self.sweeps[name][1]()
+        if count:
+            self.dispatcher.wake()
+        return count
+
+    def chargers(self) -> dict[str, Charger]:
+        """The gateways that can charge a saved method again."""
+        return chargers(self.gateways)
+
+    async def run_sweeps(self) -> dict[str, int]:
+        return {name: await self.sweep(name) for name in self.sweeps}
+
+
+def chargers(gateways: Mapping[str, PaymentGateway]) -> dict[str, Charger]:
+    return {name: g for name, g in gateways.items() if isinstance(g, Charger)}
+
+
+def configured_messengers(settings: PlatformSettings, default_language: str = "en",
+                          school_name: str = "School") -> dict[str, Messenger]:
+    """Every registered messenger its settings configure."""
+    context = MessengerContext(settings.base_url, settings.public_url is not None,
+                               default_language, school_name)
+    messengers: dict[str, Messenger] = {}
+    for entry in settings.messenger_entries:
+        messenger = entry.build(settings, context)
+        if messenger is not None:
+            messengers[entry.name] = messenger
+    return messengers
+
+
+def configured_gateways(settings: PlatformSettings, clock: Clock,
+                        base_url: str | None = None) -> dict[str, PaymentGateway]:
+    """Every registered gateway its settings configure."""
+    secret = (settings.secret_key or secrets.token_hex(32)).encode()
+    context = GatewayContext(base_url or settings.base_url, clock, secret)
+    gateways: dict[str, PaymentGateway] = {}
+    for entry in settings.gateway_entries:
+        gateway = entry.build(settings, context)
+        if gateway is not None:
+            gateways[entry.name] = gateway
+    return gateways
+
+
+def messenger_refunds(channels: Mapping[str, Messenger]) -> Refunds | None:
+    """The refund of in-chat payments (Telegram Stars), where a messenger makes them."""
+    return next((refund for c in channels.values()
+                 if callable(refund := getattr(c, "refund", None))), None)
+
+
+def build_platform(
+    settings: PlatformSettings,
+    school: School,
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock | None = None,
+    channels: dict[str, Messenger] | None = None,
+    base_url: str | None = None,
+    refunds: Refunds | None = None,
+    gateways: dict[str, PaymentGateway] | None = None,
+) -> Platform:
+    """Wire one platform. ``base_url``: where its pages are reached (the sandbox's sit under
+    ``/sandbox``); ``gateways``: those the settings configure unless given."""
+    clock = clock or SystemClock()
+    holder = SchoolHolder(school)
+    channels = dict(channels or {})
+    if gateways is None:
+        gateways = configured_gateways(settings, clock, base_url)
+    if not gateways and not any(c.capabilities.invoices for c in channels.values()):
+        raise SystemExit("no way to take payments: configure a payment gateway or a messenger "
+                         "that takes payments in the chat (TEST_PAYMENTS=1 for the demo)")
+    checkout_url = next(iter(gateways.values())).checkout_url if gateways else None
+
+    metrics = Metrics()
+    # Paid groups live in Telegram: the Telegram messenger is the one that can manage them.
+    group_admin = next((c for c in channels.values() if isinstance(c, GroupAdmin)), None)
+    keeper = GroupKeeper(uow_factory, clock, holder, channels, group_admin)
+    dispatcher = OutboundDispatcher(uow_factory, clock, holder, channels, checkout_url,
+                                    prepare={"group_invite": keeper.prepare_invite},
+                                    metrics=metrics)
+    flows = FlowEngine(
+        uow_factory, clock, holder, student_router(), channels, checkout_url, dispatcher,
+        refunds, groups=keeper.handle,
+        group_links=keeper.personal_link if group_admin is not None else None,
+        metrics=metrics, titles=titles(settings.messenger_entries),
+    )
+    app = make_app(Deps(uow_factory, clock, holder, gateways, dispatcher, metrics))
+    sweeps = sweep_table(holder, clock, uow_factory, keeper, chargers(gateways))
+    return Platform(settings, holder, clock, uow_factory, gateways, channels, dispatcher, flows,
+                    app, keeper, metrics, sweeps)

@@ -1,0 +1,113 @@
+"""The command line of the school platform.
+
+    python run.py                 start the platform (demo school, SQLite, test payments)
+    python run.py --port 9000     the same on another port
+    python run.py chat            the same, and chat with the school in this terminal
+    python run.py check FILE      validate a school file and list every problem
+    python run.py migrate         bring the database (DATABASE_URL) up to date, then exit
+
+Settings come from the environment or a ``.env`` file; see the README's reference."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from app.lifecycle import StartupError, open_database, serve
+from app.settings import PlatformSettings, Settings, settings_problems
+from bots.registry import known_messengers
+from core.errors import SchoolFileError
+from core.school import School
+from core.school_file import load_school
+from observability.logs import configure_logging
+
+
+def read_school(path: Path) -> School:
+    """The school file at ``path``, checked against the messengers this platform knows."""
+    return load_school(path, messengers=known_messengers())
+
+
+def check(path: Path) -> int:
+    try:
+        school = read_school(path)
+    except SchoolFileError as exc:
+        print(f"{path}: {len(exc.problems)} problem(s)", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    print(f"{path}: OK — {school.name}: {len(school.courses)} courses, "
+          f"{len(school.offers)} offers, {len(school.promo_codes)} promo codes")
+    return 0
+
+
+async def migrate_database(settings: PlatformSettings) -> None:
+    engine = await open_database(settings.database_url, "DATABASE_URL")  # migrates it
+    await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="run.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    parser.add_argument("--school", type=Path, help="school file (default SCHOOL_FILE)")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="start the platform (the default)")
+    sub.add_parser("chat", help="start, and chat with the school in this terminal")
+    check_cmd = sub.add_parser("check", help="validate a school file")
+    check_cmd.add_argument("file", type=Path)
+    sub.add_parser("migrate", help="bring the database up to date, then exit")
+    args = parser.parse_args(argv)
+
+    if args.command == "check":
+        return check(args.file)
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port),
+                                   ("school_file", args.school)) if v is not None}
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        for problem in settings_problems(exc):  # one line each, the setting first
+            print(problem, file=sys.stderr)
+        return 2
+    chatting = args.command == "chat"
+    configure_logging("WARNING" if chatting else settings.log_level, settings.log_format)
+    if args.command == "migrate":
+        try:
+            asyncio.run(migrate_database(settings))
+        except StartupError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        print("the database is up to date")
+        return 0
+    try:
+        school = read_school(settings.school_file)
+    except SchoolFileError as exc:
+        print(f"{settings.school_file}: the school file has problems:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    try:
+        if chatting:
+            with tempfile.TemporaryDirectory(prefix="school-chat-") as scratch:
+                asyncio.run(serve(chat_settings(settings, args.port, Path(scratch)), school,
+                                  terminal=True))
+        else:
+            asyncio.run(serve(settings, school))
+    except StartupError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return 0
+
+
+def chat_settings(settings: PlatformSettings, port: int | None,
+                  scratch: Path) -> PlatformSettings:
+    """``run.py chat`` talks to a throwaway copy of the school, never to the school a server
+    may be running: a fresh SQLite file in ``scratch``, loopback on a free port (or
+    ``--port``), test payments, no messenger bots, no sandbox."""
+    return settings.model_copy(update={
+        "database_url": f"sqlite+aiosqlite:///{scratch / 'chat.db'}", "host": "127.0.0.1",
+        "port": port or 0, "public_url": None, "test_payments": True, "sandbox": "off"})

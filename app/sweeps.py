@@ -1,0 +1,47 @@
+"""The one sweep table: every interval job over due rows, {name: (seconds, job)}. A job takes
+no arguments and returns how many rows it acted on."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from core import jobs
+from core.ports import Charger, Clock, UnitOfWorkFactory
+from core.school import School
+from flows.groups import GroupKeeper
+
+Job = Callable[[], Awaitable[int]]
+SweepTable = dict[str, tuple[int, Job]]
+
+
+def sweep_table(school: Callable[[], School], clock: Clock, uow_factory: UnitOfWorkFactory,
+                groups: GroupKeeper, chargers: Mapping[str, Charger]) -> SweepTable:
+    async def orders() -> int:
+        return await jobs.cancel_unpaid_orders(uow_factory, school(), clock.now())
+
+    async def lessons() -> int:
+        return await jobs.open_lessons(uow_factory, school(), clock.now())
+
+    async def expiry() -> int:
+        count = await jobs.expire_purchases(uow_factory, clock.now())
+        if count:  # the members whose access just ended leave their groups at once
+            await groups.sweep()
+        return count
+
+    async def reminders() -> int:
+        return await jobs.send_reminders(uow_factory, school(), clock.now())
+
+    async def renewals() -> int:
+        count = await jobs.charge_renewals(uow_factory, school(), dict(chargers), clock.now())
+        if count:  # a renewal that failed for the last time takes its groups with it
+            await groups.sweep()
+        return count
+
+    return {
+        "orders": (300, orders),
+        "lessons": (30, lessons),
+        "expiry": (60, expiry),
+        "groups": (60, groups.sweep),
+        "reminders": (60, reminders),
+        "renewals": (60, renewals),
+    }

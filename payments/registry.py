@@ -1,0 +1,49 @@
+"""Every payment gateway the platform can take money through: adding one is a module under
+``payments/`` plus an entry here (its settings model and a factory)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from core.ports import Clock
+from payments.base import PaymentGateway
+
+
+@dataclass(frozen=True)
+class GatewayContext:
+    """What a gateway's factory needs besides its own settings."""
+
+    base_url: str  # where its pages are reached (the sandbox's sit under /sandbox)
+    clock: Clock
+    secret: bytes  # signs what the platform hands out and gets back (SECRET_KEY, or random)
+
+
+@dataclass(frozen=True)
+class GatewayEntry:
+    name: str
+    settings: type[BaseModel]  # its fields are named as the environment variables
+    build: Callable[[Any, GatewayContext], PaymentGateway | None]  # None: not configured
+
+
+class TestGatewaySettings(BaseModel):
+    __test__ = False  # not a pytest test class
+
+    test_payments: bool = True  # the built-in test gateway: NEVER on for a live school
+
+
+def build_test_gateway(settings: TestGatewaySettings,
+                       context: GatewayContext) -> PaymentGateway | None:
+    if not settings.test_payments:
+        return None
+    from payments.testgateway import TestGateway
+
+    return TestGateway(context.secret, context.base_url, context.clock)
+
+
+GATEWAYS: tuple[GatewayEntry, ...] = (
+    GatewayEntry("test", TestGatewaySettings, build_test_gateway),
+)

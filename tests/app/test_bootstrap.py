@@ -1,0 +1,58 @@
+"""The wiring: messengers from the registry bring their own webhook routes, the platform's
+parts share one set of metrics and the paid groups' keeper, and one sweep table drives it."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.bootstrap import build_platform, configured_messengers
+from app.settings import Settings
+from bots.console import ConsoleMessenger
+from bots.registry import MESSENGERS, known_messengers, titles
+
+HOOKED = dict(public_url="https://school.example", test_payments=False,
+              telegram_bot_token="123456:ABC", telegram_webhook_secret="w" * 20,
+              vk_group_token="vk-token", vk_group_id=7, vk_callback_secret="vk-secret",
+              vk_confirmation_code="confirm", viber_auth_token="viber-token")
+
+
+def paths(messenger) -> list[str]:
+    return [route.path for route in messenger.webhook_routes()]
+
+
+def test_each_messenger_gives_its_webhook_route_only_when_it_receives_on_one():
+    hooked = configured_messengers(Settings(_env_file=None, **HOOKED))
+    assert {name: paths(m) for name, m in hooked.items()} == {
+        "telegram": ["/telegram/webhook"], "vk": ["/vk/callback"], "viber": ["/viber/webhook"]}
+    polling = configured_messengers(Settings(_env_file=None, telegram_bot_token="123456:ABC",
+                                             vk_group_token="vk-token", vk_group_id=7))
+    assert {name: paths(m) for name, m in polling.items()} == {"telegram": [], "vk": []}
+
+
+def test_the_registry_names_the_messengers_the_school_file_and_the_students_see():
+    assert titles() == {"telegram": "Telegram", "vk": "VK", "viber": "Viber"}
+    assert known_messengers() == {"telegram": True, "vk": True, "viber": False,
+                                  "console": False, "web": False}
+    assert [entry.name for entry in Settings.messenger_entries] == \
+        [entry.name for entry in MESSENGERS]
+
+
+def test_the_parts_are_wired_through_their_constructors(uow_factory, school, clock):
+    console = ConsoleMessenger()
+    platform = build_platform(Settings(_env_file=None), school, uow_factory, clock,
+                              channels={"console": console})
+    assert platform.flows.metrics is platform.metrics is platform.dispatcher.metrics
+    assert platform.flows.groups == platform.groups.handle
+    assert platform.flows.group_links is None  # no messenger here manages groups
+    assert platform.dispatcher.prepare == {"group_invite": platform.groups.prepare_invite}
+    assert platform.flows.titles["telegram"] == "Telegram"
+    assert list(platform.gateways) == ["test"]
+    assert {name: seconds for name, (seconds, _) in platform.sweeps.items()} == {
+        "orders": 300, "lessons": 30, "expiry": 60, "groups": 60, "reminders": 60,
+        "renewals": 60}
+
+
+async def test_an_unknown_sweep_is_refused(harness):
+    with pytest.raises(ValueError, match="unknown sweep 'nightly'"):
+        await harness.platform.sweep("nightly")
+    assert set(await harness.platform.run_sweeps()) == set(harness.platform.sweeps)
