@@ -8,7 +8,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from flows.channel import Capabilities, Channel, MessengerError, RetryAfter, UserBlocked
+from flows.channel import (
+    Capabilities,
+    Channel,
+    MessengerError,
+    Payment,
+    RetryAfter,
+    UserBlocked,
+)
 from flows.ui import Incoming
 
 __all__ = [
@@ -17,6 +24,7 @@ __all__ = [
     "Messenger",
     "MessengerError",
     "OnIncoming",
+    "Payment",
     "RetryAfter",
     "UserBlocked",
 ]
