@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from core.models import OutboxStatus
+from core.services.delivery import STALE_AFTER
 from flows.channel import MessengerError, RetryAfter
-from flows.outbound import STALE_AFTER
 
 
 async def _paid_student(harness):

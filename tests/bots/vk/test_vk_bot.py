@@ -12,8 +12,8 @@ from vk_harness import CONFIRMATION, VkHarness
 
 from bots.vk import VkMessenger, render
 from core.models import OrderStatus, OutboxStatus, PurchaseStatus
+from core.services.delivery import STALE_AFTER
 from flows.channel import MessengerError, RetryAfter, UserBlocked
-from flows.outbound import STALE_AFTER
 from flows.ui import Button, Peer, Screen, screen
 
 
