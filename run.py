@@ -42,6 +42,7 @@ from bots.base import Messenger, MessengerError
 from core import jobs
 from core.clock import OffsetClock, SystemClock
 from core.errors import SchoolFileError
+from core.notices import GroupInvite
 from core.ports import Charger, Clock, UnitOfWorkFactory
 from core.school import School
 from core.school_file import load_school
@@ -334,7 +335,7 @@ def build_platform(
     flows.groups = keeper.handle
     if group_admin is not None:
         flows.group_links = keeper.personal_link
-    dispatcher.prepare["group_invite"] = keeper.prepare_invite
+    dispatcher.prepare[GroupInvite] = keeper.prepare_invite
     app = make_app(Deps(uow_factory, clock, holder, gateways, dispatcher, metrics))
     return Platform(settings, holder, clock, uow_factory, gateways, channels, dispatcher, flows,
                     app, keeper, metrics)

@@ -8,7 +8,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from core.models import Membership, OutboxMessage
+from core.models import Membership
+from core.notices import GroupInvite, GroupRemoved
 from core.ports import Clock, UnitOfWorkFactory
 from core.school import Group, JoinMode, School, pick
 from core.services import groups, star_channels
@@ -251,8 +252,7 @@ class GroupKeeper:
                 await groups.removed(uow, current, now)
             identity = await uow.users.identity(MESSENGER, member.external_id)
             if notify and identity is not None:
-                await enqueue(uow, now, identity.user_id, "group_removed",
-                              {"group": group.code},
+                await enqueue(uow, now, identity.user_id, GroupRemoved(group=group.code),
                               dedupe_key=f"group_removed:{member.id}:{now.isoformat()}")
             await uow.commit()
         return True
@@ -369,11 +369,11 @@ class GroupKeeper:
                 log.info("could not revoke the replaced link %s: %s", link.url, exc)
         return url, expires
 
-    async def prepare_invite(self, message: OutboxMessage) -> None:
-        """Before a ``group_invite`` goes out: a personal link it can show, made once."""
+    async def prepare_invite(self, invite: GroupInvite) -> None:
+        """Before a group invite goes out: a personal link it can show, made once."""
         if self.admin is None:
             return
-        purchase_id, code = message.data["purchase"], message.data["group"]
+        purchase_id, code = invite.purchase, invite.group
         async with self.uow_factory() as uow:
             open_links = await uow.invite_links.open_for(purchase_id, code)
             purchase = await uow.purchases.get(purchase_id)

@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
+from typing import Any
 
+from core import notices
 from core.models import OutboxMessage
+from core.notices import Notice
 from core.ports import Clock, UnitOfWorkFactory
 from core.school import School
 from core.services import delivery
@@ -36,10 +39,11 @@ class OutboundDispatcher:
         channels: dict[str, Channel],
         checkout_url: CheckoutUrl,
         batch: int = 50,
+        prepare: Mapping[type[Notice], Callable[[Any], Awaitable[None]]] | None = None,
     ) -> None:
-        # Work a message of some kind needs before it can be rendered, done with no
+        # Work a notice of some kind needs before it can be rendered, done with no
         # transaction open (a group invite's personal link is made in Telegram).
-        self.prepare: dict[str, Callable[[OutboxMessage], Awaitable[None]]] = {}
+        self.prepare: dict[type[Notice], Callable[[Any], Awaitable[None]]] = dict(prepare or {})
         self.uow_factory = uow_factory
         self.clock = clock
         self.school = school
@@ -87,8 +91,9 @@ class OutboundDispatcher:
 
     async def _try_send(self, message: OutboxMessage) -> None:
         school = self.school()
-        if (prepare := self.prepare.get(message.kind)) is not None:
-            await prepare(message)
+        notice = notices.parse(message.kind, message.data)
+        if (prepare := self.prepare.get(type(notice))) is not None:
+            await prepare(notice)
         async with self.uow_factory() as uow:
             user, identity = await delivery.recipient(uow, message, self.channels)
             screen = None

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.models import Purchase, PurchaseStatus
+from core.notices import LessonOpened
 from core.ports import UnitOfWork
 from core.school import Course, Lesson, School
 from core.services.outbox import enqueue
@@ -84,8 +85,8 @@ async def deliver_open(
                 uow,
                 now,
                 purchase.user_id,
-                "lesson_opened",
-                {"course": item.course.code, "lesson": item.lesson.id, "purchase": purchase.id},
+                LessonOpened(course=item.course.code, lesson=item.lesson.id,
+                             purchase=purchase.id),
                 dedupe_key=f"lesson:{purchase.user_id}:{item.course.code}:{item.lesson.id}",
             )
     upcoming = next_opening(school, purchase, now)
