@@ -141,12 +141,11 @@ def messenger_names_in(path: Path) -> list[str]:
 
 
 # Left for now: the school file's list of messengers is to come from the registry (app/,
-# issue 14 part A); paid groups and Stars channels are Telegram's, and the school file does not
-# say so yet (their Group could carry its messenger once the registry passes it in).
+# issue 14 part A); paid groups are Telegram's, said once in ``groups.MESSENGER`` (the school
+# file's groups could carry their messenger once the registry passes it in).
 KNOWN_NAMES = {
     "core/school_file/fields.py",
     "core/services/groups.py",
-    "core/services/star_channels.py",
 }
 
 
