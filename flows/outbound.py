@@ -91,9 +91,9 @@ class OutboundDispatcher:
 
     async def _try_send(self, message: OutboxMessage) -> None:
         school = self.school()
-        notice = notices.parse(message.kind, message.data)
-        if (prepare := self.prepare.get(type(notice))) is not None:
-            await prepare(notice)
+        kind = notices.KINDS.get(message.kind)  # an unknown one fails in rendering
+        if kind is not None and (prepare := self.prepare.get(kind)) is not None:
+            await prepare(kind.from_data(message.data))
         async with self.uow_factory() as uow:
             user, identity = await delivery.recipient(uow, message, self.channels)
             screen = None
