@@ -33,7 +33,7 @@ FORBIDDEN_LIBRARIES = {
     "storage": {"aiogram", "vk_api", "aiohttp"},
     "payments": {"sqlalchemy", "aiosqlite", "asyncpg", "alembic", "aiogram", "vk_api"},
     "web": {"sqlalchemy", "aiosqlite", "asyncpg", "alembic"},
-    "observability": OUTSIDE - {"prometheus_client", "aiohttp"},
+    "observability": OUTSIDE - {"prometheus_client"},
 }
 
 
