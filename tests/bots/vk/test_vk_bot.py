@@ -129,7 +129,7 @@ async def test_an_outbound_message_sent_again_after_a_crash_is_shown_once(vk, cl
     async def die(*args, **kwargs):
         raise SystemExit("crash")
 
-    monkeypatch.setattr(dispatcher, "_finish", die)
+    monkeypatch.setattr(dispatcher, "_record", die)
     with pytest.raises(SystemExit):
         await dispatcher.dispatch_once()
     monkeypatch.undo()
