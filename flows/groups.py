@@ -185,7 +185,7 @@ class GroupKeeper:
 
     async def _bot_status(self, group: Group, status: str, missing: tuple[str, ...]) -> None:
         was_lacking = self._lacking.get(group.chat_id, False)
-        self._lacking[group.chat_id] = status != "administrator" or bool(missing)
+        self._lacking[group.chat_id] = groups.lacks_rights(status, missing)
         if status != "administrator":
             await self.alert("alert_bot_out", group=group, status=status)
         elif missing:

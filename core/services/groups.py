@@ -30,6 +30,12 @@ LINK_LIFETIME = timedelta(days=7)
 MAX_RETRY = timedelta(hours=1)
 
 
+def lacks_rights(bot_status: str, missing: tuple[str, ...]) -> bool:
+    """The bot lets in and removes members only as an administrator with every right it
+    needs; else it records who it sees, and acts once the rights are back."""
+    return bot_status != "administrator" or bool(missing)
+
+
 class Change(enum.StrEnum):
     """What a member's new status in a paid group means."""
 

@@ -176,3 +176,9 @@ async def test_a_removed_student_is_told_only_when_asked(db_uow_factory):
         told = [(m.kind, m.data) for m in await uow.outbox.for_user(student.id)
                 if m.kind == "group_removed"]
     assert told == [("group_removed", {"group": "club"})]
+
+
+def test_the_bot_acts_only_as_an_administrator_with_every_right():
+    assert not groups.lacks_rights("administrator", ())
+    assert groups.lacks_rights("administrator", ("can_restrict_members",))
+    assert groups.lacks_rights("member", ())
