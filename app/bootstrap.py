@@ -14,6 +14,7 @@ from app.sweeps import SweepTable, sweep_table
 from bots.base import Messenger, MessengerContext
 from bots.registry import titles
 from core.clock import SystemClock
+from core.notices import GroupInvite
 from core.ports import Charger, Clock, UnitOfWorkFactory
 from core.school import School
 from flows.channel import GroupAdmin
@@ -133,7 +134,7 @@ def build_platform(
     group_admin = next((c for c in channels.values() if isinstance(c, GroupAdmin)), None)
     keeper = GroupKeeper(uow_factory, clock, holder, channels, group_admin)
     dispatcher = OutboundDispatcher(uow_factory, clock, holder, channels, checkout_url,
-                                    prepare={"group_invite": keeper.prepare_invite},
+                                    prepare={GroupInvite: keeper.prepare_invite},
                                     metrics=metrics)
     flows = FlowEngine(
         uow_factory, clock, holder, student_router(), channels, checkout_url, dispatcher,

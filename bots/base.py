@@ -9,7 +9,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from flows.channel import Capabilities, Channel, MessengerError, RetryAfter, UserBlocked
+from flows.channel import (
+    Capabilities,
+    Channel,
+    MessengerError,
+    Payment,
+    RetryAfter,
+    UserBlocked,
+)
 from flows.ui import Incoming
 
 if TYPE_CHECKING:
@@ -23,6 +30,7 @@ __all__ = [
     "MessengerContext",
     "MessengerError",
     "OnIncoming",
+    "Payment",
     "RetryAfter",
     "UserBlocked",
 ]

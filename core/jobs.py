@@ -123,18 +123,7 @@ async def resync_lesson_schedule(
             ids = await uow.purchases.active_ids(after, batch)
             for purchase_id in ids:
                 purchase = await uow.purchases.get(purchase_id)
-                if purchase is None:
-                    continue
-                upcoming = lessons.next_opening(school, purchase, now)
-                opened = lessons.open_lessons(school, purchase, now)
-                delivered = {
-                    course: await uow.deliveries.delivered(purchase.user_id, course)
-                    for course in {item.course.code for item in opened}
-                }
-                pending = [i for i in opened if i.lesson.id not in delivered[i.course.code]]
-                due = now if pending else (upcoming.opens_at if upcoming else None)
-                if due != purchase.next_lesson_at:
-                    purchase.next_lesson_at = due
+                if purchase is not None and await lessons.resync(uow, school, purchase, now):
                     await uow.purchases.update(purchase)
                     total += 1
             await uow.commit()

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from core.models import Order
+from core.models import Payment as Payment  # what a refund is of, for the adapters
 from flows.ui import Incoming, MessageRef, Peer, Screen
 
 # Where a student pays for an order on the web; None when no web gateway is configured

@@ -1,5 +1,6 @@
-"""Paid groups and channels: the Telegram side of ``core.services.groups``. Decides in a
-transaction, then calls Telegram with none open; a removal is recorded only after Telegram
+"""Paid groups and channels: the Telegram side of ``core.services.groups``, which decides
+(what a status change means, who may stay, what is recorded). This records each decision in
+a transaction, then calls Telegram with none open; a removal is recorded only after Telegram
 confirmed it, and a failed call is tried again by the sweep, never read as "no access"."""
 
 from __future__ import annotations
@@ -8,11 +9,11 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from core.models import Membership, OutboxMessage
+from core.models import Membership
+from core.notices import GroupInvite
 from core.ports import Clock, UnitOfWorkFactory
 from core.school import Group, JoinMode, School, pick
 from core.services import groups, star_channels
-from core.services.outbox import enqueue
 from core.services.star_channels import Sync
 from flows.channel import Channel, GroupAdmin, MessengerError
 from flows.texts import Texts
@@ -20,9 +21,7 @@ from flows.ui import Button, Incoming, IncomingKind, Peer, Screen, screen
 
 log = logging.getLogger(__name__)
 
-INSIDE = frozenset({"member", "restricted", "administrator", "creator"})
-OUTSIDE = frozenset({"left", "kicked", ""})
-MESSENGER = "telegram"
+MESSENGER = groups.MESSENGER
 
 
 def title(t: Texts, school: School, group: Group) -> str:
@@ -83,13 +82,20 @@ class GroupKeeper:
             await self._bot_status(group, event.status, event.missing_rights)
         elif incoming.kind is IncomingKind.JOIN_REQUEST:
             await self._join_request(school, group, incoming)
-        elif event.status == "seen":
+        else:
+            await self._member_changed(school, group, incoming)
+
+    async def _member_changed(self, school: School, group: Group, incoming: Incoming) -> None:
+        event = incoming.group
+        assert event is not None
+        change = groups.change(event.old_status, event.status, event.until)
+        if change is groups.Change.SEEN:
             await self._seen(group, incoming)
-        elif event.status in INSIDE and event.old_status in OUTSIDE:
+        elif change is groups.Change.JOINED:
             await self._joined(school, group, incoming)
-        elif event.status == "member" and event.until is not None:
+        elif change is groups.Change.RENEWED:
             await self._subscription_moved(school, group, incoming)
-        elif event.status in OUTSIDE:
+        elif change is groups.Change.LEFT:
             async with self.uow_factory() as uow:
                 await groups.left(uow, group, incoming.sender.external_id, self.clock.now())
                 await uow.commit()
@@ -179,7 +185,7 @@ class GroupKeeper:
 
     async def _bot_status(self, group: Group, status: str, missing: tuple[str, ...]) -> None:
         was_lacking = self._lacking.get(group.chat_id, False)
-        self._lacking[group.chat_id] = status != "administrator" or bool(missing)
+        self._lacking[group.chat_id] = groups.lacks_rights(status, missing)
         if status != "administrator":
             await self.alert("alert_bot_out", group=group, status=status)
         elif missing:
@@ -206,16 +212,10 @@ class GroupKeeper:
                 log.warning("cannot look at %s in %s: %s", member.external_id, group.code, exc)
                 pending += 1
                 continue
-            if status in OUTSIDE:  # gone already
+            if not groups.must_go(status):  # gone already, or the chat's own administrator
                 async with self.uow_factory() as uow:
-                    await groups.left(uow, group, member.external_id, self.clock.now())
+                    await groups.spared(uow, group, member, status, self.clock.now())
                     await uow.commit()
-            elif status in groups.STAFF_STATUSES:  # the chat's own administrator
-                async with self.uow_factory() as uow:
-                    current = await uow.memberships.get(member.chat_id, member.external_id)
-                    if current is not None:
-                        await groups.may_stay(uow, current, self.clock.now())
-                        await uow.commit()
             elif await self._remove(group, member, notify=False):
                 removed.append(member)
             else:
@@ -248,12 +248,7 @@ class GroupKeeper:
         async with self.uow_factory() as uow:
             current = await uow.memberships.get(member.chat_id, member.external_id)
             if current is not None:
-                await groups.removed(uow, current, now)
-            identity = await uow.users.identity(MESSENGER, member.external_id)
-            if notify and identity is not None:
-                await enqueue(uow, now, identity.user_id, "group_removed",
-                              {"group": group.code},
-                              dedupe_key=f"group_removed:{member.id}:{now.isoformat()}")
+                await groups.removed(uow, current, now, notify=notify)
             await uow.commit()
         return True
 
@@ -309,7 +304,7 @@ class GroupKeeper:
             return "", False, None
         for account in accounts:
             status, until = await self.admin.member(group.chat_id, account)
-            if status in INSIDE:
+            if status in groups.INSIDE:
                 return account, True, until
         return "", False, None
 
@@ -369,11 +364,11 @@ class GroupKeeper:
                 log.info("could not revoke the replaced link %s: %s", link.url, exc)
         return url, expires
 
-    async def prepare_invite(self, message: OutboxMessage) -> None:
-        """Before a ``group_invite`` goes out: a personal link it can show, made once."""
+    async def prepare_invite(self, invite: GroupInvite) -> None:
+        """Before a group invite goes out: a personal link it can show, made once."""
         if self.admin is None:
             return
-        purchase_id, code = message.data["purchase"], message.data["group"]
+        purchase_id, code = invite.purchase, invite.group
         async with self.uow_factory() as uow:
             open_links = await uow.invite_links.open_for(purchase_id, code)
             purchase = await uow.purchases.get(purchase_id)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from core import notices
 from core.models import OrderStatus, OutboxMessage, PaymentStatus, Purchase, PurchaseStatus
 from core.money import Money
+from core.notices import Notice
 from core.ports import UnitOfWork
 from core.school import Course, Lesson, LocalText, School, pick
 from core.services import groups, lessons, star_subscriptions
@@ -26,6 +29,7 @@ class Render:
     school: School
     t: Texts
     message: OutboxMessage
+    notice: Notice  # the message's record
     checkout_url: CheckoutUrl
     capabilities: Capabilities  # of the messenger it goes out in
     now: datetime  # when it is sent: what it says holds then
@@ -50,10 +54,10 @@ class Render:
         return Button(self.t("btn_my"), action="my")
 
 
-async def order_paid(r: Render) -> Screen | None:
-    t, data = r.t, r.message.data
-    order = await r.uow.orders.get(data["order"])
-    purchase = await r.uow.purchases.get(data["purchase"])
+async def order_paid(r: Render, n: notices.OrderPaid) -> Screen | None:
+    t = r.t
+    order = await r.uow.orders.get(n.order)
+    purchase = await r.uow.purchases.get(n.purchase)
     if order is None or purchase is None:
         return None
     lines = [
@@ -68,7 +72,7 @@ async def order_paid(r: Render) -> Screen | None:
     if upcoming is not None:
         lines.append(t("next_lesson", title=r.text(upcoming.lesson.title),
                        date=t.datetime(upcoming.opens_at)))
-    opened = [found for c, x in data.get("lessons", []) if (found := r.lesson(c, x))]
+    opened = [found for c, x in n.lessons if (found := r.lesson(c, x))]
     if opened:
         lines += ["", t("lessons_open_now")]
     buttons = []
@@ -80,8 +84,8 @@ async def order_paid(r: Render) -> Screen | None:
     return screen("\n".join(lines), *buttons, r.my_courses())
 
 
-async def lesson_opened(r: Render) -> Screen | None:
-    found = r.lesson(r.message.data["course"], r.message.data["lesson"])
+async def lesson_opened(r: Render, n: notices.LessonOpened) -> Screen | None:
+    found = r.lesson(n.course, n.lesson)
     if found is None:
         return None
     course, lesson = found
@@ -93,21 +97,21 @@ async def lesson_opened(r: Render) -> Screen | None:
     return screen(text, *rows, r.my_courses())
 
 
-async def access_ended(r: Render) -> Screen | None:
-    purchase = await r.uow.purchases.get(r.message.data["purchase"])
+async def access_ended(r: Render, n: notices.AccessEnded) -> Screen | None:
+    purchase = await r.uow.purchases.get(n.purchase)
     if purchase is None:
         return None
-    expired = r.message.data.get("reason") in ("expired", "renewal_failed")
+    expired = n.reason in ("expired", "renewal_failed")
     key = "access_ended_expired" if expired else "access_ended_revoked"
-    if r.message.data.get("reason") == "refund":
+    if n.reason == "refund":
         key = "access_ended_refunded"
     renew = r.renew(purchase) if expired else []
     return screen(r.t(key, title=r.offer_title(purchase.offer_code)), *renew,
                   Button(r.t("btn_catalog"), action="cat"))
 
 
-async def payment_failed(r: Render) -> Screen | None:
-    order = await r.uow.orders.get(r.message.data["order"])
+async def payment_failed(r: Render, n: notices.PaymentFailed) -> Screen | None:
+    order = await r.uow.orders.get(n.order)
     if order is None:
         return None
     rows = []
@@ -117,29 +121,27 @@ async def payment_failed(r: Render) -> Screen | None:
     return screen(r.t("payment_failed", id=order.id), *rows, r.my_courses())
 
 
-async def payment_partial(r: Render) -> Screen | None:
-    data = r.message.data
-    order = await r.uow.orders.get(data["order"])
+async def payment_partial(r: Render, n: notices.PaymentPartial) -> Screen | None:
+    order = await r.uow.orders.get(n.order)
     if order is None:
         return None
     language = r.t.language
     return screen(
         r.t("payment_partial", id=order.id,
-            received=Money(data["received"], data["currency"]).format(language),
+            received=Money(n.received, n.currency).format(language),
             price=Money(order.amount, order.currency).format(language)),
         r.my_courses(),
     )
 
 
-async def payment_extra(r: Render) -> Screen | None:
-    data = r.message.data
-    amount = Money(data["amount"], data["currency"]).format(r.t.language)
-    return screen(r.t("payment_extra", id=data["order"], amount=amount), r.my_courses())
+async def payment_extra(r: Render, n: notices.PaymentExtra) -> Screen | None:
+    amount = Money(n.amount, n.currency).format(r.t.language)
+    return screen(r.t("payment_extra", id=n.order, amount=amount), r.my_courses())
 
 
-async def group_invite(r: Render) -> Screen | None:
-    group = r.school.groups.get(r.message.data["group"])
-    purchase = await r.uow.purchases.get(r.message.data["purchase"])
+async def group_invite(r: Render, n: notices.GroupInvite) -> Screen | None:
+    group = r.school.groups.get(n.group)
+    purchase = await r.uow.purchases.get(n.purchase)
     if group is None or purchase is None or await groups.inside(
             r.uow, purchase.user_id, group.code):
         return None  # a member already (a renewal, a Stars subscriber): no link needed
@@ -151,30 +153,29 @@ async def group_invite(r: Render) -> Screen | None:
     return invite_screen(r.t, r.school, group, link.url, link.expires_at or purchase.starts_at)
 
 
-async def group_removed(r: Render) -> Screen | None:
-    group = r.school.groups.get(r.message.data["group"])
+async def group_removed(r: Render, n: notices.GroupRemoved) -> Screen | None:
+    group = r.school.groups.get(n.group)
     if group is None:
         return None
     return screen(r.t("group_removed", group=r.text(group.title)),
                   *offer_buttons(r.t, r.school, group.code), r.my_courses())
 
 
-async def reminder(r: Render) -> Screen | None:
-    t, data = r.t, r.message.data
-    purchase = await r.uow.purchases.get(data["purchase"])
+async def reminder(r: Render, n: notices.Reminder) -> Screen | None:
+    t = r.t
+    purchase = await r.uow.purchases.get(n.purchase)
     if purchase is None or purchase.status is PurchaseStatus.REVOKED:
         return None
-    days, title = data["days"], r.offer_title(purchase.offer_code)
-    end = datetime.fromisoformat(data["ends_at"])
+    days, title, end = n.days, r.offer_title(purchase.offer_code), n.ends_at
     key = "reminder_before" if days < 0 else "reminder_today" if days == 0 else "reminder_after"
     return screen(t(key, title=title, date=t.date(end)),
                   *r.renew(purchase),
                   r.my_courses())
 
 
-async def renewal_notice(r: Render) -> Screen | None:
+async def renewal_notice(r: Render, n: notices.RenewalNotice) -> Screen | None:
     t = r.t
-    purchase = await r.uow.purchases.get(r.message.data["purchase"])
+    purchase = await r.uow.purchases.get(n.purchase)
     if purchase is None or purchase.ends_at is None or not renews_automatically(purchase):
         return None  # switched off or ended since
     stars = star_subscriptions.subscription_of(purchase.renewal_method or "")
@@ -196,27 +197,26 @@ async def renewal_notice(r: Render) -> Screen | None:
                   *([toggle] if toggle else []), r.my_courses())
 
 
-async def renewal_failed(r: Render) -> Screen | None:
-    t, data = r.t, r.message.data
-    purchase = await r.uow.purchases.get(data["purchase"])
+async def renewal_failed(r: Render, n: notices.RenewalFailed) -> Screen | None:
+    t = r.t
+    purchase = await r.uow.purchases.get(n.purchase)
     if purchase is None:
         return None
-    reason = data.get("reason") or ""
+    reason = n.reason or ""
     reason_text = t(f"reason_{reason}") if reason in ("card_declined", "unknown_card") \
         else reason
     lines = [t("renewal_failed", title=r.offer_title(purchase.offer_code), reason=reason_text)]
-    retry = data.get("retry_at")
-    lines.append(t("renewal_retry", date=t.datetime(datetime.fromisoformat(retry)))
-                 if retry else t("renewal_gave_up"))
+    lines.append(t("renewal_retry", date=t.datetime(n.retry_at))
+                 if n.retry_at else t("renewal_gave_up"))
     return screen("\n".join(lines),
                   *r.renew(purchase),
                   r.my_courses())
 
 
-async def renewal_doubled(r: Render) -> Screen | None:
+async def renewal_doubled(r: Render, n: notices.RenewalDoubled) -> Screen | None:
     """The automatic charge landed after a renewal by hand: both count, and until when."""
-    order = await r.uow.orders.get(r.message.data["order"])
-    purchase = await r.uow.purchases.get(r.message.data["purchase"])
+    order = await r.uow.orders.get(n.order)
+    purchase = await r.uow.purchases.get(n.purchase)
     if order is None or purchase is None or purchase.ends_at is None:
         return None
     toggle = switch_button(r.t, purchase)
@@ -226,11 +226,10 @@ async def renewal_doubled(r: Render) -> Screen | None:
                   *([toggle] if toggle else []), r.my_courses())
 
 
-async def refund_due(r: Render) -> Screen | None:
+async def refund_due(r: Render, n: notices.RefundDue) -> Screen | None:
     """To an admin: money that granted nothing, to be returned (gone once it was)."""
-    data = r.message.data
-    payment = await r.uow.payments.get(data["gateway"], data["payment"])
-    order = await r.uow.orders.get(data["order"])
+    payment = await r.uow.payments.get(n.gateway, n.payment)
+    order = await r.uow.orders.get(n.order)
     if payment is None or order is None or payment.status is not PaymentStatus.SUCCEEDED \
             or payment.refund_reason is None:
         return None
@@ -241,20 +240,20 @@ async def refund_due(r: Render) -> Screen | None:
                       reason=r.t(f"refund_reason_{payment.refund_reason}")))
 
 
-RENDERERS: dict[str, Callable[[Render], Awaitable[Screen | None]]] = {
-    "order_paid": order_paid,
-    "lesson_opened": lesson_opened,
-    "access_ended": access_ended,
-    "payment_failed": payment_failed,
-    "payment_partial": payment_partial,
-    "payment_extra": payment_extra,
-    "group_invite": group_invite,
-    "group_removed": group_removed,
-    "reminder": reminder,
-    "renewal_notice": renewal_notice,
-    "renewal_failed": renewal_failed,
-    "refund_due": refund_due,
-    "renewal_doubled": renewal_doubled,
+RENDERERS: dict[type[Notice], Callable[[Render, Any], Awaitable[Screen | None]]] = {
+    notices.OrderPaid: order_paid,
+    notices.LessonOpened: lesson_opened,
+    notices.AccessEnded: access_ended,
+    notices.PaymentFailed: payment_failed,
+    notices.PaymentPartial: payment_partial,
+    notices.PaymentExtra: payment_extra,
+    notices.GroupInvite: group_invite,
+    notices.GroupRemoved: group_removed,
+    notices.Reminder: reminder,
+    notices.RenewalNotice: renewal_notice,
+    notices.RenewalFailed: renewal_failed,
+    notices.RefundDue: refund_due,
+    notices.RenewalDoubled: renewal_doubled,
 }
 
 
@@ -269,10 +268,9 @@ async def render(
 ) -> Screen | None:
     """None when what the message speaks of is gone: nothing to send. ``now``: the time of
     sending (links, dates and offers are as of then); ``capabilities``: the messenger's."""
-    renderer = RENDERERS.get(message.kind)
-    if renderer is None:
-        raise ValueError(f"unknown outbox message kind {message.kind!r}")
+    notice = notices.parse(message.kind, message.data)
     sent_at = now or message.created_at
     capabilities = capabilities or Capabilities()
     assert sent_at is not None, "an outbox message has its creation time"
-    return await renderer(Render(uow, school, t, message, checkout_url, capabilities, sent_at))
+    context = Render(uow, school, t, message, notice, checkout_url, capabilities, sent_at)
+    return await RENDERERS[type(notice)](context, notice)

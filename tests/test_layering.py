@@ -1,5 +1,6 @@
-"""Dependencies point one way: bots -> flows -> core <- storage, payments -> core,
-web -> bots, payments. Only run.py imports everything."""
+"""Dependencies point one way (docs/DESIGN.md): bots -> flows -> core <- storage,
+payments -> core (its ports and models only), web -> bots, payments (and core's ports); only
+app/ (and run.py, the entry point calling it) imports everything. Core names no messenger."""
 
 from __future__ import annotations
 
@@ -9,44 +10,129 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+PROJECT = {"core", "flows", "bots", "storage", "payments", "web", "observability", "app", "run"}
 OUTSIDE = {"aiogram", "vk_api", "aiohttp", "sqlalchemy", "aiosqlite", "asyncpg", "apscheduler",
-           "redis", "alembic"}
-FORBIDDEN = {
-    "core": OUTSIDE | {"flows", "bots", "storage", "payments", "web", "run", "observability",
-                       "prometheus_client"},
-    "flows": OUTSIDE | {"bots", "storage", "payments", "web", "run"},
-    "storage": {"flows", "bots", "payments", "web", "run", "aiogram", "vk_api", "aiohttp"},
-    "payments": {"flows", "bots", "storage", "web", "run", "sqlalchemy"},
-    "bots": {"storage", "payments", "web", "run", "sqlalchemy"},
-    "web": {"storage", "run", "sqlalchemy"},
-    "observability": OUTSIDE | {"core", "flows", "bots", "storage", "payments", "web", "run"},
+           "redis", "alembic", "prometheus_client"}
+MESSENGERS = {"telegram", "vk", "viber"}
+
+# What each package may import of the project (besides itself); prefixes of dotted names.
+ALLOWED = {
+    "core": set(),
+    "flows": {"core", "observability"},
+    "bots": {"flows"},
+    "storage": {"core"},
+    "payments": {"core.ports", "core.models"},
+    "web": {"core.ports", "core.models", "bots", "payments", "observability"},
+    "observability": set(),
+}
+# Outside libraries a package must not import.
+FORBIDDEN_LIBRARIES = {
+    "core": OUTSIDE,
+    "flows": OUTSIDE,
+    "bots": {"sqlalchemy", "aiosqlite", "asyncpg", "alembic", "apscheduler"},
+    "storage": {"aiogram", "vk_api", "aiohttp"},
+    "payments": {"sqlalchemy", "aiosqlite", "asyncpg", "alembic", "aiogram", "vk_api"},
+    "web": {"sqlalchemy", "aiosqlite", "asyncpg", "alembic"},
+    "observability": OUTSIDE - {"prometheus_client"},
 }
 
 
 def imports_of(path: Path) -> set[str]:
+    """Every module ``path`` imports, at its top or inside a function (``from core import
+    jobs`` imports core.jobs; ``from core.models import Payment``, core.models)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module)
+            modules = {f"{node.module}.{alias.name}" for alias in node.names}
+            found = {name for name in modules if _is_module(name)}
+            names |= found if found == modules else found | {node.module}
     return names
+
+
+def _is_module(dotted: str) -> bool:
+    path = ROOT.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
 
 
 def _modules(package: str) -> list[Path]:
     return sorted((ROOT / package).rglob("*.py"))
 
 
-@pytest.mark.parametrize("package", sorted(FORBIDDEN))
-def test_package_imports_only_what_its_layer_allows(package):
-    offences = [
+def _allowed(package: str, name: str) -> bool:
+    top = name.split(".")[0]
+    if top not in PROJECT or top == package:
+        return top not in FORBIDDEN_LIBRARIES[package]
+    return any(name == prefix or name.startswith(prefix + ".") for prefix in ALLOWED[package])
+
+
+def offences_in(package: str) -> list[str]:
+    return [
         f"{path.relative_to(ROOT)} imports {name}"
         for path in _modules(package)
-        for name in imports_of(path)
-        if name.split(".")[0] in FORBIDDEN[package]
+        for name in sorted(imports_of(path))
+        if not _allowed(package, name)
     ]
-    assert offences == []
+
+
+# Left to the other parts of issue 14 (web/ and payments/ are being reshaped at the same time);
+# each entry is an import that breaks the rule today and is to go.
+KNOWN = {
+    "web": {
+        "web/checkout.py imports core.money",
+        "web/checkout.py imports core.school",
+        "web/checkout.py imports flows.texts",
+        "web/deps.py imports core.school",
+        "web/payment_webhooks.py imports core.errors",
+        "web/payment_webhooks.py imports core.services.payments",
+        "web/sandbox.py imports core.clock",
+        "web/sandbox.py imports core.periods",
+        "web/sandbox.py imports core.school",
+    },
+    "payments": {
+        "payments/base.py imports core.services.payments",
+        "payments/testgateway.py imports core.services.payments",
+    },
+}
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_package_imports_only_what_its_layer_allows(package):
+    offences = set(offences_in(package))
+    assert offences - KNOWN.get(package, set()) == set()
+
+
+@pytest.mark.parametrize("package", sorted(KNOWN))
+def test_the_known_offences_are_still_there(package):
+    """Once one is fixed, take it off KNOWN, so it cannot come back."""
+    assert KNOWN[package] <= set(offences_in(package))
+
+
+GATEWAY_NEUTRAL = {"payments.base", "payments.registry"}  # the port and the list, no gateway
+KNOWN_GATEWAY_IMPORTS = {  # issue 14 part B moves the test gateway's page behind it
+    "web/checkout.py imports payments.testgateway",
+    "web/payment_webhooks.py imports payments.testgateway",
+}
+
+
+def _gateway_imports_in_web() -> set[str]:
+    return {
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in _modules("web")
+        for name in imports_of(path)
+        if name.startswith("payments.") and name not in GATEWAY_NEUTRAL
+    }
+
+
+def test_web_knows_no_concrete_gateway():
+    assert _gateway_imports_in_web() - KNOWN_GATEWAY_IMPORTS == set()
+
+
+def test_the_known_gateway_imports_are_still_there():
+    """Once one is gone, take it off KNOWN_GATEWAY_IMPORTS."""
+    assert KNOWN_GATEWAY_IMPORTS <= _gateway_imports_in_web()
 
 
 def test_messenger_adapters_never_import_each_other():
@@ -61,7 +147,52 @@ def test_messenger_adapters_never_import_each_other():
     assert offences == []
 
 
+def messenger_names_in(path: Path) -> list[str]:
+    """String constants in code that are a messenger's name (docstrings are prose, not code)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        f"{path.relative_to(ROOT)}:{node.lineno} names {node.value!r}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and id(node) not in docstrings
+        and isinstance(node.value, str) and node.value.lower() in MESSENGERS
+    ]
+
+
+# Left for now: the school file's list of messengers is to come from the registry (app/,
+# issue 14 part A); paid groups are Telegram's, said once in ``groups.MESSENGER`` (the school
+# file's groups could carry their messenger once the registry passes it in).
+KNOWN_NAMES = {
+    "core/school_file/fields.py",
+    "core/services/groups.py",
+}
+
+
+def test_core_names_no_messenger():
+    offences = [
+        offence
+        for path in _modules("core")
+        if str(path.relative_to(ROOT)) not in KNOWN_NAMES
+        for offence in messenger_names_in(path)
+    ]
+    assert offences == []
+
+
 def test_the_walk_sees_real_imports():
-    assert {"aiohttp", "core.services", "payments.base"} <= imports_of(
+    assert {"aiohttp", "core.services.payments", "payments.base"} <= imports_of(
         ROOT / "web" / "payment_webhooks.py"
     )
+    assert "core.jobs" in imports_of(ROOT / "tests" / "core" / "services" / "test_core_jobs.py")
+
+
+def test_the_walk_sees_a_messenger_named_in_code(tmp_path, monkeypatch):
+    monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
+    module = tmp_path / "sample.py"
+    module.write_text('"""Sends to Telegram."""\nHOST = "telegram"\n', encoding="utf-8")
+    assert messenger_names_in(module) == ["sample.py:2 names 'telegram'"]

@@ -25,13 +25,12 @@ from aiogram.types import (
 )
 from aiohttp import web
 
-from bots.base import Capabilities, MessengerError, OnIncoming, RetryAfter, UserBlocked
+from bots.base import Capabilities, MessengerError, OnIncoming, Payment, RetryAfter, UserBlocked
 from bots.telegram import render
 from bots.telegram.groups import TelegramGroups, missing_in
 from bots.telegram.sender import NotModified, TelegramSender
 from bots.telegram.session import TunedSession
 from bots.telegram.webhook import WebhookEndpoint
-from core.models import Payment
 from flows.commands import command_menu
 from flows.ui import (
     GroupEvent,

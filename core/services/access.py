@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core import notices
 from core.models import Order, Purchase, PurchaseStatus
 from core.periods import Period
 from core.ports import UnitOfWork
@@ -113,18 +114,17 @@ async def grant(
         uow,
         now,
         order.user_id,
-        "order_paid",
-        {
-            "order": order.id,
-            "purchase": purchase.id,
-            "extended": extended,
-            "lessons": [[item.course.code, item.lesson.id] for item in opened],
-        },
+        notices.OrderPaid(
+            order=order.id,
+            purchase=purchase.id,
+            extended=extended,
+            lessons=tuple((item.course.code, item.lesson.id) for item in opened),
+        ),
         dedupe_key=f"order_paid:{order.id}",
     )
     for group in sorted(groups.groups_of(school, purchase.products)):
-        await enqueue(uow, now, order.user_id, "group_invite",
-                      {"purchase": purchase.id, "group": group},
+        await enqueue(uow, now, order.user_id,
+                      notices.GroupInvite(purchase=purchase.id, group=group),
                       dedupe_key=f"group_invite:{order.id}:{group}")
     return purchase
 
@@ -141,8 +141,8 @@ async def _end(
     purchase.updated_at = now
     await uow.purchases.update(purchase)
     await groups.access_ended(uow, purchase.user_id, now)
-    await enqueue(uow, now, purchase.user_id, "access_ended",
-                  {"purchase": purchase.id, "reason": reason}, dedupe_key=dedupe_key)
+    await enqueue(uow, now, purchase.user_id,
+                  notices.AccessEnded(purchase=purchase.id, reason=reason), dedupe_key=dedupe_key)
 
 
 async def expire(uow: UnitOfWork, purchase: Purchase, now: datetime) -> bool:

@@ -8,19 +8,75 @@ Telegram confirmed it, so a failed call is tried again and never counts as "no a
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core import notices
 from core.models import InviteLink, Membership, MemberStatus, Purchase, PurchaseStatus
 from core.ports import UnitOfWork
 from core.school import Group, ProductKind, School
+from core.services.outbox import enqueue
 
+MESSENGER = "telegram"  # where the paid groups are: their members are accounts there
+INSIDE = frozenset({"member", "restricted", "administrator", "creator"})
+OUTSIDE = frozenset({"left", "kicked", ""})
+SEEN = "seen"  # not a status the chat reports: someone wrote in the group
 STAFF_STATUSES = frozenset({"creator", "administrator"})
 # A member who wrote in the group while the bot could not let in nor remove anyone: likely
 # one who got in meanwhile, looked at as soon as the rights are back (``rights_back``).
 SEEN_WITHOUT_RIGHTS = "seen_without_rights"
 LINK_LIFETIME = timedelta(days=7)
 MAX_RETRY = timedelta(hours=1)
+
+
+def lacks_rights(bot_status: str, missing: tuple[str, ...]) -> bool:
+    """The bot lets in and removes members only as an administrator with every right it
+    needs; else it records who it sees, and acts once the rights are back."""
+    return bot_status != "administrator" or bool(missing)
+
+
+class Change(enum.StrEnum):
+    """What a member's new status in a paid group means."""
+
+    JOINED = "joined"
+    LEFT = "left"
+    RENEWED = "renewed"  # still in, their Stars subscription's end moved
+    SEEN = "seen"  # wrote in the group: in, whether or not the platform knew
+    NONE = "none"
+
+
+def change(old_status: str, status: str, until: datetime | None) -> Change:
+    """Classify a member's status update in a paid group (``until``: the end of their Stars
+    subscription, when they pay one)."""
+    if status == SEEN:
+        return Change.SEEN
+    if status in INSIDE and old_status in OUTSIDE:
+        return Change.JOINED
+    if status == "member" and until is not None:
+        return Change.RENEWED
+    if status in OUTSIDE:
+        return Change.LEFT
+    return Change.NONE
+
+
+def must_go(status: str) -> bool:
+    """A member found without access, as the chat sees them now: still in, and not one of
+    the chat's own administrators (gone already, or staff: see ``spared``)."""
+    return status not in OUTSIDE and status not in STAFF_STATUSES
+
+
+async def spared(
+    uow: UnitOfWork, group: Group, member: Membership, status: str, now: datetime
+) -> None:
+    """A member without access who need not be removed after all: gone already, or an
+    administrator of the chat (who may stay)."""
+    if status in OUTSIDE:
+        await left(uow, group, member.external_id, now)
+        return
+    current = await uow.memberships.get(member.chat_id, member.external_id)
+    if current is not None:
+        await may_stay(uow, current, now)
 
 
 def groups_of(school: School, products: tuple[str, ...]) -> set[str]:
@@ -64,7 +120,7 @@ def exempt(school: School, group: Group, external_id: str, status: str = "") -> 
     """Staff and guests: never removed, whatever they bought."""
     return (
         status in STAFF_STATUSES
-        or school.is_admin("telegram", external_id)
+        or school.is_admin(MESSENGER, external_id)
         or external_id in group.allow
     )
 
@@ -72,7 +128,7 @@ def exempt(school: School, group: Group, external_id: str, status: str = "") -> 
 async def has_access(
     uow: UnitOfWork, school: School, group: str, external_id: str, now: datetime
 ) -> bool:
-    identity = await uow.users.identity("telegram", external_id)
+    identity = await uow.users.identity(MESSENGER, external_id)
     if identity is None:
         return False
     return bool(granting(school, await uow.purchases.for_user(identity.user_id), group, now))
@@ -132,7 +188,7 @@ async def may_join(
 async def inside(uow: UnitOfWork, user_id: int, group: str) -> bool:
     """Is one of the student's Telegram accounts a member of ``group`` now?"""
     accounts = [i.external_id for i in await uow.users.identities(user_id)
-                if i.messenger == "telegram"]
+                if i.messenger == MESSENGER]
     return any(m.group == group and m.status is MemberStatus.MEMBER
                for m in await uow.memberships.of_accounts(accounts))
 
@@ -140,7 +196,7 @@ async def inside(uow: UnitOfWork, user_id: int, group: str) -> bool:
 async def access_ended(uow: UnitOfWork, user_id: int, now: datetime) -> None:
     """Look at once at every group the student is in (called when a purchase ends)."""
     accounts = [i.external_id for i in await uow.users.identities(user_id)
-                if i.messenger == "telegram"]
+                if i.messenger == MESSENGER]
     for member in await uow.memberships.of_accounts(accounts):
         if member.status is MemberStatus.MEMBER and member.enforced:
             member.check_at = now
@@ -169,13 +225,20 @@ async def due_removals(
     return out
 
 
-async def removed(uow: UnitOfWork, member: Membership, now: datetime) -> None:
-    """Telegram confirmed the removal."""
+async def removed(
+    uow: UnitOfWork, member: Membership, now: datetime, notify: bool = False
+) -> None:
+    """Telegram confirmed the removal. With ``notify``, the student is told (when the account
+    is one of the platform's students), with the offers that would let them back in."""
     member.status = MemberStatus.REMOVED
     member.check_at = None
     member.attempts = 0
     member.updated_at = now
     await uow.memberships.put(member)
+    identity = await uow.users.identity(MESSENGER, member.external_id) if notify else None
+    if identity is not None:
+        await enqueue(uow, now, identity.user_id, notices.GroupRemoved(group=member.group),
+                      dedupe_key=f"group_removed:{member.id}:{now.isoformat()}")
 
 
 async def removal_failed(uow: UnitOfWork, member: Membership, now: datetime) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.models import Purchase, PurchaseStatus
+from core.notices import LessonOpened
 from core.ports import UnitOfWork
 from core.school import Course, Lesson, School
 from core.services.outbox import enqueue
@@ -45,6 +46,25 @@ def next_opening(school: School, purchase: Purchase, now: datetime) -> Scheduled
     return min(upcoming, key=lambda item: item.opens_at, default=None)
 
 
+async def resync(uow: UnitOfWork, school: School, purchase: Purchase, now: datetime) -> bool:
+    """Recompute when the purchase's next lesson is due (the school file may have gained or
+    moved lessons): now if an open lesson has not reached the student yet, else the next
+    opening. Delivers nothing. Returns whether ``next_lesson_at`` changed (the caller saves
+    the purchase)."""
+    upcoming = next_opening(school, purchase, now)
+    opened = open_lessons(school, purchase, now)
+    delivered = {
+        course: await uow.deliveries.delivered(purchase.user_id, course)
+        for course in {item.course.code for item in opened}
+    }
+    pending = [i for i in opened if i.lesson.id not in delivered[i.course.code]]
+    due = now if pending else (upcoming.opens_at if upcoming else None)
+    if due == purchase.next_lesson_at:
+        return False
+    purchase.next_lesson_at = due
+    return True
+
+
 async def deliver_open(
     uow: UnitOfWork, school: School, purchase: Purchase, now: datetime, notify: bool = True
 ) -> list[ScheduledLesson]:
@@ -65,8 +85,8 @@ async def deliver_open(
                 uow,
                 now,
                 purchase.user_id,
-                "lesson_opened",
-                {"course": item.course.code, "lesson": item.lesson.id, "purchase": purchase.id},
+                LessonOpened(course=item.course.code, lesson=item.lesson.id,
+                             purchase=purchase.id),
                 dedupe_key=f"lesson:{purchase.user_id}:{item.course.code}:{item.lesson.id}",
             )
     upcoming = next_opening(school, purchase, now)

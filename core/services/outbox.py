@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from core.models import OutboxMessage
+from core.notices import Notice
 from core.ports import UnitOfWork
 
 
@@ -13,8 +13,7 @@ async def enqueue(
     uow: UnitOfWork,
     now: datetime,
     user_id: int,
-    kind: str,
-    data: dict[str, Any],
+    notice: Notice,
     dedupe_key: str | None = None,
 ) -> bool:
     """Record a message in the caller's transaction. With ``dedupe_key`` the same event is
@@ -22,8 +21,8 @@ async def enqueue(
     return await uow.outbox.add(
         OutboxMessage(
             user_id=user_id,
-            kind=kind,
-            data=data,
+            kind=notice.KIND,
+            data=notice.data(),
             dedupe_key=dedupe_key,
             created_at=now,
             due_at=now,

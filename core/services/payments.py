@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from core import errors
+from core import errors, notices
 from core.models import Order, OrderStatus, Payment, PaymentStatus
 from core.periods import Period
 from core.ports import UnitOfWork, UnitOfWorkFactory
@@ -108,7 +108,7 @@ async def confirm(uow: UnitOfWork, school: School, notice: PaymentNotice, now: d
     if not notice.succeeded:
         if order.status is OrderStatus.NEW:
             await enqueue(
-                uow, now, order.user_id, "payment_failed", {"order": order.id},
+                uow, now, order.user_id, notices.PaymentFailed(order=order.id),
                 dedupe_key=f"payment_failed:{notice.gateway}:{notice.gateway_payment_id}",
             )
         return Confirmation(Outcome.FAILED, order)
@@ -125,8 +125,8 @@ async def confirm(uow: UnitOfWork, school: School, notice: PaymentNotice, now: d
             if late:
                 await _retake_holds(uow, school, order)
             await enqueue(
-                uow, now, order.user_id, "payment_partial",
-                {"order": order.id, "received": received, "currency": order.currency},
+                uow, now, order.user_id,
+                notices.PaymentPartial(order=order.id, received=received, currency=order.currency),
                 dedupe_key=f"payment_partial:{notice.gateway}:{notice.gateway_payment_id}",
             )
             reason = UNDERPAID if payment.currency == order.currency else WRONG_CURRENCY
@@ -190,8 +190,8 @@ async def _extra(
     """Money that grants nothing: marked for a refund, the student told it will be returned
     and the school's admins asked to return it."""
     await enqueue(
-        uow, now, order.user_id, "payment_extra",
-        {"order": order.id, "amount": payment.amount, "currency": payment.currency},
+        uow, now, order.user_id,
+        notices.PaymentExtra(order=order.id, amount=payment.amount, currency=payment.currency),
         dedupe_key=f"payment_extra:{payment.gateway}:{payment.gateway_payment_id}",
     )
     await mark_for_refund(uow, school, order, payment, EXTRA, now)
@@ -217,9 +217,9 @@ async def mark_for_refund(
                         admin.messenger, admin.external_id)
             continue
         await enqueue(
-            uow, now, identity.user_id, "refund_due",
-            {"order": order.id, "gateway": payment.gateway,
-             "payment": payment.gateway_payment_id},
+            uow, now, identity.user_id,
+            notices.RefundDue(order=order.id, gateway=payment.gateway,
+                              payment=payment.gateway_payment_id),
             dedupe_key=f"refund_due:{identity.user_id}:{payment.id}",
         )
 

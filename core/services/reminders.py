@@ -14,15 +14,16 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.models import RENEWAL_TELEGRAM_CHANNEL, Purchase, PurchaseStatus
+from core.notices import Reminder, RenewalNotice
 from core.ports import UnitOfWork
 from core.school import School
 from core.services.outbox import enqueue
 
 STALE = timedelta(days=1)  # a reminder missed by more than this (downtime) is skipped
-NOTICE = "renewal_notice"
-REMINDER = "reminder"
+NOTICE = RenewalNotice
+REMINDER = Reminder
 
-Planned = tuple[datetime, str, int]  # when, kind, days relative to the end
+Planned = tuple[datetime, type[Reminder | RenewalNotice], int]  # when, kind, days from the end
 
 
 def moment(end: datetime, days: int, zone: ZoneInfo, hour: int) -> datetime:
@@ -44,8 +45,8 @@ def plan(school: School, purchase: Purchase, zone: ZoneInfo) -> list[Planned]:
     offer = school.offer(purchase.offer_code)
     schedule = offer.reminders if offer is not None and offer.reminders is not None \
         else school.reminders
-    return sorted((moment(end, days, zone, school.remind_hour), REMINDER, days)
-                  for days in schedule)
+    return sorted(((moment(end, days, zone, school.remind_hour), REMINDER, days)
+                   for days in schedule), key=lambda item: (item[0], item[2]))
 
 
 async def zone_of(uow: UnitOfWork, school: School, user_id: int) -> ZoneInfo:
@@ -77,9 +78,9 @@ async def fire(uow: UnitOfWork, school: School, purchase: Purchase, now: datetim
         _, kind, days = due[-1]
         if await _applies(uow, school, purchase, kind, days, now):
             recorded = await enqueue(
-                uow, now, purchase.user_id, kind,
-                {"purchase": purchase.id, "days": days, "ends_at": purchase.ends_at.isoformat()},
-                dedupe_key=f"{kind}:{purchase.id}:{int(purchase.ends_at.timestamp())}:{days}",
+                uow, now, purchase.user_id,
+                kind(purchase=purchase.id, days=days, ends_at=purchase.ends_at),
+                dedupe_key=f"{kind.KIND}:{purchase.id}:{int(purchase.ends_at.timestamp())}:{days}",
             )
     purchase.remind_at = min((w for w, _, _ in planned if w > now), default=None)
     await uow.purchases.update(purchase)
@@ -87,9 +88,10 @@ async def fire(uow: UnitOfWork, school: School, purchase: Purchase, now: datetim
 
 
 async def _applies(
-    uow: UnitOfWork, school: School, purchase: Purchase, kind: str, days: int, now: datetime
+    uow: UnitOfWork, school: School, purchase: Purchase, kind: type[Reminder | RenewalNotice],
+    days: int, now: datetime,
 ) -> bool:
-    if kind == NOTICE:
+    if kind is NOTICE:
         return purchase.status is PurchaseStatus.ACTIVE and purchase.renewal is not None
     if days <= 0:  # before the end: only while it runs and nothing renews it
         return purchase.status is PurchaseStatus.ACTIVE and purchase.renewal is None

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core import errors
+from core import errors, notices
 from core.models import (
     RENEWAL_TELEGRAM_CHANNEL,
     OrderStatus,
@@ -138,8 +138,8 @@ async def record_success(
     if confirmation.outcome is Outcome.GRANTED and before is not None and (
             before.status is PurchaseStatus.ACTIVE and before.ends_at != renewal.period_end):
         # Renewed by hand while this charge was in flight: it added a second period.
-        await enqueue(uow, now, before.user_id, "renewal_doubled",
-                      {"purchase": before.id, "order": order.id},
+        await enqueue(uow, now, before.user_id,
+                      notices.RenewalDoubled(purchase=before.id, order=order.id),
                       dedupe_key=f"renewal_doubled:{renewal.id}")
 
 
@@ -162,10 +162,9 @@ async def record_failure(
     renewal.due_at = None if last else retry_at
     await uow.renewals.update(renewal)
     await enqueue(uow, now, _user_of(await uow.purchases.get(renewal.purchase_id)),
-                  "renewal_failed",
-                  {"purchase": renewal.purchase_id, "order": renewal.order_id,
-                   "reason": renewal.last_error,
-                   "retry_at": None if last else retry_at.isoformat()},
+                  notices.RenewalFailed(purchase=renewal.purchase_id, order=renewal.order_id,
+                                        reason=renewal.last_error,
+                                        retry_at=None if last else retry_at),
                   dedupe_key=f"renewal_failed:{renewal.id}:{renewal.attempts}")
     if last:
         purchase = await uow.purchases.get_for_update(renewal.purchase_id)

@@ -24,7 +24,7 @@ from core.models import (
 from core.periods import Period
 from core.ports import UnitOfWork
 from core.school import AccessKind, Group, JoinMode, Offer, ProductKind, School
-from core.services import access, payments, upcoming, users
+from core.services import access, groups, payments, upcoming, users
 from core.services.payments import Outcome, PaymentNotice
 
 GATEWAY = RENEWAL_TELEGRAM_CHANNEL
@@ -111,13 +111,13 @@ async def paid_until(
     payment_id = f"{group.chat_id}:{external_id}:{int(until.timestamp())}"
     if await uow.payments.get(GATEWAY, payment_id) is not None:
         return None
-    identity = await uow.users.identity("telegram", external_id)
+    identity = await uow.users.identity(groups.MESSENGER, external_id)
     user_id = identity.user_id if identity is not None else (
-        await users.resolve(uow, now, "telegram", external_id, name))[0].id
+        await users.resolve(uow, now, groups.MESSENGER, external_id, name))[0].id
     order = await uow.orders.add(Order(
         user_id=user_id, offer_code=offer.code, token=secrets.token_urlsafe(18),
         amount=price, list_amount=price, currency="XTR", created_at=now, expires_at=now,
-        messenger="telegram", products=offer.products, access=AccessKind.SUBSCRIPTION.value,
+        messenger=groups.MESSENGER, products=offer.products, access=AccessKind.SUBSCRIPTION.value,
         period=PERIOD.iso,
     ))
     notice = PaymentNotice(GATEWAY, payment_id, order.token, price, "XTR",
@@ -140,7 +140,7 @@ async def renewed(
 ) -> Purchase | None:
     """Telegram moved a subscriber's end to ``until``: the period is paid at the price of
     their running subscription. None if they have none here, or it was known already."""
-    identity = await uow.users.identity("telegram", external_id)
+    identity = await uow.users.identity(groups.MESSENGER, external_id)
     if identity is None:
         return None
     codes = {o.code for o in offers_of(school, group.code)}

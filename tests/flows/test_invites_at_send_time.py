@@ -11,6 +11,7 @@ import pytest
 from factories import START
 
 from core.models import InviteLink, Order, OrderStatus, OutboxMessage, Purchase
+from core.notices import GroupInvite
 from core.school import Group
 from core.services import users
 from flows.groups import GroupKeeper
@@ -75,7 +76,7 @@ async def test_a_link_expires_a_week_from_sending_or_at_the_end_of_access(
     clock.set(START + timedelta(days=27))  # sent late: the link is as of sending
     message = OutboxMessage(id=1, user_id=purchase.user_id, kind="group_invite",
                             data={"purchase": purchase.id, "group": "club"}, created_at=START)
-    await keeper.prepare_invite(message)
+    await keeper.prepare_invite(GroupInvite(purchase=purchase.id, group="club"))
     assert telegram.links == [START + timedelta(days=31)]
     async with uow_factory() as uow:
         shown = await render(uow, school, Texts(school, "en"), message, None, now=clock.now())

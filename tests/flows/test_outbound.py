@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from core.models import OutboxStatus
+from core.services.delivery import STALE_AFTER
 from flows.channel import MessengerError, RetryAfter
-from flows.outbound import STALE_AFTER
 
 
 async def _paid_student(harness):
@@ -56,7 +56,7 @@ async def test_crash_after_sending_sends_once_more_at_most(harness, clock, monke
     async def die(*args, **kwargs):
         raise SystemExit("crash")
 
-    monkeypatch.setattr(dispatcher, "_finish", die)
+    monkeypatch.setattr(dispatcher, "_record", die)
     with pytest.raises(SystemExit):
         await dispatcher.dispatch_once()
     monkeypatch.undo()

@@ -12,8 +12,8 @@ from vk_harness import CONFIRMATION, VkHarness
 
 from bots.vk import VkMessenger, render
 from core.models import OrderStatus, OutboxStatus, PurchaseStatus
+from core.services.delivery import STALE_AFTER
 from flows.channel import MessengerError, RetryAfter, UserBlocked
-from flows.outbound import STALE_AFTER
 from flows.ui import Button, Peer, Screen, screen
 
 
@@ -129,7 +129,7 @@ async def test_an_outbound_message_sent_again_after_a_crash_is_shown_once(vk, cl
     async def die(*args, **kwargs):
         raise SystemExit("crash")
 
-    monkeypatch.setattr(dispatcher, "_finish", die)
+    monkeypatch.setattr(dispatcher, "_record", die)
     with pytest.raises(SystemExit):
         await dispatcher.dispatch_once()
     monkeypatch.undo()

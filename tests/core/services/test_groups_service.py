@@ -121,3 +121,64 @@ async def test_members_seen_without_rights_are_looked_at_once_the_rights_are_bac
         assert await groups.due_removals(uow, school, now) == []
         later = await groups.due_removals(uow, school, now + groups.MAX_RETRY)
         assert sorted(m.external_id for m in later) == ["66", "77"]
+
+
+# --- what a status change means, and who is spared ---------------------------------------------
+
+
+def test_a_status_change_is_classified():
+    until = START + timedelta(days=30)
+    assert groups.change("left", "member", None) is groups.Change.JOINED
+    assert groups.change("", "administrator", None) is groups.Change.JOINED
+    assert groups.change("member", "member", until) is groups.Change.RENEWED
+    assert groups.change("member", "kicked", None) is groups.Change.LEFT
+    assert groups.change("member", "seen", None) is groups.Change.SEEN
+    assert groups.change("member", "restricted", None) is groups.Change.NONE
+
+
+def test_only_members_still_in_and_not_the_chats_administrators_must_go():
+    assert [s for s in ("member", "restricted", "left", "kicked", "administrator", "creator")
+            if groups.must_go(s)] == ["member", "restricted"]
+
+
+async def test_a_member_gone_already_is_recorded_as_left_and_an_administrator_stays(
+        db_uow_factory):
+    school, now = make_school(), START
+    club = school.groups["club"]
+    async with db_uow_factory() as uow:
+        for who in ("66", "77"):
+            await groups.joined(uow, school, club, who, "", "member", None, False, now)
+        for member in await groups.due_removals(uow, school, now):
+            status = {"66": "left", "77": "administrator"}[member.external_id]
+            await groups.spared(uow, club, member, status, now)
+        await uow.commit()
+    async with db_uow_factory() as uow:
+        gone, staff = [await uow.memberships.get(club.chat_id, who) for who in ("66", "77")]
+        assert gone.status is MemberStatus.LEFT and staff.status is MemberStatus.MEMBER
+        assert await groups.due_removals(uow, school, now) == []
+
+
+async def test_a_removed_student_is_told_only_when_asked(db_uow_factory):
+    school, now = make_school(), START
+    club = school.groups["club"]
+    student = await _student_with_club(db_uow_factory, school, now)
+    async with db_uow_factory() as uow:
+        await groups.joined(uow, school, club, "42", "Anna", "member", None, False, now)
+        await groups.joined(uow, school, club, "66", "Eve", "member", None, False, now)
+        await uow.commit()
+    async with db_uow_factory() as uow:
+        anna = await uow.memberships.get(club.chat_id, "42")
+        eve = await uow.memberships.get(club.chat_id, "66")
+        await groups.removed(uow, anna, now, notify=True)
+        await groups.removed(uow, eve, now, notify=True)  # not a student: nobody to tell
+        await uow.commit()
+    async with db_uow_factory() as uow:
+        told = [(m.kind, m.data) for m in await uow.outbox.for_user(student.id)
+                if m.kind == "group_removed"]
+    assert told == [("group_removed", {"group": "club"})]
+
+
+def test_the_bot_acts_only_as_an_administrator_with_every_right():
+    assert not groups.lacks_rights("administrator", ())
+    assert groups.lacks_rights("administrator", ("can_restrict_members",))
+    assert groups.lacks_rights("member", ())

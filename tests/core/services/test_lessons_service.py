@@ -168,3 +168,18 @@ async def test_deliver_open_without_notify_queues_nothing(shop, clock):
 
     assert await shop.outbox(anna.id, "lesson_opened") == []
     assert "vars" in await shop.delivered(anna.id)
+
+
+# --- resync ------------------------------------------------------------------------------------
+
+
+async def test_resync_points_at_the_next_lesson_and_delivers_nothing(shop, uow_factory, school,
+                                                                     clock):
+    anna = await shop.student()
+    purchase = await shop.buy(anna, "python-life")
+    purchase.next_lesson_at = None  # as if the school file had changed since
+    async with uow_factory() as uow:
+        assert await lessons.resync(uow, school, purchase, clock.now())
+        assert not await lessons.resync(uow, school, purchase, clock.now())  # nothing new
+    assert purchase.next_lesson_at == START + DAY
+    assert await shop.delivered(anna.id) == {"intro", "notes"}
