@@ -9,6 +9,7 @@ from app.bootstrap import build_platform, configured_messengers
 from app.settings import Settings
 from bots.console import ConsoleMessenger
 from bots.registry import MESSENGERS, known_messengers, titles
+from core.notices import GroupInvite
 
 HOOKED = dict(public_url="https://school.example", test_payments=False,
               telegram_bot_token="123456:ABC", telegram_webhook_secret="w" * 20,
@@ -44,7 +45,7 @@ def test_the_parts_are_wired_through_their_constructors(uow_factory, school, clo
     assert platform.flows.metrics is platform.metrics is platform.dispatcher.metrics
     assert platform.flows.groups == platform.groups.handle
     assert platform.flows.group_links is None  # no messenger here manages groups
-    assert platform.dispatcher.prepare == {"group_invite": platform.groups.prepare_invite}
+    assert platform.dispatcher.prepare == {GroupInvite: platform.groups.prepare_invite}
     assert platform.flows.titles["telegram"] == "Telegram"
     assert list(platform.gateways) == ["test"]
     assert {name: seconds for name, (seconds, _) in platform.sweeps.items()} == {
