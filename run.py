@@ -42,17 +42,16 @@ from bots.base import Messenger, MessengerError
 from core import jobs
 from core.clock import OffsetClock, SystemClock
 from core.errors import SchoolFileError
-from core.ports import Charger, Clock, UnitOfWorkFactory
+from core.ports import Charger, Clock, PaymentGateway, UnitOfWorkFactory
 from core.school import School
 from core.school_file import load_school
 from flows.channel import GroupAdmin
-from flows.engine import FlowEngine, Refunds
+from flows.engine import FlowEngine
 from flows.groups import GroupKeeper
 from flows.outbound import OutboundDispatcher
 from flows.routes import student_router
 from observability.logs import configure_logging
 from observability.metrics import Metrics
-from payments.base import PaymentGateway
 from payments.testgateway import TestGateway
 from storage.engine import create_engine, session_factory
 from storage.factory import sql_uow_factory
@@ -305,26 +304,27 @@ def build_platform(
     clock: Clock | None = None,
     channels: dict[str, Messenger] | None = None,
     base_url: str | None = None,
-    refunds: Refunds | None = None,
+    gateways: dict[str, PaymentGateway] | None = None,
 ) -> Platform:
     """Wire one platform. ``base_url``: where its pages are reached (the sandbox's sit under
-    ``/sandbox``)."""
+    ``/sandbox``). ``gateways``: those built elsewhere (Telegram's, over its messenger)."""
     clock = clock or SystemClock()
     holder = SchoolHolder(school)
     channels = dict(channels or {})
-    gateways: dict[str, PaymentGateway] = {}
+    gateways = dict(gateways or {})
     if settings.test_payments:
         secret = (settings.secret_key or secrets.token_hex(32)).encode()
         gateways["test"] = TestGateway(secret, base_url or settings.base_url, clock)
-    if not gateways and not any(c.capabilities.invoices for c in channels.values()):
+    if not any(not g.in_chat for g in gateways.values()) \
+            and not any(c.capabilities.invoices for c in channels.values()):
         raise SystemExit("no way to take payments: configure a payment gateway or a messenger "
                          "that takes payments in the chat (TEST_PAYMENTS=1 for the demo)")
-    checkout_url = next(iter(gateways.values())).checkout_url if gateways else None
+    checkout_url = next((g.checkout_url for g in gateways.values() if not g.in_chat), None)
 
     dispatcher = OutboundDispatcher(uow_factory, clock, holder, channels, checkout_url)
     flows = FlowEngine(
         uow_factory, clock, holder, student_router(), channels, checkout_url, dispatcher,
-        refunds,
+        gateways,
     )
     metrics = Metrics()
     flows.metrics = dispatcher.metrics = metrics
@@ -431,6 +431,16 @@ def configured_messengers(settings: Settings, default_language: str = "en",
             webhook_url=f"{settings.base_url}{VIBER_PATH}" if settings.public_url else None,
         )
     return messengers
+
+
+def in_chat_gateways(messengers: dict[str, Messenger]) -> dict[str, PaymentGateway]:
+    """Telegram's payments, over the Telegram messenger, when it runs."""
+    telegram = messengers.get(TELEGRAM)
+    if telegram is None:
+        return {}
+    from payments.telegram import TelegramGateway
+
+    return {TELEGRAM: TelegramGateway(telegram)}
 
 
 def add_webhook_routes(app: web.Application, messengers: dict[str, Messenger]) -> None:
@@ -633,9 +643,8 @@ async def serve(settings: Settings, school: School, terminal: bool = False) -> N
             console = TerminalMessenger()
         if console is not None:
             messengers[console.name] = console
-        telegram = messengers.get(TELEGRAM)
         platform = build_platform(settings, school, uow_factory, channels=messengers,
-                                  refunds=telegram.refund if telegram else None)
+                                  gateways=in_chat_gateways(messengers))
         add_webhook_routes(platform.app, messengers)
         resynced = await jobs.resync_lesson_schedule(uow_factory, school, platform.clock.now())
         log.info("lesson schedule checked, %d purchases updated", resynced)

@@ -13,6 +13,7 @@ from bots.console import ConsoleChat, ConsoleMessenger
 from core.clock import FakeClock
 from core.ports import UnitOfWorkFactory
 from core.school import School
+from payments.telegram import TelegramGateway
 from run import Settings, build_platform
 from web.app import add_home
 
@@ -42,6 +43,16 @@ def checkout_forms(html: str, page_url: str) -> dict[str, dict]:
     }
 
 
+class InChatPayments:
+    """Telegram's payments API as the Telegram gateway sees it, over a test's ``refunds``."""
+
+    def __init__(self, refunds) -> None:
+        self.refund = refunds
+
+    async def set_star_subscription(self, user_id: str, charge_id: str, on: bool) -> None:
+        raise AssertionError("a console chat has no Stars subscriptions to switch")
+
+
 class Harness:
     def __init__(self, uow_factory: UnitOfWorkFactory, school: School, clock: FakeClock,
                  invoices: frozenset[str] = frozenset(), refunds=None,
@@ -52,7 +63,7 @@ class Harness:
                                  test_payments=test_payments)
         self.platform = build_platform(
             self.settings, school, uow_factory, clock, channels={"console": self.console},
-            refunds=refunds,
+            gateways={"telegram": TelegramGateway(InChatPayments(refunds))} if refunds else None,
         )
         add_home(self.platform.app)
         self.uow_factory = uow_factory

@@ -25,6 +25,7 @@ from run import (
     add_webhook_routes,
     build_platform,
     configured_messengers,
+    in_chat_gateways,
     open_sandbox,
 )
 from storage.tables import Base
@@ -149,7 +150,7 @@ async def served(tmp_path, school, clock):
     assert set(messengers) == {"telegram", "vk", "viber"}
     # As run.py's serve() wires them.
     platform = build_platform(settings, school, uow_factory, clock, channels=messengers,
-                              refunds=messengers["telegram"].refund)
+                              gateways=in_chat_gateways(messengers))
     add_webhook_routes(platform.app, messengers)
     add_home(platform.app, "/sandbox/")
     sandbox, sandbox_engine = await open_sandbox(settings, school)

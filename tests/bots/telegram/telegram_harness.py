@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestServer
 from bots.telegram.adapter import WEBHOOK_PATH, TelegramMessenger
 from bots.telegram.sender import TelegramSender
 from core.clock import FakeClock
+from payments.telegram import TelegramGateway
 from run import Settings, build_platform
 
 
@@ -29,7 +30,8 @@ class TelegramHarness:
         )
         self.platform = build_platform(
             Settings(_env_file=None, secret_key="s" * 32), school, uow_factory, clock,
-            channels={"telegram": self.bot}, refunds=self.bot.refund,
+            channels={"telegram": self.bot},
+            gateways={"telegram": TelegramGateway(self.bot)},
         )
         self.server: TestServer | None = None
         if webhook:
