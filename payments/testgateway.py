@@ -108,7 +108,7 @@ class TestGateway:
         saved = self.card_for(fields["order"], failing=outcome == "pay_save_failing") \
             if outcome in SAVE_OUTCOMES else None
         return PaymentNotice(
-            gateway=NAME,
+            gateway=self.name,
             gateway_payment_id=fields["payment_id"],
             order_token=fields["order"],
             amount=int(fields["amount"]),

@@ -56,14 +56,16 @@ class InChatPayments:
 class Harness:
     def __init__(self, uow_factory: UnitOfWorkFactory, school: School, clock: FakeClock,
                  invoices: frozenset[str] = frozenset(), refunds=None,
-                 test_payments: bool = True):
+                 test_payments: bool = True, gateways: dict | None = None):
         self.clock = clock
         self.console = ConsoleMessenger(invoices=invoices)
         self.settings = Settings(_env_file=None, secret_key="s" * 32, port=8080,
                                  test_payments=test_payments)
         self.platform = build_platform(
             self.settings, school, uow_factory, clock, channels={"console": self.console},
-            gateways={"telegram": TelegramGateway(InChatPayments(refunds))} if refunds else None,
+            gateways={**(gateways or {}),
+                      **({"telegram": TelegramGateway(InChatPayments(refunds))} if refunds
+                         else {})},
         )
         add_home(self.platform.app)
         self.uow_factory = uow_factory
