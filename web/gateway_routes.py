@@ -42,4 +42,7 @@ def add_gateway_routes(
 ) -> None:
     for gateway in gateways.values():
         for route in gateway.routes(desk):
-            app.router.add_route(route.method, route.path, _handler(route))
+            if route.method == "GET":  # HEAD too, as aiohttp's add_get does
+                app.router.add_get(route.path, _handler(route))
+            else:
+                app.router.add_route(route.method, route.path, _handler(route))

@@ -12,7 +12,7 @@ from core.school import pick
 from core.services import payments
 from web.deps import Deps
 
-log = logging.getLogger("web.payment_webhooks")
+log = logging.getLogger(__name__)
 
 
 def _language(code: str | None) -> str:
