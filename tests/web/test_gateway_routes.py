@@ -14,14 +14,14 @@ from harness import Harness
 from core.models import OrderStatus, Payment, PaymentStatus, PurchaseStatus
 from core.ports import (
     MAX_BODY,
+    InvalidNotification,
     PaymentDesk,
     PaymentReturned,
     Refunder,
     WebRequest,
-    WebResponse,
-    WebRoute,
 )
 from payments.testgateway import TestGateway
+from payments.webhook import notification_route
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 
@@ -43,12 +43,16 @@ class CardGateway(TestGateway):
         self.refunded.append(payment.gateway_payment_id)
 
     def routes(self, desk: PaymentDesk):
-        async def refunds(request: WebRequest) -> WebResponse:
-            returned = json.loads(request.body)["payment"]
-            outcome = await desk.settle(PaymentReturned(self.name, returned))
-            return WebResponse(200, json.dumps({"outcome": outcome}), "application/json")
+        async def read(request: WebRequest) -> PaymentReturned | None:
+            if request.headers.get("X-Card-Key") != "card-secret":
+                raise InvalidNotification("not signed by the card gateway")
+            event = json.loads(request.body)
+            if event.get("type") != "refunded":
+                return None  # an event of no interest
+            return PaymentReturned(self.name, event["payment"])
 
-        return (*super().routes(desk), WebRoute("POST", "/payments/card/refunds", refunds))
+        return (*super().routes(desk),
+                notification_route(self.name, read, desk, "/payments/card/refunds"))
 
 
 @pytest.fixture
@@ -92,12 +96,21 @@ async def test_refund_goes_back_through_the_gateway_that_took_the_money(card):
     assert await _order_and_purchase(card) == (OrderStatus.REFUNDED, PurchaseStatus.REVOKED)
 
 
+SIGNED = {"X-Card-Key": "card-secret"}
+
+
 async def test_a_refund_the_gateway_reports_on_its_own_route_is_recorded_once(card):
     _, payment = await _paid(card)
     url = card.server.make_url("/payments/card/refunds")
+    refunded = {"type": "refunded", "payment": payment.gateway_payment_id}
+    async with card.http.post(url, json=refunded) as r:
+        assert r.status == 403  # not signed: refused, nothing changed
+    assert await _order_and_purchase(card) == (OrderStatus.PAID, PurchaseStatus.ACTIVE)
+    async with card.http.post(url, json={"type": "disputed"}, headers=SIGNED) as r:
+        assert (r.status, await r.json()) == (200, {"ok": True})  # of no interest here
     outcomes = []
     for _ in range(2):
-        async with card.http.post(url, json={"payment": payment.gateway_payment_id}) as r:
+        async with card.http.post(url, json=refunded, headers=SIGNED) as r:
             assert r.status == 200
             outcomes.append((await r.json())["outcome"])
     assert outcomes == ["withdrawn", "duplicate"]
@@ -111,8 +124,9 @@ async def test_a_refund_the_gateway_reports_on_its_own_route_is_recorded_once(ca
 async def test_a_body_over_the_limit_never_reaches_the_gateway(card):
     _, payment = await _paid(card)
     url = card.server.make_url("/payments/card/refunds")
-    body = json.dumps({"payment": payment.gateway_payment_id, "pad": "x" * MAX_BODY})
-    async with card.http.post(url, data=body) as r:
+    body = json.dumps({"type": "refunded", "payment": payment.gateway_payment_id,
+                       "pad": "x" * MAX_BODY})
+    async with card.http.post(url, data=body, headers=SIGNED) as r:
         assert r.status == 413
     assert await _order_and_purchase(card) == (OrderStatus.PAID, PurchaseStatus.ACTIVE)
 
