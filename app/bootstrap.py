@@ -15,15 +15,14 @@ from bots.base import Messenger, MessengerContext
 from bots.registry import titles
 from core.clock import SystemClock
 from core.notices import GroupInvite
-from core.ports import Charger, Clock, UnitOfWorkFactory
+from core.ports import Charger, Clock, PaymentGateway, UnitOfWorkFactory
 from core.school import School
 from flows.channel import GroupAdmin
-from flows.engine import FlowEngine, Refunds
+from flows.engine import FlowEngine
 from flows.groups import GroupKeeper
 from flows.outbound import OutboundDispatcher
 from flows.routes import student_router
 from observability.metrics import Metrics
-from payments.base import PaymentGateway
 from payments.registry import GatewayContext
 from web.app import make_app
 from web.deps import Deps
@@ -88,23 +87,18 @@ def configured_messengers(settings: PlatformSettings, default_language: str = "e
     return messengers
 
 
-def configured_gateways(settings: PlatformSettings, clock: Clock,
-                        base_url: str | None = None) -> dict[str, PaymentGateway]:
-    """Every registered gateway its settings configure."""
+def configured_gateways(settings: PlatformSettings, clock: Clock, base_url: str | None = None,
+                        messengers: Mapping[str, Messenger] | None = None,
+                        ) -> dict[str, PaymentGateway]:
+    """Every registered gateway its settings (and the running messengers) configure."""
     secret = (settings.secret_key or secrets.token_hex(32)).encode()
-    context = GatewayContext(base_url or settings.base_url, clock, secret)
+    context = GatewayContext(base_url or settings.base_url, clock, secret, dict(messengers or {}))
     gateways: dict[str, PaymentGateway] = {}
     for entry in settings.gateway_entries:
         gateway = entry.build(settings, context)
         if gateway is not None:
             gateways[entry.name] = gateway
     return gateways
-
-
-def messenger_refunds(channels: Mapping[str, Messenger]) -> Refunds | None:
-    """The refund of in-chat payments (Telegram Stars), where a messenger makes them."""
-    return next((refund for c in channels.values()
-                 if callable(refund := getattr(c, "refund", None))), None)
 
 
 def build_platform(
@@ -114,7 +108,6 @@ def build_platform(
     clock: Clock | None = None,
     channels: dict[str, Messenger] | None = None,
     base_url: str | None = None,
-    refunds: Refunds | None = None,
     gateways: dict[str, PaymentGateway] | None = None,
 ) -> Platform:
     """Wire one platform. ``base_url``: where its pages are reached (the sandbox's sit under
@@ -123,11 +116,12 @@ def build_platform(
     holder = SchoolHolder(school)
     channels = dict(channels or {})
     if gateways is None:
-        gateways = configured_gateways(settings, clock, base_url)
-    if not gateways and not any(c.capabilities.invoices for c in channels.values()):
+        gateways = configured_gateways(settings, clock, base_url, channels)
+    if not any(not g.in_chat for g in gateways.values()) \
+            and not any(c.capabilities.invoices for c in channels.values()):
         raise SystemExit("no way to take payments: configure a payment gateway or a messenger "
                          "that takes payments in the chat (TEST_PAYMENTS=1 for the demo)")
-    checkout_url = next(iter(gateways.values())).checkout_url if gateways else None
+    checkout_url = next((g.checkout_url for g in gateways.values() if not g.in_chat), None)
 
     metrics = Metrics()
     # Paid groups live in Telegram: the Telegram messenger is the one that can manage them.
@@ -138,7 +132,7 @@ def build_platform(
                                     metrics=metrics)
     flows = FlowEngine(
         uow_factory, clock, holder, student_router(), channels, checkout_url, dispatcher,
-        refunds, groups=keeper.handle,
+        gateways, groups=keeper.handle,
         group_links=keeper.personal_link if group_admin is not None else None,
         metrics=metrics, titles=titles(settings.messenger_entries),
     )

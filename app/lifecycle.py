@@ -28,7 +28,6 @@ from app.bootstrap import (
     build_platform,
     configured_gateways,
     configured_messengers,
-    messenger_refunds,
 )
 from app.settings import PlatformSettings, sqlite_file
 from bots.base import Messenger, MessengerError
@@ -288,8 +287,7 @@ async def serve(settings: PlatformSettings, school: School, terminal: bool = Fal
             console = TerminalMessenger()
         if console is not None:
             messengers[console.name] = console
-        platform = build_platform(settings, school, uow_factory, channels=messengers,
-                                  refunds=messenger_refunds(messengers))
+        platform = build_platform(settings, school, uow_factory, channels=messengers)
         add_webhook_routes(platform.app, messengers)
         resynced = await jobs.resync_lesson_schedule(uow_factory, school, platform.clock.now())
         log.info("lesson schedule checked, %d purchases updated", resynced)

@@ -10,10 +10,10 @@ Rules every implementation keeps:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from core.models import (
     ChatState,
@@ -315,6 +315,134 @@ class UnitOfWork(Protocol):
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 
+# --- payment gateways ---------------------------------------------------------------------
+# A gateway is a module of ``payments`` behind ``PaymentGateway``; what it can do beyond
+# taking payments is told by the optional protocols it also follows (``Refunder``,
+# ``Charger``). Its web routes (checkout pages, webhooks) speak the neutral ``WebRequest`` /
+# ``WebResponse`` below, and it reaches the platform only through the ``PaymentDesk``.
+
+
+@dataclass(frozen=True)
+class PaymentNotice:
+    """A gateway's word that money moved (or did not), already authenticated by the gateway."""
+
+    gateway: str
+    gateway_payment_id: str
+    order_token: str
+    amount: int
+    currency: str
+    succeeded: bool = True
+    # ``saved_method``: a method the gateway can charge again (``Charger``); anything else
+    # the gateway wants kept with the payment (a refund may need it).
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PaymentReturned:
+    """A gateway's word that it gave a payment back (a refund made in its own dashboard)."""
+
+    gateway: str
+    gateway_payment_id: str
+
+
+class InvalidNotification(Exception):
+    """A webhook that is forged, tampered with or malformed: answer 4xx and change nothing."""
+
+
+class UnknownOrder(Exception):
+    """A notice names an order this platform never made."""
+
+
+@dataclass(frozen=True)
+class WebRequest:
+    method: str
+    path: str
+    params: Mapping[str, str]  # the route's ``{placeholders}``
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes  # raw, as signed; at most ``MAX_BODY`` bytes (larger ones never get here)
+    remote: str | None  # the peer's address (a gateway that checks its sender's networks)
+
+
+MAX_BODY = 64 * 1024
+
+
+@dataclass(frozen=True)
+class WebResponse:
+    status: int = 200
+    text: str = ""
+    content_type: str = "text/plain"
+    location: str | None = None  # with a 3xx status: where to go (may be relative)
+
+
+@dataclass(frozen=True)
+class WebRoute:
+    method: str  # GET or POST
+    path: str  # ``/pay/{token}``: placeholders arrive in ``WebRequest.params``
+    handler: Callable[[WebRequest], Awaitable[WebResponse]]
+
+
+@dataclass(frozen=True)
+class CheckoutView:
+    """An order as a checkout page shows it, in the student's language."""
+
+    order: Order
+    school: str
+    title: str  # the offer's
+    price: str  # formatted for ``language``
+    language: str
+
+
+class PaymentDesk(Protocol):
+    """What a gateway's web routes may ask of the platform."""
+
+    default_language: str  # the school's, for pages with no order behind them
+
+    async def checkout(self, token: str) -> CheckoutView | None:
+        """The order behind ``token`` as its checkout page shows it; None if there is none."""
+        ...
+
+    async def settle(self, notification: PaymentNotice | PaymentReturned) -> str:
+        """Record what the gateway reported, once, through the core's one payment path, and
+        return the outcome (``core.services.payments.Outcome`` / ``Returned`` value). Raises
+        UnknownOrder for a notice naming no order here."""
+        ...
+
+    def refused(self, gateway: str, reason: str, request: WebRequest) -> None:
+        """A notification was refused (forged, malformed): logged and counted."""
+        ...
+
+
+class PaymentGateway(Protocol):
+    """A way to take money. ``checkout_url`` is what the student is given to pay: a page of
+    the gateway, or None when the gateway is paid inside the chat (``in_chat``: the
+    messenger shows an invoice and reports the payment as an update). ``routes`` are its
+    web routes (checkout pages, webhooks), collected by the web app."""
+
+    name: str  # stored with each payment: ``(gateway, gateway_payment_id)`` is unique
+    in_chat: bool
+
+    def checkout_url(self, order: Order) -> str | None: ...
+
+    def routes(self, desk: PaymentDesk) -> Sequence[WebRoute]: ...
+
+
+@runtime_checkable
+class Refunder(Protocol):
+    """A gateway that gives a payment back when staff ask (``/refund``)."""
+
+    name: str
+
+    def refundable(self, payment: Payment) -> bool:
+        """Can this payment be given back through the gateway (Telegram: only Stars)?"""
+        ...
+
+    async def refund(self, payment: Payment) -> None:
+        """Give ``payment`` back in full. A refund already made counts as done (a repeat
+        after a crash must not fail); raises on any other failure, nothing recorded."""
+        ...
+
+
 @dataclass(frozen=True)
 class ChargeResult:
     succeeded: bool
@@ -331,6 +459,18 @@ class Charger(Protocol):
     async def charge(self, method: str, amount: int, currency: str, key: str) -> ChargeResult:
         """Charge ``method`` once per ``key``: a repeated key returns the first charge's
         result and moves no money. Raises on a transport error (nothing known)."""
+        ...
+
+
+class InChatPaymentsApi(Protocol):
+    """The messenger that takes payments in the chat (Telegram), as its gateway reaches it."""
+
+    async def refund(self, payment: Payment) -> None:
+        """Give back a payment made in the chat (Stars); one already given back is done."""
+        ...
+
+    async def set_star_subscription(self, user_id: str, charge_id: str, on: bool) -> None:
+        """Stop (``on`` False) or restart the messenger's charging of a subscription."""
         ...
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from core.models import PaymentStatus
+from core.models import Payment, PaymentStatus
 from core.money import Money
+from core.ports import Refunder
 from core.school import pick
 from core.services import groups, payments
 from flows import start
 from flows.engine import Context, Reply, Stale, parse_id
-from flows.payments import GATEWAY
 from flows.ui import Screen, screen
 
 
@@ -17,8 +17,9 @@ def is_admin(ctx: Context) -> bool:
 
 
 async def refund(ctx: Context, arg: str) -> Reply:
-    """``/refund ORDER``: give back every Telegram Stars payment of the order and withdraw
-    the access it gave (a payment that granted nothing is simply returned)."""
+    """``/refund ORDER``: give back every payment of the order through the gateway that took
+    it, and withdraw the access it gave (a payment that granted nothing is simply returned).
+    Only when every such payment's gateway can give it back from here (Telegram: Stars)."""
     if not is_admin(ctx):
         return await start.unknown_text(ctx, arg)
     t = ctx.t
@@ -34,23 +35,33 @@ async def refund(ctx: Context, arg: str) -> Reply:
     granted_nothing = any(p.refund_reason for p in taken)
     if granted_nothing:  # return only what granted nothing; the access stays
         taken = [p for p in taken if p.refund_reason]
-    stars = [p for p in taken if p.gateway == GATEWAY and p.currency == "XTR"]
     if not taken:
         return Reply(screen(t("admin_refund_not_paid", id=order.id, status=order.status.value)))
-    if len(stars) < len(taken) or ctx.refunds is None or ctx.uow_factory is None:
+    through = [(p, g) for p in taken
+               if isinstance(g := ctx.gateways.get(p.gateway), Refunder) and g.refundable(p)]
+    if len(through) < len(taken) or ctx.uow_factory is None:
         return Reply(screen(t("admin_refund_unsupported", id=order.id)))
     if not granted_nothing and not await payments.refundable(ctx.uow, order):
         return Reply(screen(t("admin_refund_tangled", id=order.id)))
-    give_back, uow_factory, now = ctx.refunds, ctx.uow_factory, ctx.now
+    uow_factory, now = ctx.uow_factory, ctx.now
 
     async def after() -> Screen:
-        for payment in stars:
-            await payments.refund_through(uow_factory, give_back, payment, now)
-        total = Money(sum(p.amount for p in stars), "XTR").format(t.language)
+        for payment, gateway in through:
+            await payments.refund_through(uow_factory, gateway.refund, payment, now)
+        total = _amounts([p for p, _ in through], t.language)
         return screen(t("admin_refunded_extra" if granted_nothing else "admin_refunded",
                         id=order.id, amount=total))
 
     return Reply(None, after=after)
+
+
+def _amounts(paid: list[Payment], language: str) -> str:
+    """``250 ⭐``; ``49 EUR + 250 ⭐`` for payments in several currencies."""
+    totals: dict[str, int] = {}
+    for payment in paid:
+        totals[payment.currency] = totals.get(payment.currency, 0) + payment.amount
+    return " + ".join(Money(amount, currency).format(language)
+                      for currency, amount in totals.items())
 
 
 REFUNDS_SHOWN = 30

@@ -14,8 +14,15 @@ from typing import Protocol, runtime_checkable
 import orjson
 
 from core import errors
-from core.models import ChatState, Identity, Payment, User
-from core.ports import Clock, Notifier, TransactionConflict, UnitOfWork, UnitOfWorkFactory
+from core.models import ChatState, Identity, User
+from core.ports import (
+    Clock,
+    Notifier,
+    PaymentGateway,
+    TransactionConflict,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from core.school import School
 from core.services import users
 from flows.channel import (
@@ -80,7 +87,8 @@ class Context:
     incoming: Incoming
     checkout_url: CheckoutUrl
     capabilities: Capabilities = Capabilities()
-    refunds: Refunds | None = None
+    # The school's payment gateways by name (``/refund`` asks the one a payment came from).
+    gateways: Mapping[str, PaymentGateway] = field(default_factory=dict)
     uow_factory: UnitOfWorkFactory | None = None  # for work after the commit
     queued: bool = False  # messages were recorded in the outbox: wake the dispatcher
     # A fresh personal link into a paid group for a purchase: (url, expiry) or None.
@@ -109,8 +117,6 @@ GROUP_KINDS = frozenset({IncomingKind.MEMBER, IncomingKind.JOIN_REQUEST, Incomin
 LIMITED_KINDS = frozenset({IncomingKind.ACTION, IncomingKind.TEXT})
 # Money moved: a failure to record it is raised, so the messenger delivers it again.
 MONEY_KINDS = frozenset({IncomingKind.PAYMENT, IncomingKind.REFUNDED})
-# Gives a payment back through the gateway that took it (Telegram Stars: refundStarPayment).
-Refunds = Callable[[Payment], Awaitable[None]]
 
 
 @dataclass
@@ -166,7 +172,7 @@ class FlowEngine:
         channels: dict[str, Channel],
         checkout_url: CheckoutUrl,
         notifier: Notifier | None = None,
-        refunds: Refunds | None = None,
+        gateways: Mapping[str, PaymentGateway] | None = None,
         groups: Callable[[Incoming], Awaitable[None]] | None = None,
         group_links: GroupLinks | None = None,
         metrics: Metrics | None = None,
@@ -182,7 +188,7 @@ class FlowEngine:
         self.channels = channels
         self.checkout_url = checkout_url
         self.notifier = notifier
-        self.refunds = refunds
+        self.gateways = dict(gateways or {})
         # Paid groups (flows.groups.GroupKeeper): their updates, and personal links.
         self.groups = groups
         self.group_links = group_links
@@ -296,7 +302,7 @@ class FlowEngine:
                 incoming=incoming,
                 checkout_url=self.checkout_url,
                 capabilities=self._capabilities(incoming),
-                refunds=self.refunds,
+                gateways=self.gateways,
                 uow_factory=self.uow_factory,
                 group_links=self.group_links,
                 star_subscriptions=self.star_subscriptions,

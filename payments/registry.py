@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 
-from core.ports import Clock
-from payments.base import PaymentGateway
+from core.ports import Clock, InChatPaymentsApi, PaymentGateway
 
 
 @dataclass(frozen=True)
@@ -20,6 +19,9 @@ class GatewayContext:
     base_url: str  # where its pages are reached (the sandbox's sit under /sandbox)
     clock: Clock
     secret: bytes  # signs what the platform hands out and gets back (SECRET_KEY, or random)
+    # The messengers running, by name: a gateway that takes money inside a chat works
+    # through its messenger's payments API.
+    messengers: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,22 @@ def build_test_gateway(settings: TestGatewaySettings,
     return TestGateway(context.secret, context.base_url, context.clock)
 
 
+class TelegramPaymentsSettings(BaseModel):
+    """Nothing of its own: Stars need no setup, and the provider token for cards in the chat
+    (TELEGRAM_PROVIDER_TOKEN) is the Telegram messenger's, which sends the invoices."""
+
+
+def build_telegram_gateway(_settings: TelegramPaymentsSettings,
+                           context: GatewayContext) -> PaymentGateway | None:
+    api: InChatPaymentsApi | None = context.messengers.get("telegram")
+    if api is None or not callable(getattr(api, "refund", None)):
+        return None
+    from payments.telegram import TelegramGateway
+
+    return TelegramGateway(api)
+
+
 GATEWAYS: tuple[GatewayEntry, ...] = (
     GatewayEntry("test", TestGatewaySettings, build_test_gateway),
+    GatewayEntry("telegram", TelegramPaymentsSettings, build_telegram_gateway),
 )

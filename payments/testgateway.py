@@ -4,20 +4,27 @@ The page is a form whose fields (order, payment id, amount, outcome) are signed 
 platform's secret; submitting it is this gateway's webhook, handled by the same code path as
 any real gateway's: a forged or altered form is refused and changes nothing. The payment id
 is fixed per order, so pressing Pay twice (or replaying the form) is one payment. A form is
-good for ``FORM_TTL`` after the page was opened; an older one asks for the page again."""
+good for ``FORM_TTL`` after the page was opened; an older one asks for the page again.
+The pages are this gateway's web routes (``payments.testgateway_page``)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from urllib.parse import parse_qsl
 
 from core.models import Order
-from core.ports import ChargeResult, Clock
-from core.services.payments import PaymentNotice
-from payments.base import InvalidNotification
+from core.ports import (
+    ChargeResult,
+    Clock,
+    InvalidNotification,
+    PaymentDesk,
+    PaymentNotice,
+    WebRoute,
+)
+from payments.testgateway_page import CheckoutPages
 
 NAME = "test"
 OUTCOMES = ("pay", "decline")
@@ -30,7 +37,11 @@ FAILING = "_fails"
 
 
 class TestGateway:
+    """A ``PaymentGateway`` paid on its own checkout page, and a ``Charger`` of the cards
+    saved there; it gives nothing back from the bot (no ``Refunder``)."""
+
     name = NAME
+    in_chat = False
     __test__ = False  # not a pytest test class
 
     def __init__(self, secret: bytes, base_url: str, clock: Clock) -> None:
@@ -53,6 +64,10 @@ class TestGateway:
 
     def checkout_url(self, order: Order) -> str:
         return f"{self.base_url}/pay/{order.token}"
+
+    def routes(self, desk: PaymentDesk) -> Sequence[WebRoute]:
+        """The checkout page, its result page, and the form's webhook."""
+        return CheckoutPages(self, desk).routes()
 
     def payment_id(self, order: Order, outcome: str) -> str:
         digest = hmac.new(self._secret, f"id|{order.token}|{outcome}".encode(), hashlib.sha256)
@@ -93,7 +108,7 @@ class TestGateway:
         saved = self.card_for(fields["order"], failing=outcome == "pay_save_failing") \
             if outcome in SAVE_OUTCOMES else None
         return PaymentNotice(
-            gateway=NAME,
+            gateway=self.name,
             gateway_payment_id=fields["payment_id"],
             order_token=fields["order"],
             amount=int(fields["amount"]),

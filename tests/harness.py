@@ -9,12 +9,13 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from aiohttp.test_utils import TestServer
 
-from app.bootstrap import build_platform
+from app.bootstrap import build_platform, configured_gateways
 from app.settings import Settings
 from bots.console import ConsoleChat, ConsoleMessenger
 from core.clock import FakeClock
 from core.ports import UnitOfWorkFactory
 from core.school import School
+from payments.telegram import TelegramGateway
 from web.app import add_home
 
 
@@ -43,17 +44,30 @@ def checkout_forms(html: str, page_url: str) -> dict[str, dict]:
     }
 
 
+class InChatPayments:
+    """Telegram's payments API as the Telegram gateway sees it, over a test's ``refunds``."""
+
+    def __init__(self, refunds) -> None:
+        self.refund = refunds
+
+    async def set_star_subscription(self, user_id: str, charge_id: str, on: bool) -> None:
+        raise AssertionError("a console chat has no Stars subscriptions to switch")
+
+
 class Harness:
     def __init__(self, uow_factory: UnitOfWorkFactory, school: School, clock: FakeClock,
                  invoices: frozenset[str] = frozenset(), refunds=None,
-                 test_payments: bool = True):
+                 test_payments: bool = True, gateways: dict | None = None):
         self.clock = clock
         self.console = ConsoleMessenger(invoices=invoices)
         self.settings = Settings(_env_file=None, secret_key="s" * 32, port=8080,
                                  test_payments=test_payments)
         self.platform = build_platform(
             self.settings, school, uow_factory, clock, channels={"console": self.console},
-            refunds=refunds,
+            gateways={**configured_gateways(self.settings, clock),
+                      **(gateways or {}),
+                      **({"telegram": TelegramGateway(InChatPayments(refunds))} if refunds
+                         else {})},
         )
         add_home(self.platform.app)
         self.uow_factory = uow_factory

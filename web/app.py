@@ -1,5 +1,5 @@
-"""The aiohttp application: health, checkout pages and payment webhooks. Messenger webhooks
-and the sandbox add their routes to the same app."""
+"""The aiohttp application: health, metrics, and the routes of the payment gateways (checkout
+pages, webhooks). Messenger webhooks and the sandbox add their routes to the same app."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from html import escape
 from aiohttp import web
 
 from observability.metrics import CONTENT_TYPE
-from web.checkout import checkout_page, page, result_page
 from web.deps import DEPS, Deps
-from web.payment_webhooks import payment_webhook
+from web.gateway_routes import add_gateway_routes
+from web.page import page
+from web.payment_desk import Desk
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,5 @@ def make_app(deps: Deps) -> web.Application:
     app[DEPS] = deps
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
-    app.router.add_get("/pay/{token}", checkout_page)
-    app.router.add_get("/pay/{token}/done", result_page)
-    app.router.add_post("/payments/{gateway}/webhook", payment_webhook)
+    add_gateway_routes(app, deps.gateways, Desk(deps))
     return app

@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from core.ports import Clock, Notifier, UnitOfWorkFactory
+from core.ports import Clock, Notifier, PaymentGateway, UnitOfWorkFactory
 from core.school import School
 from observability.metrics import Metrics
-from payments.base import PaymentGateway
 
 
 @dataclass

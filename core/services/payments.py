@@ -11,14 +11,13 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from core import errors, notices
 from core.models import Order, OrderStatus, Payment, PaymentStatus
 from core.periods import Period
-from core.ports import UnitOfWork, UnitOfWorkFactory
+from core.ports import PaymentNotice, UnitOfWork, UnitOfWorkFactory
 from core.school import School
 from core.services import access, catalog, upcoming
 from core.services.outbox import enqueue
@@ -29,19 +28,6 @@ PAYABLE = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_PAID})
 EXTRA = "extra"  # the order was already settled, or it gives nothing the student lacks
 UNDERPAID = "underpaid"  # less than the price: no access
 WRONG_CURRENCY = "currency"  # not the order's currency: it cannot count towards the price
-
-
-@dataclass(frozen=True)
-class PaymentNotice:
-    """A gateway's word that money moved (or did not), already authenticated by the gateway."""
-
-    gateway: str
-    gateway_payment_id: str
-    order_token: str
-    amount: int
-    currency: str
-    succeeded: bool = True
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 class Outcome(enum.StrEnum):

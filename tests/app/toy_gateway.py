@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Sequence
 
 import orjson
 from pydantic import BaseModel, SecretStr
 
 from core.models import Order
-from core.services.payments import PaymentNotice
-from payments.base import InvalidNotification
+from core.ports import InvalidNotification, PaymentDesk, PaymentNotice, WebRequest, WebRoute
 from payments.registry import GatewayContext
+from payments.webhook import notification_route
 
 NAME = "toy"
 
@@ -34,6 +34,7 @@ def sign(secret: bytes, body: bytes) -> str:
 
 class ToyGateway:
     name = NAME
+    in_chat = False  # paid on the provider's page
 
     def __init__(self, secret: bytes) -> None:
         self.secret = secret
@@ -41,8 +42,13 @@ class ToyGateway:
     def checkout_url(self, order: Order) -> str:
         return f"https://pay.toy.example/{order.token}?amount={order.amount}&cur={order.currency}"
 
-    def parse_notification(self, body: bytes, headers: Mapping[str, str]) -> PaymentNotice:
-        if not hmac.compare_digest(headers.get("X-Toy-Signature", ""), sign(self.secret, body)):
+    def routes(self, desk: PaymentDesk) -> Sequence[WebRoute]:
+        return [notification_route(NAME, self.read, desk)]
+
+    async def read(self, request: WebRequest) -> PaymentNotice:
+        body = request.body
+        if not hmac.compare_digest(request.headers.get("X-Toy-Signature", ""),
+                                   sign(self.secret, body)):
             raise InvalidNotification("bad signature")
         fields = orjson.loads(body)
         return PaymentNotice(NAME, fields["id"], fields["order"], int(fields["amount"]),

@@ -9,7 +9,7 @@ import pytest
 
 from core.clock import FakeClock
 from core.models import Order
-from payments.base import InvalidNotification
+from core.ports import InvalidNotification
 from payments.testgateway import FORM_TTL, TestGateway
 
 ORDER = Order(id=7, token="tok", amount=4990, currency="EUR")

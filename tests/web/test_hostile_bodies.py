@@ -144,8 +144,7 @@ async def served(tmp_path, school, clock):
     messengers = configured_messengers(settings, school.default_language, school.name)
     assert set(messengers) == {"telegram", "vk", "viber"}
     # As run.py's serve() wires them.
-    platform = build_platform(settings, school, uow_factory, clock, channels=messengers,
-                              refunds=messengers["telegram"].refund)
+    platform = build_platform(settings, school, uow_factory, clock, channels=messengers)
     add_webhook_routes(platform.app, messengers)
     add_home(platform.app, "/sandbox/")
     sandbox, sandbox_engine = await open_sandbox(settings, school)

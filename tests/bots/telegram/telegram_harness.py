@@ -30,7 +30,7 @@ class TelegramHarness:
         )
         self.platform = build_platform(
             Settings(_env_file=None, secret_key="s" * 32), school, uow_factory, clock,
-            channels={"telegram": self.bot}, refunds=self.bot.refund,
+            channels={"telegram": self.bot},
         )
         self.server: TestServer | None = None
         if webhook:

@@ -1,4 +1,4 @@
-"""Wording of the checkout and result pages, per language."""
+"""Wording of the test gateway's checkout and result pages, per language."""
 
 TEXTS = {
     "en": {

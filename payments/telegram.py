@@ -1,0 +1,45 @@
+"""Telegram's payments: card invoices through a payment provider and Telegram Stars, including
+Stars subscriptions, all paid inside the chat. The messenger shows the invoice and reports
+the payment as an update (``flows.payments``); this gateway is what the platform asks of
+Telegram afterwards: give a Stars payment back, stop or restart a Stars subscription. It
+reaches Telegram through ``core.ports.InChatPaymentsApi``, which the Telegram adapter
+implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from core.models import Order, Payment
+from core.ports import InChatPaymentsApi, PaymentDesk, WebRoute
+
+NAME = "telegram"  # Telegram's charge ids are unique across Stars and card payments
+STARS = "XTR"
+
+
+class TelegramGateway:
+    """A ``PaymentGateway`` paid in the chat and a ``Refunder`` of Stars payments (the Bot
+    API gives back only Stars: a provider's card payment is refunded with the provider)."""
+
+    name = NAME
+    in_chat = True
+
+    def __init__(self, api: InChatPaymentsApi) -> None:
+        self.api = api
+
+    def checkout_url(self, order: Order) -> str | None:
+        return None  # the invoice is in the chat
+
+    def routes(self, desk: PaymentDesk) -> Sequence[WebRoute]:
+        return ()  # payments arrive as the bot's updates, not as webhooks of their own
+
+    def refundable(self, payment: Payment) -> bool:
+        return payment.currency == STARS and bool(payment.details.get("payer"))
+
+    async def refund(self, payment: Payment) -> None:
+        if not self.refundable(payment):
+            raise ValueError(f"payment {payment.gateway_payment_id} is not one in Stars")
+        await self.api.refund(payment)
+
+    async def set_star_subscription(self, user_id: str, charge_id: str, on: bool) -> None:
+        """Stop (``on`` False) or restart Telegram's charging of a Stars subscription."""
+        await self.api.set_star_subscription(user_id, charge_id, on)
