@@ -17,6 +17,7 @@ from core.clock import SystemClock
 from core.notices import GroupInvite
 from core.ports import Charger, Clock, PaymentGateway, UnitOfWorkFactory
 from core.school import School
+from core.services.payment_desk import Desk
 from flows.channel import GroupAdmin
 from flows.engine import FlowEngine
 from flows.groups import GroupKeeper
@@ -136,7 +137,8 @@ def build_platform(
         group_links=keeper.personal_link if group_admin is not None else None,
         metrics=metrics, titles=titles(settings.messenger_entries),
     )
-    app = make_app(Deps(uow_factory, clock, holder, gateways, dispatcher, metrics))
+    desk = Desk(uow_factory, clock, holder, dispatcher, metrics.payment)
+    app = make_app(Deps(uow_factory, clock, holder, gateways, dispatcher, metrics, desk))
     sweeps = sweep_table(holder, clock, uow_factory, keeper, chargers(gateways))
     return Platform(settings, holder, clock, uow_factory, gateways, channels, dispatcher, flows,
                     app, keeper, metrics, sweeps)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from core.ports import Clock, Notifier, PaymentGateway, UnitOfWorkFactory
+from core.ports import Clock, Notifier, PaymentDesk, PaymentGateway, UnitOfWorkFactory
 from core.school import School
 from observability.metrics import Metrics
 
@@ -20,6 +20,7 @@ class Deps:
     gateways: dict[str, PaymentGateway] = field(default_factory=dict)
     notifier: Notifier | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    desk: PaymentDesk | None = None  # what the gateways' routes settle through
 
 
 DEPS = web.AppKey("deps", Deps)
