@@ -232,7 +232,8 @@ async def test_a_school_that_takes_money_only_in_telegram(fake_telegram, uow_fac
     bot = TelegramMessenger(fake_telegram.token, api_url=fake_telegram.url)
     platform = build_platform(Settings(_env_file=None, test_payments=False), school,
                               uow_factory, clock, channels={"telegram": bot})
-    assert platform.gateways == {}
+    # No gateway with a checkout page: Telegram's own in-chat payments only.
+    assert {name: g.in_chat for name, g in platform.gateways.items()} == {"telegram": True}
     await bot.run(platform.flows.handle)
     try:
         anna = fake_telegram.user(520)
