@@ -19,9 +19,10 @@ def school():
 
 
 @pytest.fixture
-async def uow_factory(tmp_path):
-    """A fresh SQLite database (a copy of the migrated template) for a unit test."""
-    factory, engine = await make_uow_factory("sqlite", tmp_path)
+async def uow_factory(tmp_path_factory):
+    """A fresh SQLite database (a copy of the migrated template) for a unit test, in a folder
+    of its own (a test may make its own ``school.db`` in ``tmp_path``)."""
+    factory, engine = await make_uow_factory("sqlite", tmp_path_factory.mktemp("db"))
     yield factory
     await factory.close()
     await engine.dispose()
@@ -39,11 +40,11 @@ def _backend_param(name: str):
 
 
 @pytest.fixture(params=[_backend_param(b) for b in ("sqlite", "postgres")])
-async def db_uow_factory(request, tmp_path):
+async def db_uow_factory(request, tmp_path_factory):
     """The same unit of work on every storage backend (PostgreSQL with TEST_DATABASE_URL)."""
     if request.param == "postgres" and not postgres_url():
         pytest.skip("PostgreSQL: set TEST_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1/test")
-    factory, engine = await make_uow_factory(request.param, tmp_path)
+    factory, engine = await make_uow_factory(request.param, tmp_path_factory.mktemp("db"))
     yield factory
     await factory.close()
     await engine.dispose()
