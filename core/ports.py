@@ -1,5 +1,5 @@
-"""What the core needs from the outside. ``storage.memory`` and ``storage.repositories``
-implement the repositories; a contract test suite runs against both.
+"""What the core needs from the outside. ``storage.repositories`` implements the
+repositories; a contract test suite runs it on SQLite and PostgreSQL.
 
 Rules every implementation keeps:
 - repositories never commit; only ``UnitOfWork.commit`` does;

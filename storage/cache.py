@@ -20,6 +20,10 @@ row it took from the cache and compares: a row another process changed makes it 
 ``TransactionConflict`` before it writes anything. Every commit that changed cached rows
 tells the other processes (``storage.invalidation``: NOTIFY), which drop them; that keeps
 the cache fresh, the comparison keeps it safe (a notice may come after a decision).
+
+What is cached is declared per repository method (``CACHED``): which reads are answered from
+the cache under which key, which writes replace or drop which key. The other repositories
+are not cached: their calls go to the database.
 """
 
 from __future__ import annotations
@@ -27,15 +31,16 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from core.models import ChatState, Identity, Purchase, User
+from core.models import ChatState, Identity, User
 from core.ports import TransactionConflict
 from storage.invalidation import CHANNEL, report
-from storage.uow import SqlUnitOfWork
+from storage.uow import REPOSITORIES, SqlUnitOfWork
 
 Key = tuple[Hashable, ...]
 Load = Callable[[SqlUnitOfWork], Awaitable[Any]]
@@ -161,12 +166,9 @@ class CachedUnitOfWork:
 
     async def __aenter__(self) -> CachedUnitOfWork:
         self._entered = True
-        self.users = _Users(self, "users")
-        self.purchases = _Purchases(self, "purchases")
-        self.chat_states = _ChatStates(self, "chat_states")
-        for name in ("orders", "payments", "counters", "deliveries", "outbox", "memberships",
-                     "invite_links", "subscription_links", "renewals", "link_codes"):
-            setattr(self, name, _Deferred(self, name))
+        for name in REPOSITORIES:
+            cached = CACHED_REPOSITORIES.get(name)
+            setattr(self, name, cached(self, name) if cached else _Deferred(self, name))
         if not self._optimistic:
             await self.sql()
         return self
@@ -298,8 +300,84 @@ class CachedUnitOfWork:
         self._written.add(key)
 
 
+# --- what each cached repository's methods do to the cache ---------------------------------
+
+
+@dataclass(frozen=True)
+class Cached:
+    """A read answered from the cache, under ``key(*arguments)``."""
+
+    key: Callable[..., Key]
+
+
+@dataclass(frozen=True)
+class Uncached:
+    """A read that goes to the database (it opens the transaction)."""
+
+
+@dataclass(frozen=True)
+class Writes:
+    """A write. Afterwards ``key(*arguments)`` holds the entity passed (``keeps``) or is
+    dropped; no key: it only inserts a row that no cached read can have returned."""
+
+    key: Callable[..., Key] | None = None
+    keeps: bool = False
+
+
+@dataclass(frozen=True)
+class ByHand:
+    """Written out in the repository's class below."""
+
+
+Rule = Cached | Uncached | Writes | ByHand
+
+
+def _identity_key(identity: Identity) -> Key:
+    return ("identity", identity.messenger, identity.external_id)
+
+
+# Every method of a cached repository is declared here (a test walks the repositories): a
+# new write method cannot leave the cache wrong unnoticed.
+CACHED: dict[str, dict[str, Rule]] = {
+    "users": {
+        "get": Cached(lambda user_id: ("user", user_id)),
+        "identity": Cached(lambda messenger, external_id: ("identity", messenger, external_id)),
+        "by_referral_code": Uncached(),
+        "identity_by_id": Uncached(),
+        "identities": Uncached(),
+        "add": ByHand(),
+        "add_identity": ByHand(),
+        "update": Writes(lambda user: ("user", user.id), keeps=True),
+        "update_identity": Writes(_identity_key, keeps=True),
+        "record_seen": Writes(lambda messenger, external_id, at: ("identity", messenger,
+                                                                     external_id)),
+        "seen": ByHand(),
+        "record_seen_many": ByHand(),
+        "merge": ByHand(),
+    },
+    "purchases": {
+        "for_user": Cached(lambda user_id: ("purchases", user_id)),
+        "get": Uncached(),
+        "get_for_update": Uncached(),
+        "for_order": Uncached(),
+        "due_lessons": Uncached(),
+        "due_expiry": Uncached(),
+        "due_renewal": Uncached(),
+        "due_reminders": Uncached(),
+        "active_ids": Uncached(),
+        "add": Writes(lambda purchase: ("purchases", purchase.user_id)),
+        "update": Writes(lambda purchase: ("purchases", purchase.user_id)),
+    },
+    "chat_states": {
+        "get": Cached(lambda messenger, chat_id: ("chat", messenger, chat_id)),
+        "put": Writes(lambda state: ("chat", state.messenger, state.chat_id), keeps=True),
+    },
+}
+
+
 class _Deferred:
-    """A repository whose every call opens the transaction and goes to the database."""
+    """A repository the cache holds nothing of: every call opens the transaction and goes
+    to the database."""
 
     def __init__(self, uow: CachedUnitOfWork, name: str) -> None:
         self._uow = uow
@@ -313,7 +391,50 @@ class _Deferred:
         return call
 
 
-class _Users(_Deferred):
+class _CachedRepository:
+    """A repository whose methods do what ``CACHED`` declares; an undeclared one does not
+    exist."""
+
+    def __init__(self, uow: CachedUnitOfWork, name: str) -> None:
+        self._uow = uow
+        self._name = name
+        self._rules = CACHED[name]
+
+    def __getattr__(self, method: str) -> Callable[..., Awaitable[Any]]:
+        rule = self._rules.get(method)
+        if rule is None or isinstance(rule, ByHand):
+            raise AttributeError(f"{self._name}.{method} is not declared in storage.cache.CACHED")
+        call = self._call(method, rule)
+        setattr(self, method, call)  # built once per unit of work
+        return call
+
+    def _call(self, method: str, rule: Rule) -> Callable[..., Awaitable[Any]]:
+        uow, name = self._uow, self._name
+
+        def run(*args: Any, **kwargs: Any) -> Callable[[SqlUnitOfWork], Awaitable[Any]]:
+            return lambda sql: getattr(getattr(sql, name), method)(*args, **kwargs)
+
+        if isinstance(rule, Cached):
+            async def read(*args: Any, **kwargs: Any) -> Any:
+                return await uow.read(rule.key(*args, **kwargs), run(*args, **kwargs))
+
+            return read
+        if isinstance(rule, Writes) and rule.key is not None:
+            key = rule.key
+
+            async def write(*args: Any, **kwargs: Any) -> Any:
+                value = (args or tuple(kwargs.values()))[0] if rule.keeps else _GONE
+                return await uow.write(key(*args, **kwargs), value, run(*args, **kwargs))
+
+            return write
+
+        async def direct(*args: Any, **kwargs: Any) -> Any:
+            return await run(*args, **kwargs)(await uow.sql())
+
+        return direct
+
+
+class _Users(_CachedRepository):
     async def add(self, user: User) -> User:
         """A new student: cached as written, with no purchases yet, so that their first
         press after /start finds their rows here."""
@@ -323,31 +444,19 @@ class _Users(_Deferred):
         return added
 
     async def add_identity(self, identity: Identity) -> Identity:
-        return await self._uow.write_new(
-            lambda sql: sql.users.add_identity(identity),
-            lambda row: ("identity", row.messenger, row.external_id))
-
-    async def get(self, user_id: int) -> User | None:
-        return await self._uow.read(("user", user_id), lambda sql: sql.users.get(user_id))
-
-    async def update(self, user: User) -> None:
-        await self._uow.write(("user", user.id), user, lambda sql: sql.users.update(user))
-
-    async def identity(self, messenger: str, external_id: str) -> Identity | None:
-        return await self._uow.read(
-            ("identity", messenger, external_id),
-            lambda sql: sql.users.identity(messenger, external_id),
-        )
-
-    async def update_identity(self, identity: Identity) -> None:
-        await self._uow.write(
-            ("identity", identity.messenger, identity.external_id),
-            identity,
-            lambda sql: sql.users.update_identity(identity),
-        )
+        return await self._uow.write_new(lambda sql: sql.users.add_identity(identity),
+                                         _identity_key)
 
     async def seen(self, identity: Identity, at: datetime) -> None:
         await self._uow.seen(identity, at)
+
+    async def record_seen_many(self, seen: dict[tuple[str, str], datetime]) -> list[Identity]:
+        """``storage.seen``'s flush: the identities as they now stand are cached."""
+        sql = await self._uow.sql()
+        stored = await sql.users.record_seen_many(seen)
+        for identity in stored:
+            self._uow.refresh(_identity_key(identity), identity)
+        return stored
 
     async def merge(self, source_id: int, into_id: int) -> None:
         """Every cached row of either student may have changed owner."""
@@ -355,36 +464,14 @@ class _Users(_Deferred):
         moved = await sql.users.identities(source_id)
         await sql.users.merge(source_id, into_id)
         for identity in moved:
-            self._uow.forget(("identity", identity.messenger, identity.external_id))
+            self._uow.forget(_identity_key(identity))
         for user_id in (source_id, into_id):
             self._uow.forget(("user", user_id))
             self._uow.forget(("purchases", user_id))
 
 
-class _Purchases(_Deferred):
-    async def for_user(self, user_id: int) -> list[Purchase]:
-        return await self._uow.read(
-            ("purchases", user_id), lambda sql: sql.purchases.for_user(user_id)
-        )
-
-    async def add(self, purchase: Purchase) -> Purchase:
-        return await self._uow.write(
-            ("purchases", purchase.user_id), _GONE, lambda sql: sql.purchases.add(purchase)
-        )
-
-    async def update(self, purchase: Purchase) -> None:
-        await self._uow.write(
-            ("purchases", purchase.user_id), _GONE, lambda sql: sql.purchases.update(purchase)
-        )
-
-
-class _ChatStates(_Deferred):
-    async def get(self, messenger: str, chat_id: str) -> ChatState | None:
-        return await self._uow.read(
-            ("chat", messenger, chat_id), lambda sql: sql.chat_states.get(messenger, chat_id)
-        )
-
-    async def put(self, state: ChatState) -> None:
-        await self._uow.write(
-            ("chat", state.messenger, state.chat_id), state, lambda sql: sql.chat_states.put(state)
-        )
+CACHED_REPOSITORIES: dict[str, type[_CachedRepository]] = {
+    "users": _Users,
+    "purchases": _CachedRepository,
+    "chat_states": _CachedRepository,
+}

@@ -2,6 +2,9 @@
 
 They speak Core SQL through the unit of work's ``AsyncSession`` and hand out plain
 ``core.models`` dataclasses; ORM objects never leave this module. They never commit.
+
+Plain create, read by id and update are written once (``Adds``, ``Reads``, ``Updates`` over a
+repository's ``table`` and ``entity``); each repository keeps only its real queries.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from dataclasses import fields
 from datetime import datetime
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import (
     CursorResult,
@@ -110,11 +113,12 @@ def _entity(cls: type[E], row: Row[Any] | None) -> E | None:
     return entity
 
 
-def _entities(cls: type[E], rows: Any) -> list[E]:
-    return [_entity(cls, row) for row in rows]  # type: ignore[misc]
+class _SqlRepo(Generic[E]):
+    """A repository over ``table``, whose rows it hands out as ``entity``."""
 
+    table: ClassVar[Table]
+    entity: ClassVar[type]
 
-class _SqlRepo:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
@@ -122,61 +126,108 @@ class _SqlRepo:
     def _postgres(self) -> bool:
         return self._session.get_bind().dialect.name == "postgresql"
 
-    def _insert(self, table: Table) -> Any:
+    def _insert(self, table: Table | None = None) -> Any:
         """``INSERT`` of the session's dialect, which knows ``ON CONFLICT``."""
-        return (postgresql.insert if self._postgres else sqlite.insert)(table)
+        return (postgresql.insert if self._postgres else sqlite.insert)(
+            self.table if table is None else table)
 
-    async def _one(self, cls: type[E], query: Any) -> E | None:
-        return _entity(cls, (await self._session.execute(query)).first())
+    def _select(self, *where: Any) -> Any:
+        return select(self.table).where(*where)
 
-    async def _all(self, cls: type[E], query: Any) -> list[E]:
-        return _entities(cls, await self._session.execute(query))
+    def _claim(self, query: Any) -> Any:
+        """Rows a sweep takes: on PostgreSQL locked, skipping those another process holds."""
+        return query.with_for_update(skip_locked=True) if self._postgres else query
 
-    async def _add(self, table: Table, entity: Any) -> Any:
+    async def _one(self, query: Any, cls: type | None = None) -> Any:
+        return _entity(cls or self.entity, (await self._session.execute(query)).first())
+
+    async def _all(self, query: Any, cls: type | None = None) -> list[Any]:
+        cls = cls or self.entity
+        return [_entity(cls, row) for row in await self._session.execute(query)]
+
+    async def _add(self, entity: Any, table: Table | None = None) -> Any:
+        table = self.table if table is None else table
         query = table.insert().values(_values(entity, table)).returning(table.c.id)
         entity.id = (await self._session.execute(query)).scalar_one()
         return entity
+
+    async def _add_unless_exists(self, entity: Any, *key: str) -> bool:
+        """Insert unless a row with the same ``key`` exists; fills in ``id`` if it inserted."""
+        query = (
+            self._insert().values(_values(entity, self.table))
+            .on_conflict_do_nothing(index_elements=list(key))
+            .returning(self.table.c.id)
+        )
+        new_id = (await self._session.execute(query)).scalar_one_or_none()
+        if new_id is None:
+            return False
+        entity.id = new_id
+        return True
+
+    async def _by_id(self, row_id: int, table: Table | None = None,
+                     cls: type | None = None) -> Any:
+        table = self.table if table is None else table
+        return await self._one(select(table).where(table.c.id == row_id), cls)
 
     async def _count(self, query: Any) -> int:
         """Run an UPDATE; how many rows it changed."""
         result: CursorResult[Any] = await self._session.execute(query)  # type: ignore[assignment]
         return result.rowcount
 
-    async def _update(self, table: Table, row_id: int, values: dict[str, Any]) -> None:
+    async def _update(self, row_id: int, values: dict[str, Any], table: Table | None = None,
+                      ) -> None:
+        table = self.table if table is None else table
         query = update(table).where(table.c.id == row_id).values(values)
         if await self._count(query) != 1:
             raise LookupError(f"no row {row_id} in {table.name}")
 
 
-class SqlUsers(_SqlRepo):
-    async def add(self, user: User) -> User:
-        return await self._add(users, user)
+class Adds(_SqlRepo[E]):
+    async def add(self, entity: E) -> E:
+        return await self._add(entity)
 
-    async def get(self, user_id: int) -> User | None:
-        return await self._one(User, select(users).where(users.c.id == user_id))
 
-    async def update(self, user: User) -> None:
-        await self._update(users, user.id, _values(user, users))
+class Reads(_SqlRepo[E]):
+    async def get(self, row_id: int) -> E | None:
+        return await self._by_id(row_id)
+
+
+class ReadsForUpdate(Reads[E]):
+    async def get_for_update(self, row_id: int) -> E | None:
+        """The row, locked until the transaction ends (SQLite: its writes are serialized)."""
+        return await self._one(self._select(self.table.c.id == row_id).with_for_update())
+
+
+class Updates(_SqlRepo[E]):
+    async def update(self, entity: E) -> None:
+        await self._update(entity.id, _values(entity, self.table))  # type: ignore[attr-defined]
+
+
+class Crud(Adds[E], Reads[E], Updates[E]):
+    """Plain create, read by id and update."""
+
+
+class SqlUsers(Crud[User]):
+    table, entity = users, User
 
     async def by_referral_code(self, code: str) -> User | None:
         if not code:
             return None
-        return await self._one(User, select(users).where(users.c.referral_code == code))
+        return await self._one(self._select(users.c.referral_code == code))
 
     async def add_identity(self, identity: Identity) -> Identity:
-        return await self._add(identities, identity)
+        return await self._add(identity, identities)
 
     async def identity(self, messenger: str, external_id: str) -> Identity | None:
-        query = select(identities).where(
-            identities.c.messenger == messenger, identities.c.external_id == external_id
-        )
-        return await self._one(Identity, query)
+        c = identities.c
+        query = select(identities).where(c.messenger == messenger, c.external_id == external_id)
+        return await self._one(query, Identity)
 
     async def identity_by_id(self, identity_id: int) -> Identity | None:
-        return await self._one(Identity, select(identities).where(identities.c.id == identity_id))
+        return await self._by_id(identity_id, identities, Identity)
 
     async def update_identity(self, identity: Identity) -> None:
-        await self._update(identities, identity.id, _values(identity, identities))
+        await self._update(identity.id, _values(identity, identities), identities)
 
     async def seen(self, identity: Identity, at: datetime) -> None:
         await self.record_seen(identity.messenger, identity.external_id, at)
@@ -218,12 +269,12 @@ class SqlUsers(_SqlRepo):
         return found
 
     async def identities(self, user_id: int) -> list[Identity]:
+        c = identities.c
         query = (
-            select(identities)
-            .where(identities.c.user_id == user_id)
-            .order_by(identities.c.last_seen_at.desc().nulls_last(), identities.c.id.desc())
+            select(identities).where(c.user_id == user_id)
+            .order_by(c.last_seen_at.desc().nulls_last(), c.id.desc())
         )
-        return await self._all(Identity, query)
+        return await self._all(query, Identity)
 
     async def merge(self, source_id: int, into_id: int) -> None:
         d = deliveries.c
@@ -240,12 +291,11 @@ class SqlUsers(_SqlRepo):
             update(users).where(users.c.id == source_id).values(merged_into=into_id))
 
 
-class SqlLinkCodes(_SqlRepo):
-    async def add(self, code: LinkCode) -> LinkCode:
-        return await self._add(link_codes, code)
+class SqlLinkCodes(Adds[LinkCode]):
+    table, entity = link_codes, LinkCode
 
     async def by_code(self, code: str) -> LinkCode | None:
-        return await self._one(LinkCode, select(link_codes).where(link_codes.c.code == code))
+        return await self._one(self._select(link_codes.c.code == code))
 
     async def use(self, code_id: int, now: datetime) -> bool:
         c = link_codes.c
@@ -254,19 +304,11 @@ class SqlLinkCodes(_SqlRepo):
         ) == 1
 
 
-class SqlOrders(_SqlRepo):
-    async def add(self, order: Order) -> Order:
-        return await self._add(orders, order)
-
-    async def get(self, order_id: int) -> Order | None:
-        return await self._one(Order, select(orders).where(orders.c.id == order_id))
-
-    async def get_for_update(self, order_id: int) -> Order | None:
-        query = select(orders).where(orders.c.id == order_id).with_for_update()
-        return await self._one(Order, query)
+class SqlOrders(Adds[Order], ReadsForUpdate[Order]):
+    table, entity = orders, Order
 
     async def by_token(self, token: str) -> Order | None:
-        return await self._one(Order, select(orders).where(orders.c.token == token))
+        return await self._one(self._select(orders.c.token == token))
 
     async def transition(
         self,
@@ -289,79 +331,45 @@ class SqlOrders(_SqlRepo):
         return await self._count(query) == 1
 
     async def expired_unpaid(self, now: datetime, limit: int) -> list[Order]:
-        query = (
-            select(orders)
-            .where(orders.c.status == OrderStatus.NEW, orders.c.expires_at <= now)
-            .order_by(orders.c.id)
-            .limit(limit)
-        )
-        return await self._all(Order, query)
+        c = orders.c
+        query = self._select(c.status == OrderStatus.NEW, c.expires_at <= now)
+        return await self._all(query.order_by(c.id).limit(limit))
 
     async def for_user(self, user_id: int) -> list[Order]:
-        query = select(orders).where(orders.c.user_id == user_id).order_by(orders.c.id)
-        return await self._all(Order, query)
+        return await self._all(self._select(orders.c.user_id == user_id).order_by(orders.c.id))
 
 
-class SqlPayments(_SqlRepo):
+class SqlPayments(Updates[Payment]):
+    table, entity = payments, Payment
+
     async def add(self, payment: Payment) -> bool:
-        query = (
-            self._insert(payments)
-            .values(_values(payment, payments))
-            .on_conflict_do_nothing(index_elements=["gateway", "gateway_payment_id"])
-            .returning(payments.c.id)
-        )
-        new_id = (await self._session.execute(query)).scalar_one_or_none()
-        if new_id is None:
-            return False
-        payment.id = new_id
-        return True
+        return await self._add_unless_exists(payment, "gateway", "gateway_payment_id")
 
     async def get(self, gateway: str, gateway_payment_id: str) -> Payment | None:
-        query = select(payments).where(
-            payments.c.gateway == gateway, payments.c.gateway_payment_id == gateway_payment_id
-        )
-        return await self._one(Payment, query)
+        c = payments.c
+        return await self._one(
+            self._select(c.gateway == gateway, c.gateway_payment_id == gateway_payment_id))
 
     async def for_order(self, order_id: int) -> list[Payment]:
-        query = select(payments).where(payments.c.order_id == order_id).order_by(payments.c.id)
-        return await self._all(Payment, query)
-
-    async def update(self, payment: Payment) -> None:
-        await self._update(payments, payment.id, _values(payment, payments))
+        c = payments.c
+        return await self._all(self._select(c.order_id == order_id).order_by(c.id))
 
     async def to_refund(self, limit: int) -> list[Payment]:
         c = payments.c
-        query = (
-            select(payments)
-            .where(c.refund_reason.is_not(None), c.status == PaymentStatus.SUCCEEDED)
-            .order_by(c.created_at, c.id).limit(limit)
-        )
-        return await self._all(Payment, query)
+        query = self._select(c.refund_reason.is_not(None), c.status == PaymentStatus.SUCCEEDED)
+        return await self._all(query.order_by(c.created_at, c.id).limit(limit))
 
 
-class SqlPurchases(_SqlRepo):
-    async def add(self, purchase: Purchase) -> Purchase:
-        return await self._add(purchases, purchase)
-
-    async def get(self, purchase_id: int) -> Purchase | None:
-        return await self._one(Purchase, select(purchases).where(purchases.c.id == purchase_id))
-
-    async def get_for_update(self, purchase_id: int) -> Purchase | None:
-        query = select(purchases).where(purchases.c.id == purchase_id).with_for_update()
-        return await self._one(Purchase, query)
-
-    async def update(self, purchase: Purchase) -> None:
-        await self._update(purchases, purchase.id, _values(purchase, purchases))
+class SqlPurchases(Adds[Purchase], ReadsForUpdate[Purchase], Updates[Purchase]):
+    table, entity = purchases, Purchase
 
     async def for_user(self, user_id: int) -> list[Purchase]:
-        query = (
-            select(purchases).where(purchases.c.user_id == user_id).order_by(purchases.c.id.desc())
-        )
-        return await self._all(Purchase, query)
+        c = purchases.c
+        return await self._all(self._select(c.user_id == user_id).order_by(c.id.desc()))
 
     async def for_order(self, order_id: int) -> list[Purchase]:
-        query = select(purchases).where(purchases.c.order_id == order_id).order_by(purchases.c.id)
-        return await self._all(Purchase, query)
+        c = purchases.c
+        return await self._all(self._select(c.order_id == order_id).order_by(c.id))
 
     async def due_lessons(self, now: datetime, limit: int) -> list[Purchase]:
         return await self._due(purchases.c.next_lesson_at, now, limit)
@@ -375,40 +383,32 @@ class SqlPurchases(_SqlRepo):
 
     async def _due(self, column: Any, now: datetime, limit: int, *also: Any) -> list[Purchase]:
         query = (
-            select(purchases)
-            .where(purchases.c.status == PurchaseStatus.ACTIVE, column <= now, *also)
+            self._select(purchases.c.status == PurchaseStatus.ACTIVE, column <= now, *also)
             .order_by(column, purchases.c.id)
             .limit(limit)
         )
-        if self._postgres:
-            query = query.with_for_update(skip_locked=True)
-        return await self._all(Purchase, query)
+        return await self._all(self._claim(query))
 
     async def due_reminders(self, now: datetime, limit: int) -> list[Purchase]:
-        query = (
-            select(purchases).where(purchases.c.remind_at <= now)
-            .order_by(purchases.c.remind_at, purchases.c.id).limit(limit)
-        )
-        if self._postgres:
-            query = query.with_for_update(skip_locked=True)
-        return await self._all(Purchase, query)
+        c = purchases.c
+        query = self._select(c.remind_at <= now).order_by(c.remind_at, c.id).limit(limit)
+        return await self._all(self._claim(query))
 
     async def active_ids(self, after_id: int, limit: int) -> list[int]:
+        c = purchases.c
         query = (
-            select(purchases.c.id)
-            .where(purchases.c.status == PurchaseStatus.ACTIVE, purchases.c.id > after_id)
-            .order_by(purchases.c.id)
-            .limit(limit)
+            select(c.id).where(c.status == PurchaseStatus.ACTIVE, c.id > after_id)
+            .order_by(c.id).limit(limit)
         )
         return list((await self._session.scalars(query)).all())
 
 
-class SqlCounters(_SqlRepo):
+class SqlCounters(_SqlRepo[None]):
+    table = counters
+
     async def take(self, key: str, limit: int | None) -> bool:
         await self._session.execute(
-            self._insert(counters)
-            .values(key=key, used=0)
-            .on_conflict_do_nothing(index_elements=["key"])
+            self._insert().values(key=key, used=0).on_conflict_do_nothing(index_elements=["key"])
         )
         condition = [counters.c.key == key]
         if limit is not None:
@@ -425,7 +425,7 @@ class SqlCounters(_SqlRepo):
 
     async def force_take(self, key: str) -> None:
         await self._session.execute(
-            self._insert(counters)
+            self._insert()
             .values(key=key, used=1)
             .on_conflict_do_update(index_elements=["key"], set_={"used": counters.c.used + 1})
         )
@@ -435,46 +435,34 @@ class SqlCounters(_SqlRepo):
         return (await self._session.scalar(query)) or 0
 
 
-class SqlDeliveries(_SqlRepo):
+class SqlDeliveries(_SqlRepo[None]):
+    table = deliveries
+
     async def add_if_absent(
         self, user_id: int, course: str, lesson: str, purchase_id: int, at: datetime
     ) -> bool:
         query = (
-            self._insert(deliveries)
-            .values(
-                user_id=user_id,
-                course=course,
-                lesson=lesson,
-                purchase_id=purchase_id,
-                delivered_at=at,
-            )
+            self._insert()
+            .values(user_id=user_id, course=course, lesson=lesson, purchase_id=purchase_id,
+                    delivered_at=at)
             .on_conflict_do_nothing(index_elements=["user_id", "course", "lesson"])
             .returning(deliveries.c.id)
         )
         return (await self._session.execute(query)).scalar_one_or_none() is not None
 
     async def delivered(self, user_id: int, course: str) -> set[str]:
-        query = select(deliveries.c.lesson).where(
-            deliveries.c.user_id == user_id, deliveries.c.course == course
-        )
+        c = deliveries.c
+        query = select(c.lesson).where(c.user_id == user_id, c.course == course)
         return set((await self._session.scalars(query)).all())
 
 
-class SqlOutbox(_SqlRepo):
+class SqlOutbox(Reads[OutboxMessage]):
+    table, entity = outbox, OutboxMessage
+
     async def add(self, message: OutboxMessage) -> bool:
         if message.due_at is None:
             message.due_at = message.created_at
-        query = (
-            self._insert(outbox)
-            .values(_values(message, outbox))
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(outbox.c.id)
-        )
-        new_id = (await self._session.execute(query)).scalar_one_or_none()
-        if new_id is None:
-            return False
-        message.id = new_id
-        return True
+        return await self._add_unless_exists(message, "dedupe_key")
 
     async def claim(self, now: datetime, stale_before: datetime, limit: int) -> list[OutboxMessage]:
         c = outbox.c
@@ -483,9 +471,7 @@ class SqlOutbox(_SqlRepo):
             and_(c.status == OutboxStatus.SENDING, c.claimed_at < stale_before),
         )
         query = select(c.id).where(claimable).order_by(c.id).limit(limit)
-        if self._postgres:
-            query = query.with_for_update(skip_locked=True)
-        ids = list((await self._session.scalars(query)).all())
+        ids = list((await self._session.scalars(self._claim(query))).all())
         if not ids:
             return []
         await self._session.execute(
@@ -493,25 +479,21 @@ class SqlOutbox(_SqlRepo):
             .where(c.id.in_(ids))
             .values(status=OutboxStatus.SENDING, attempts=c.attempts + 1, claimed_at=now)
         )
-        return await self._all(OutboxMessage, select(outbox).where(c.id.in_(ids)).order_by(c.id))
-
-    async def get(self, message_id: int) -> OutboxMessage | None:
-        return await self._one(OutboxMessage, select(outbox).where(outbox.c.id == message_id))
+        return await self._all(self._select(c.id.in_(ids)).order_by(c.id))
 
     async def mark_sent(self, message_id: int, identity_id: int | None, at: datetime) -> None:
         values = {"status": OutboxStatus.SENT, "identity_id": identity_id, "sent_at": at}
-        await self._update(outbox, message_id, values)
+        await self._update(message_id, values)
 
     async def mark_retry(self, message_id: int, due_at: datetime, error: str) -> None:
         values = {"status": OutboxStatus.PENDING, "due_at": due_at, "error": error}
-        await self._update(outbox, message_id, values)
+        await self._update(message_id, values)
 
     async def mark_failed(self, message_id: int, error: str) -> None:
-        await self._update(outbox, message_id, {"status": OutboxStatus.FAILED, "error": error})
+        await self._update(message_id, {"status": OutboxStatus.FAILED, "error": error})
 
     async def for_user(self, user_id: int) -> list[OutboxMessage]:
-        query = select(outbox).where(outbox.c.user_id == user_id).order_by(outbox.c.id)
-        return await self._all(OutboxMessage, query)
+        return await self._all(self._select(outbox.c.user_id == user_id).order_by(outbox.c.id))
 
     async def backlog(self, now: datetime) -> int:
         c = outbox.c
@@ -519,15 +501,15 @@ class SqlOutbox(_SqlRepo):
         return (await self._session.execute(select(func.count()).where(due))).scalar_one()
 
 
-class SqlChatStates(_SqlRepo):
+class SqlChatStates(_SqlRepo[ChatState]):
+    table, entity = chat_states, ChatState
+
     async def get(self, messenger: str, chat_id: str) -> ChatState | None:
-        query = select(chat_states).where(
-            chat_states.c.messenger == messenger, chat_states.c.chat_id == chat_id
-        )
-        return await self._one(ChatState, query)
+        c = chat_states.c
+        return await self._one(self._select(c.messenger == messenger, c.chat_id == chat_id))
 
     async def put(self, state: ChatState) -> None:
-        insert = self._insert(chat_states).values(_values(state, chat_states))
+        insert = self._insert().values(_values(state, chat_states))
         await self._session.execute(
             insert.on_conflict_do_update(
                 index_elements=["messenger", "chat_id"],
@@ -536,16 +518,17 @@ class SqlChatStates(_SqlRepo):
         )
 
 
-class SqlMemberships(_SqlRepo):
+class SqlMemberships(_SqlRepo[Membership]):
+    table, entity = memberships, Membership
+
     async def get(self, chat_id: int, external_id: str) -> Membership | None:
-        query = select(memberships).where(
-            memberships.c.chat_id == chat_id, memberships.c.external_id == external_id)
-        return await self._one(Membership, query)
+        c = memberships.c
+        return await self._one(self._select(c.chat_id == chat_id, c.external_id == external_id))
 
     async def put(self, membership: Membership) -> Membership:
         values = _values(membership, memberships)
         values.pop("id", None)
-        insert = self._insert(memberships).values(values)
+        insert = self._insert().values(values)
         query = insert.on_conflict_do_update(
             index_elements=["chat_id", "external_id"],
             set_={name: insert.excluded[name] for name in values
@@ -555,91 +538,65 @@ class SqlMemberships(_SqlRepo):
         return membership
 
     async def of_chat(self, chat_id: int) -> list[Membership]:
-        query = select(memberships).where(memberships.c.chat_id == chat_id).order_by(
-            memberships.c.id)
-        return await self._all(Membership, query)
+        c = memberships.c
+        return await self._all(self._select(c.chat_id == chat_id).order_by(c.id))
 
     async def of_accounts(self, external_ids: list[str]) -> list[Membership]:
         if not external_ids:
             return []
-        query = select(memberships).where(memberships.c.external_id.in_(external_ids))
-        return await self._all(Membership, query.order_by(memberships.c.id))
+        c = memberships.c
+        return await self._all(self._select(c.external_id.in_(external_ids)).order_by(c.id))
 
     async def due(self, now: datetime, limit: int) -> list[Membership]:
-        query = (
-            select(memberships)
-            .where(memberships.c.check_at <= now)
-            .order_by(memberships.c.check_at, memberships.c.id)
-            .limit(limit)
-        )
-        if self._postgres:
-            query = query.with_for_update(skip_locked=True)
-        return await self._all(Membership, query)
+        c = memberships.c
+        query = self._select(c.check_at <= now).order_by(c.check_at, c.id).limit(limit)
+        return await self._all(self._claim(query))
 
 
-class SqlInviteLinks(_SqlRepo):
-    async def add(self, link: InviteLink) -> InviteLink:
-        return await self._add(invite_links, link)
+class SqlInviteLinks(Adds[InviteLink], Updates[InviteLink]):
+    table, entity = invite_links, InviteLink
 
     async def by_url(self, url: str) -> InviteLink | None:
-        return await self._one(InviteLink, select(invite_links).where(invite_links.c.url == url))
+        return await self._one(self._select(invite_links.c.url == url))
 
     async def open_for(self, purchase_id: int, group: str) -> list[InviteLink]:
-        query = select(invite_links).where(
-            invite_links.c.purchase_id == purchase_id, invite_links.c.group == group,
-            invite_links.c.used_at.is_(None), invite_links.c.revoked_at.is_(None),
-        ).order_by(invite_links.c.id)
-        return await self._all(InviteLink, query)
-
-    async def update(self, link: InviteLink) -> None:
-        await self._update(invite_links, link.id, _values(link, invite_links))
+        c = invite_links.c
+        query = self._select(c.purchase_id == purchase_id, c.group == group,
+                             c.used_at.is_(None), c.revoked_at.is_(None))
+        return await self._all(query.order_by(c.id))
 
 
-class SqlSubscriptionLinks(_SqlRepo):
-    async def add(self, link: SubscriptionLink) -> SubscriptionLink:
-        return await self._add(subscription_links, link)
+class SqlSubscriptionLinks(Adds[SubscriptionLink], Updates[SubscriptionLink]):
+    table, entity = subscription_links, SubscriptionLink
 
     async def current(self, group: str, offer_code: str) -> SubscriptionLink | None:
         c = subscription_links.c
-        return await self._one(SubscriptionLink, select(subscription_links).where(
-            c.group == group, c.offer_code == offer_code, c.revoked_at.is_(None),
-        ).order_by(c.id.desc()).limit(1))
+        query = self._select(c.group == group, c.offer_code == offer_code, c.revoked_at.is_(None))
+        return await self._one(query.order_by(c.id.desc()).limit(1))
 
     async def by_url(self, url: str) -> SubscriptionLink | None:
-        return await self._one(SubscriptionLink, select(subscription_links).where(
-            subscription_links.c.url == url))
-
-    async def update(self, link: SubscriptionLink) -> None:
-        await self._update(subscription_links, link.id, _values(link, subscription_links))
+        return await self._one(self._select(subscription_links.c.url == url))
 
 
-class SqlRenewals(_SqlRepo):
-    async def add(self, renewal: Renewal) -> Renewal:
-        return await self._add(renewals, renewal)
-
-    async def get(self, renewal_id: int) -> Renewal | None:
-        return await self._one(Renewal, select(renewals).where(renewals.c.id == renewal_id))
+class SqlRenewals(Crud[Renewal]):
+    table, entity = renewals, Renewal
 
     async def for_period(self, purchase_id: int, period_end: datetime) -> Renewal | None:
-        return await self._one(Renewal, select(renewals).where(
-            renewals.c.purchase_id == purchase_id, renewals.c.period_end == period_end))
+        c = renewals.c
+        return await self._one(self._select(c.purchase_id == purchase_id,
+                                            c.period_end == period_end))
 
     async def for_purchase(self, purchase_id: int) -> list[Renewal]:
-        return await self._all(Renewal, select(renewals).where(
-            renewals.c.purchase_id == purchase_id).order_by(renewals.c.id))
+        c = renewals.c
+        return await self._all(self._select(c.purchase_id == purchase_id).order_by(c.id))
 
     async def for_order(self, order_id: int) -> Renewal | None:
-        return await self._one(Renewal, select(renewals).where(renewals.c.order_id == order_id))
-
-    async def update(self, renewal: Renewal) -> None:
-        await self._update(renewals, renewal.id, _values(renewal, renewals))
+        return await self._one(self._select(renewals.c.order_id == order_id))
 
     async def due(self, now: datetime, limit: int) -> list[Renewal]:
         c = renewals.c
         query = (
-            select(renewals).where(c.status == RenewalStatus.PENDING, c.due_at <= now)
+            self._select(c.status == RenewalStatus.PENDING, c.due_at <= now)
             .order_by(c.due_at, c.id).limit(limit)
         )
-        if self._postgres:
-            query = query.with_for_update(skip_locked=True)
-        return await self._all(Renewal, query)
+        return await self._all(self._claim(query))

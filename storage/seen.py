@@ -68,9 +68,7 @@ class SeenBuffer:
                 return
             try:
                 async with self._open_uow() as uow:
-                    sql = await uow.sql()
-                    for stored in await sql.users.record_seen_many(pending):
-                        uow.refresh(("identity", stored.messenger, stored.external_id), stored)
+                    await uow.users.record_seen_many(pending)
                     await uow.commit()
             except BaseException:
                 for key, at in pending.items():

@@ -1,34 +1,36 @@
-"""Ready-made storage for test suites: every backend, migrated and empty.
+"""Ready-made storage for test suites: SQLite and PostgreSQL, migrated and empty.
 
     factory, engine = await make_uow_factory(backend, tmp_path)
     try:
         async with factory() as uow: ...
     finally:
-        if engine is not None:
-            await engine.dispose()
+        await engine.dispose()
 
-PostgreSQL is used only when ``TEST_DATABASE_URL`` is set (for example
-``postgresql+asyncpg://postgres@127.0.0.1:5432/test``). Its ``public`` schema is wiped, or
-another ``schema`` when given: suites that may run at the same time as others on the same
-database should each use their own.
+SQLite databases are copies of one template file, migrated once per process: a copy costs a
+file copy where migrating costs alembic. PostgreSQL is used only when ``TEST_DATABASE_URL``
+is set (for example ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``). Its ``public``
+schema is wiped, or another ``schema`` when given: suites that may run at the same time as
+others on the same database should each use their own.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 from sqlalchemy import NullPool, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from core.ports import UnitOfWorkFactory
 from storage.engine import create_engine, session_factory
-from storage.factory import sql_uow_factory
-from storage.memory import MemoryStore, memory_uow_factory
+from storage.factory import SqlUnitsOfWork, sql_uow_factory
 from storage.migrate import migrate
 
-BACKENDS = ("memory", "sqlite", "postgres")
+BACKENDS = ("sqlite", "postgres")
+_template: Path | None = None  # the migrated SQLite database every test database copies
 
 
 def postgres_url() -> str | None:
@@ -36,20 +38,42 @@ def postgres_url() -> str | None:
 
 
 def available_backends() -> list[str]:
-    """``memory`` and ``sqlite`` always; ``postgres`` when ``TEST_DATABASE_URL`` is set."""
+    """``sqlite`` always; ``postgres`` when ``TEST_DATABASE_URL`` is set."""
     return [b for b in BACKENDS if b != "postgres" or postgres_url()]
 
 
-async def make_sqlite_uow_factory(tmp_path: Path) -> tuple[UnitOfWorkFactory, AsyncEngine]:
-    """A migrated SQLite file database in ``tmp_path``."""
-    engine = create_engine(f"sqlite+aiosqlite:///{Path(tmp_path) / 'school.db'}")
-    await migrate(engine)
+async def sqlite_template() -> Path:
+    """A migrated, empty SQLite database file, made on first use and removed at exit."""
+    global _template
+    if _template is None:
+        directory = Path(tempfile.mkdtemp(prefix="school-template-"))
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        engine = create_engine(f"sqlite+aiosqlite:///{directory / 'template.db'}")
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()  # the last connection out checkpoints the WAL into the file
+        _template = directory / "template.db"
+    return _template
+
+
+async def make_sqlite_uow_factory(
+    tmp_path: Path, fresh: bool = False
+) -> tuple[SqlUnitsOfWork, AsyncEngine]:
+    """A migrated SQLite file database in ``tmp_path``: a copy of the template, or migrated
+    there and then when ``fresh``."""
+    path = Path(tmp_path) / "school.db"
+    if not fresh:
+        shutil.copyfile(await sqlite_template(), path)
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    if fresh:
+        await migrate(engine)
     return sql_uow_factory(session_factory(engine)), engine
 
 
 async def make_postgres_uow_factory(
     url: str, schema: str = "public"
-) -> tuple[UnitOfWorkFactory, AsyncEngine]:
+) -> tuple[SqlUnitsOfWork, AsyncEngine]:
     """Wipes ``schema`` (alembic_version too) and migrates it; the engine works in it."""
     await reset_postgres(url, schema)
     engine = create_engine(url, connect_args={"server_settings": {"search_path": schema}})
@@ -84,10 +108,8 @@ async def _in_postgres(url: str, *statements: str) -> None:
 
 async def make_uow_factory(
     backend: str, tmp_path: Path, pg_schema: str = "public"
-) -> tuple[UnitOfWorkFactory, AsyncEngine | None]:
-    """``backend`` is one of ``BACKENDS``. The engine is None for ``memory``."""
-    if backend == "memory":
-        return memory_uow_factory(MemoryStore()), None
+) -> tuple[SqlUnitsOfWork, AsyncEngine]:
+    """``backend`` is one of ``BACKENDS``."""
     if backend == "sqlite":
         return await make_sqlite_uow_factory(tmp_path)
     if backend == "postgres":

@@ -23,6 +23,23 @@ from storage.repositories import (
     SqlUsers,
 )
 
+# The unit of work's repositories, by the name ``core.ports.UnitOfWork`` gives them.
+REPOSITORIES = {
+    "users": SqlUsers,
+    "orders": SqlOrders,
+    "payments": SqlPayments,
+    "purchases": SqlPurchases,
+    "counters": SqlCounters,
+    "deliveries": SqlDeliveries,
+    "outbox": SqlOutbox,
+    "chat_states": SqlChatStates,
+    "memberships": SqlMemberships,
+    "invite_links": SqlInviteLinks,
+    "subscription_links": SqlSubscriptionLinks,
+    "renewals": SqlRenewals,
+    "link_codes": SqlLinkCodes,
+}
+
 
 class SqlUnitOfWork:
     def __init__(
@@ -43,19 +60,8 @@ class SqlUnitOfWork:
             await self._writers.acquire()
             self._writers.owner = task  # type: ignore[attr-defined]
         session = self._session = self._session_factory()
-        self.users = SqlUsers(session)
-        self.orders = SqlOrders(session)
-        self.payments = SqlPayments(session)
-        self.purchases = SqlPurchases(session)
-        self.counters = SqlCounters(session)
-        self.deliveries = SqlDeliveries(session)
-        self.outbox = SqlOutbox(session)
-        self.chat_states = SqlChatStates(session)
-        self.memberships = SqlMemberships(session)
-        self.invite_links = SqlInviteLinks(session)
-        self.subscription_links = SqlSubscriptionLinks(session)
-        self.renewals = SqlRenewals(session)
-        self.link_codes = SqlLinkCodes(session)
+        for name, repository in REPOSITORIES.items():
+            setattr(self, name, repository(session))
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -5,7 +5,7 @@ from factories import START, make_school
 from harness import Harness
 
 from core.clock import FakeClock
-from storage.memory import MemoryStore, memory_uow_factory
+from storage.testing import make_uow_factory, postgres_url
 
 
 @pytest.fixture
@@ -19,13 +19,13 @@ def school():
 
 
 @pytest.fixture
-def store() -> MemoryStore:
-    return MemoryStore()
-
-
-@pytest.fixture
-def uow_factory(store):
-    return memory_uow_factory(store)
+async def uow_factory(tmp_path_factory):
+    """A fresh SQLite database (a copy of the migrated template) for a unit test, in a folder
+    of its own (a test may make its own ``school.db`` in ``tmp_path``)."""
+    factory, engine = await make_uow_factory("sqlite", tmp_path_factory.mktemp("db"))
+    yield factory
+    await factory.close()
+    await engine.dispose()
 
 
 @pytest.fixture
@@ -39,14 +39,12 @@ def _backend_param(name: str):
     return pytest.param(name, marks=marks, id=name)
 
 
-@pytest.fixture(params=[_backend_param(b) for b in ("memory", "sqlite", "postgres")])
-async def db_uow_factory(request, tmp_path):
+@pytest.fixture(params=[_backend_param(b) for b in ("sqlite", "postgres")])
+async def db_uow_factory(request, tmp_path_factory):
     """The same unit of work on every storage backend (PostgreSQL with TEST_DATABASE_URL)."""
-    from storage.testing import make_uow_factory, postgres_url
-
     if request.param == "postgres" and not postgres_url():
         pytest.skip("PostgreSQL: set TEST_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1/test")
-    factory, engine = await make_uow_factory(request.param, tmp_path)
+    factory, engine = await make_uow_factory(request.param, tmp_path_factory.mktemp("db"))
     yield factory
-    if engine is not None:
-        await engine.dispose()
+    await factory.close()
+    await engine.dispose()

@@ -13,7 +13,6 @@ from harness import Harness
 
 from core.clock import FakeClock
 from core.school_file import load_school
-from storage.memory import MemoryStore, memory_uow_factory
 
 ROOT = Path(__file__).resolve().parents[2]
 LANGUAGES = ["en", "ru", "fr"]
@@ -25,9 +24,9 @@ def _demo_school():
 
 
 @pytest.fixture
-async def demo():
+async def demo(uow_factory):
     """The demo school (school.example.yaml), as the sandbox runs it."""
-    async with Harness(memory_uow_factory(MemoryStore()), _demo_school(), FakeClock(START)) as h:
+    async with Harness(uow_factory, _demo_school(), FakeClock(START)) as h:
         yield h
 
 
@@ -69,9 +68,9 @@ async def test_a_lifetime_title_without_the_word_still_says_forever(harness):
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("make_school", [_demo_school, make_school], ids=["demo", "built-in"])
 async def test_help_names_the_buttons_as_they_are_and_the_support_contact_once(
-        make_school, language):
+        make_school, language, uow_factory):
     school = make_school()
-    async with Harness(memory_uow_factory(MemoryStore()), school, FakeClock(START)) as harness:
+    async with Harness(uow_factory, school, FakeClock(START)) as harness:
         chat = harness.chat(language=language)
         await chat.start()
         menu = {_bare(label) for label in chat.last.labels}

@@ -28,8 +28,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 async def uow_factory(backend: str, tmp_path) -> AsyncIterator[UnitOfWorkFactory]:
     factory, engine = await make_uow_factory(backend, tmp_path, PG_SCHEMA)
     yield factory
-    if engine is not None:
-        await engine.dispose()
+    await factory.close()
+    await engine.dispose()
     if backend == "postgres":
         await drop_postgres_schema(postgres_url(), PG_SCHEMA)
 

@@ -3,16 +3,13 @@
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy.exc import IntegrityError as SqlIntegrityError
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from core.models import Order, Purchase, User
 from core.ports import UnitOfWork
-from storage.memory import IntegrityError as MemoryIntegrityError
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
-INTEGRITY_ERRORS = (SqlIntegrityError, MemoryIntegrityError)
 NAIVE_ERRORS = (ValueError, StatementError)  # SQLAlchemy wraps the type's ValueError
 
 
@@ -44,4 +41,4 @@ async def add_purchase(uow: UnitOfWork, **fields) -> Purchase:
 
 
 def raises_integrity():
-    return pytest.raises(INTEGRITY_ERRORS)
+    return pytest.raises(IntegrityError)

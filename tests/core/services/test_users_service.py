@@ -148,6 +148,7 @@ async def test_later_contact_updates_language_and_last_seen(uow_factory, clock):
     async with uow_factory() as uow:
         await users.resolve(uow, clock.now(), "telegram", "42", "Anna", "de")
         await uow.commit()
+    await uow_factory.flush()  # "last seen" is written behind, a few seconds later
 
     async with uow_factory() as uow:
         assert (await uow.users.get(user.id)).language == "de"

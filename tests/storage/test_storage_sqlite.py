@@ -1,15 +1,24 @@
-"""What only the in-memory store needs to show: its transactions are serialized."""
+"""What only SQLite needs to show: the transactions of this process are serialized (one
+writer at a time), and a second one in the same task is refused instead of waiting for
+itself."""
 
 import asyncio
 
 import pytest
 from storage_helpers import add_user
 
-from storage.memory import MemoryStore, memory_uow_factory
+from storage.testing import make_sqlite_uow_factory
 
 
-async def test_transactions_run_one_at_a_time():
-    factory = memory_uow_factory(MemoryStore())
+@pytest.fixture
+async def factory(tmp_path):
+    factory, engine = await make_sqlite_uow_factory(tmp_path)
+    yield factory
+    await factory.close()
+    await engine.dispose()
+
+
+async def test_transactions_run_one_at_a_time(factory):
     events = []
 
     async def first(entered: asyncio.Event):
@@ -31,8 +40,7 @@ async def test_transactions_run_one_at_a_time():
     assert events == ["first commits", "second starts"]
 
 
-async def test_a_nested_unit_of_work_is_refused_instead_of_deadlocking():
-    factory = memory_uow_factory(MemoryStore())
+async def test_a_nested_unit_of_work_is_refused_instead_of_deadlocking(factory):
     async with factory():
         with pytest.raises(RuntimeError, match="already open"):
             async with factory():
