@@ -264,8 +264,8 @@ class SqlUsers(Crud[User]):
         found: list[Identity] = []
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
-            found += await self._all(Identity, select(identities).where(
-                tuple_(c.messenger, c.external_id).in_(chunk)))
+            found += await self._all(select(identities).where(
+                tuple_(c.messenger, c.external_id).in_(chunk)), Identity)
         return found
 
     async def identities(self, user_id: int) -> list[Identity]:
