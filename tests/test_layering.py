@@ -148,11 +148,10 @@ def messenger_names_in(path: Path) -> list[str]:
     ]
 
 
-# Left for now: the school file's list of messengers is to come from the registry (app/,
-# issue 14 part A); paid groups are Telegram's, said once in ``groups.MESSENGER`` (the school
-# file's groups could carry their messenger once the registry passes it in).
+# Left for now: paid groups are Telegram's, said once in ``groups.MESSENGER`` (the school
+# file's groups could carry their messenger once the registry passes it in, and the purchase
+# expiry that looks at groups would need the school).
 KNOWN_NAMES = {
-    "core/school_file/fields.py",
     "core/services/groups.py",
 }
 

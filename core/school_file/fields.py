@@ -199,14 +199,14 @@ def _url(value: object) -> str:
 
 
 def _admin(value: object, info: ValidationInfo) -> AdminRef:
-    example = "such as telegram:123456789"
+    known = context_of(info).messengers
+    example = f"such as {next(iter(known or {}), 'messenger')}:123456789"
     if isinstance(value, bool) or not isinstance(value, str):
         raise ValueError(f"must be messenger:user-id {example}, but {describe(value)}")
     messenger, sep, user_id = value.strip().partition(":")
     messenger, user_id = messenger.strip(), user_id.strip()
     if not sep or not messenger or not user_id or any(char.isspace() for char in user_id):
         raise ValueError(f"{value!r} is not messenger:user-id {example}")
-    known = context_of(info).messengers
     if known is not None and messenger not in known:
         raise ValueError(f"unknown messenger {messenger!r} (known: {', '.join(known)})")
     if known is not None and known[messenger] and not user_id.isdecimal():
