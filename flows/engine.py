@@ -25,6 +25,7 @@ from core.ports import (
 )
 from core.school import School
 from core.services import users
+from flows.admin_alerts import tell_admins
 from flows.channel import (
     Capabilities,
     Channel,
@@ -241,16 +242,7 @@ class FlowEngine:
             await self._follow_up(incoming, reply.after, t)
 
     async def _alert(self, school: School, text: str) -> None:
-        """Tell every school admin; logged as well, in case none can be reached."""
-        log.warning("admin alert: %s", text)
-        for admin in school.admins:
-            channel = self.channels.get(admin.messenger)
-            if channel is None:
-                continue
-            try:
-                await channel.send(Peer(admin.messenger, admin.external_id), Screen(text))
-            except MessengerError as exc:
-                log.error("alert to admin %s not delivered: %s", admin.external_id, exc)
+        await tell_admins(self.channels, school, text)
 
     async def _follow_up(
         self, incoming: Incoming, after: Callable[[], Awaitable[Screen | None]], t: Texts

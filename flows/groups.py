@@ -15,6 +15,7 @@ from core.ports import Clock, UnitOfWorkFactory
 from core.school import Group, JoinMode, School, pick
 from core.services import groups, star_channels
 from core.services.star_channels import Sync
+from flows.admin_alerts import tell_admins
 from flows.channel import Channel, GroupAdmin, MessengerError
 from flows.texts import Texts
 from flows.ui import Button, Incoming, IncomingKind, Peer, Screen, screen
@@ -411,13 +412,4 @@ class GroupKeeper:
         """Tell every school admin; logged as well, in case none can be reached."""
         school = self.school()
         t = self._texts()
-        text = t(key, group=title(t, school, group), **params)
-        log.warning("admin alert: %s", text)
-        for admin in school.admins:
-            channel = self.channels.get(admin.messenger)
-            if channel is None:
-                continue
-            try:
-                await channel.send(Peer(admin.messenger, admin.external_id), Screen(text))
-            except MessengerError as exc:
-                log.error("alert to admin %s not delivered: %s", admin.external_id, exc)
+        await tell_admins(self.channels, school, t(key, group=title(t, school, group), **params))
