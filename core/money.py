@@ -25,6 +25,23 @@ CURRENCIES: dict[str, CurrencyRule] = {
     "SEK": CurrencyRule(2, 1, 18000),
     "NOK": CurrencyRule(2, 1, 17000),
     "DKK": CurrencyRule(2, 1, 13000),
+    # Minimums near the card gateways' smallest charge (Stripe's, about 0.50 USD) where one
+    # unit is worth less; maximums about 2000 USD, like the others.
+    "AUD": CurrencyRule(2, 1, 3000),
+    "CAD": CurrencyRule(2, 1, 2700),
+    "NZD": CurrencyRule(2, 1, 3400),
+    "SGD": CurrencyRule(2, 1, 2700),
+    "HKD": CurrencyRule(2, 4, 15000),
+    "ILS": CurrencyRule(2, 2, 7500),
+    "MXN": CurrencyRule(2, 10, 40000),
+    "PHP": CurrencyRule(2, 30, 110000),
+    "THB": CurrencyRule(2, 10, 70000),
+    "HUF": CurrencyRule(2, 175, 750000),
+    "BGN": CurrencyRule(2, 1, 3600),
+    "RON": CurrencyRule(2, 2, 9000),
+    "UAH": CurrencyRule(2, 20, 80000),
+    "KZT": CurrencyRule(2, 250, 1000000),
+    "BYN": CurrencyRule(2, 2, 6500),
     "XTR": CurrencyRule(0, 1, 10000),  # Telegram Stars
 }
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.money import Money
+from core.money import Money, currency_rule
 
 
 @pytest.mark.parametrize(
@@ -109,3 +109,38 @@ def test_a_school_file_problem_names_the_code_the_file_uses():
 
 def test_str_is_the_english_format():
     assert str(Money(1990, "EUR")) == "19.90 EUR"
+
+
+NEW_CURRENCIES = ["AUD", "CAD", "HKD", "ILS", "MXN", "NZD", "PHP", "SGD", "THB", "HUF", "BGN",
+                  "RON", "UAH", "KZT", "BYN"]
+
+
+@pytest.mark.parametrize("currency", NEW_CURRENCIES)
+def test_more_currencies_are_priced_in_cents_between_their_limits(currency):
+    rule = currency_rule(currency)
+    assert Money.from_major("19.99", currency) == Money(1999, currency)
+    assert Money.from_major(rule.minimum, currency).limits_problem() is None
+    assert Money.from_major(rule.maximum, currency).limits_problem() is None
+    assert Money(rule.minimum * 100 - 1, currency).limits_problem().endswith(
+        f"is below the minimum of {rule.minimum}")
+    assert Money(rule.maximum * 100 + 1, currency).limits_problem().endswith(
+        f"is above the maximum of {rule.maximum}")
+
+
+@pytest.mark.parametrize(
+    ("money", "problem"),
+    [
+        (Money(300, "HKD"), "3 HKD is below the minimum of 4"),
+        (Money(17400, "HUF"), "174 HUF is below the minimum of 175"),
+        (Money(24999, "KZT"), "249.99 KZT is below the minimum of 250"),
+        (Money(100000001, "KZT"), "1000000.01 KZT is above the maximum of 1000000"),
+        (Money(300001, "AUD"), "3000.01 AUD is above the maximum of 3000"),
+    ],
+)
+def test_where_one_unit_is_worth_little_the_minimum_is_higher(money, problem):
+    assert money.limits_problem() == problem
+
+
+def test_the_ruble_of_belarus_and_the_hryvnia_are_shown_with_their_codes():
+    assert Money(4990, "BYN").format("ru") == "49,90 BYN"
+    assert Money(150000, "UAH").format("en") == "1500 UAH"

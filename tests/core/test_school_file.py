@@ -408,6 +408,16 @@ def test_fixed_amount_promo_applies_only_to_offers_in_its_currency() -> None:
     assert school.promo_codes["TEN"].offers == ()
 
 
+def test_offers_in_the_newer_currencies_load() -> None:
+    def change(d: dict[str, Any]) -> None:
+        d["offers"].append(offer(code="kz", currency="KZT", price="14990.50"))
+        d["offers"].append(offer(code="au", currency="AUD", price=79))
+
+    school = loaded_with(change)
+    assert school.offers["kz"].price == Money(1499050, "KZT")
+    assert school.offers["au"].price == Money(7900, "AUD")
+
+
 def test_fixed_amount_promo_over_offers_all_in_its_currency_applies_to_all() -> None:
     school = loaded_with(lambda d: d.update(promo_codes=[{"code": "FIVE", "amount": "5.50"}]))
     assert school.promo_codes["FIVE"].offers == ()
@@ -518,8 +528,9 @@ CASES: list[tuple[str, Any, list[str]]] = [
         "school currency",
         lambda d: d["school"].update(currency="EUX"),
         [
-            "school.currency: unsupported currency 'EUX' (supported: CHF, CZK, DKK, EUR, GBP, "
-            "NOK, PLN, RUB, SEK, USD, XTR)"
+            "school.currency: unsupported currency 'EUX' (supported: AUD, BGN, BYN, CAD, CHF, "
+            "CZK, DKK, EUR, GBP, HKD, HUF, ILS, KZT, MXN, NOK, NZD, PHP, PLN, RON, RUB, SEK, "
+            "SGD, THB, UAH, USD, XTR)"
         ],
     ),
     (
@@ -796,6 +807,11 @@ CASES: list[tuple[str, Any, list[str]]] = [
         ["offers[1].price: 0 RUB is below the minimum of 1"],
     ),
     (
+        "price below the minimum of a currency whose unit is worth little",
+        lambda d: d["offers"].append(offer(currency="KZT", price=100)),
+        ["offers[1].price: 100 KZT is below the minimum of 250"],
+    ),
+    (
         "price above maximum",
         lambda d: d["offers"][0].update(price=2000.01),
         ["offers[0].price: 2000.01 EUR is above the maximum of 2000"],
@@ -830,8 +846,9 @@ CASES: list[tuple[str, Any, list[str]]] = [
         "offer currency",
         lambda d: d["offers"][0].update(currency="BTC"),
         [
-            "offers[0].currency: unsupported currency 'BTC' (supported: CHF, CZK, DKK, EUR, "
-            "GBP, NOK, PLN, RUB, SEK, USD, XTR)"
+            "offers[0].currency: unsupported currency 'BTC' (supported: AUD, BGN, BYN, CAD, "
+            "CHF, CZK, DKK, EUR, GBP, HKD, HUF, ILS, KZT, MXN, NOK, NZD, PHP, PLN, RON, RUB, "
+            "SEK, SGD, THB, UAH, USD, XTR)"
         ],
     ),
     (
