@@ -2,18 +2,84 @@
 
 from __future__ import annotations
 
+import logging
+
 from core.models import Payment, PaymentStatus
-from core.money import Money
+from core.money import CURRENCIES, Money
 from core.ports import Refunder
 from core.school import pick
-from core.services import groups, payments
+from core.services import groups, manual_payments, payments
+from core.services.payments import Outcome
 from flows import start
 from flows.engine import Context, Reply, Stale, parse_id
 from flows.ui import Screen, screen
 
+log = logging.getLogger(__name__)
+
 
 def is_admin(ctx: Context) -> bool:
     return ctx.school.is_admin(ctx.incoming.peer.messenger, ctx.incoming.sender.external_id)
+
+
+def _sender(ctx: Context) -> str:
+    return f"{ctx.incoming.peer.messenger}:{ctx.incoming.sender.external_id}"
+
+
+async def paid(ctx: Context, arg: str) -> Reply:
+    """``/paid ORDER AMOUNT [CURRENCY] [note]``: the school took the money outside any gateway
+    (a bank transfer, cash). Recorded through the one payment path with who confirmed it, so
+    it grants what a gateway payment would; the admin is told what changed."""
+    if not is_admin(ctx):
+        log.warning("%s tried /paid %s without being an admin", _sender(ctx), arg[:60])
+        return await start.unknown_text(ctx, arg)
+    t = ctx.t
+    words = arg.split()
+    usage = Reply(screen(t("admin_paid_usage")))
+    if len(words) < 2:
+        return usage
+    try:
+        order_id = parse_id(words[0].lstrip("#"))
+    except Stale:
+        return usage
+    order = await ctx.uow.orders.get(order_id)
+    if order is None:
+        return Reply(screen(t("admin_no_order", id=order_id)))
+    rest = words[2:]
+    currency = rest.pop(0).upper() if rest and rest[0].upper() in CURRENCIES else order.currency
+    note = " ".join(rest)
+    try:
+        amount = Money.from_major(words[1].replace(",", "."), currency)
+    except ValueError:
+        amount = None
+    if amount is None or amount.amount <= 0:
+        return Reply(screen(t("admin_paid_bad_amount", amount=words[1], currency=currency)))
+    if len(note) > manual_payments.MAX_NOTE:
+        return Reply(screen(t("admin_paid_long_note", n=manual_payments.MAX_NOTE)))
+    result = await manual_payments.confirm(ctx.uow, ctx.school, order.id, amount, note,
+                                           _sender(ctx), ctx.now)
+    ctx.queued = result.outcome is not Outcome.DUPLICATE
+    shown = amount.format(t.language)
+    if result.outcome is Outcome.GRANTED:
+        student = await ctx.uow.users.get(order.user_id)
+        offer = ctx.school.offer(order.offer_code)
+        title = pick(offer.title, t.language, ctx.school.default_language) if offer \
+            else order.offer_code
+        return Reply(screen(t("admin_paid_granted", id=order.id, amount=shown,
+                              note=note or "-", student=student.name if student else "?",
+                              title=title)))
+    if result.outcome is Outcome.DUPLICATE:
+        return Reply(screen(t("admin_paid_duplicate", id=order.id, amount=shown)))
+    if result.outcome is Outcome.PARTIAL and amount.currency != order.currency:
+        return Reply(screen(t("admin_paid_currency", id=order.id, amount=shown,
+                              currency=order.currency)))
+    if result.outcome is Outcome.PARTIAL:
+        received = sum(p.amount for p in await ctx.uow.payments.for_order(order.id)
+                       if p.status is PaymentStatus.SUCCEEDED and p.currency == order.currency)
+        return Reply(screen(t(
+            "admin_paid_partial", id=order.id, amount=shown,
+            received=Money(received, order.currency).format(t.language),
+            price=Money(order.amount, order.currency).format(t.language))))
+    return Reply(screen(t("admin_paid_extra", id=order.id, amount=shown)))
 
 
 async def refund(ctx: Context, arg: str) -> Reply:

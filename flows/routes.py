@@ -16,6 +16,7 @@ def student_router() -> Router:
             "/my": my_courses.my_courses,
             "/refund": admin.refund,
             "/refunds": admin.refunds,
+            "/paid": admin.paid,
             "/members": admin.members,
             "/link": linking.enter_code,
         },
