@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from core.models import Payment, PaymentStatus
 from core.money import CURRENCIES, Money
@@ -103,22 +104,44 @@ async def refund(ctx: Context, arg: str) -> Reply:
         taken = [p for p in taken if p.refund_reason]
     if not taken:
         return Reply(screen(t("admin_refund_not_paid", id=order.id, status=order.status.value)))
-    through = [(p, g) for p in taken
-               if isinstance(g := ctx.gateways.get(p.gateway), Refunder) and g.refundable(p)]
+    through = [(p, give) for p in taken if (give := _giver(ctx, p)) is not None]
     if len(through) < len(taken) or ctx.uow_factory is None:
         return Reply(screen(t("admin_refund_unsupported", id=order.id)))
     if not granted_nothing and not await payments.refundable(ctx.uow, order):
         return Reply(screen(t("admin_refund_tangled", id=order.id)))
     uow_factory, now = ctx.uow_factory, ctx.now
 
+    by = _sender(ctx)
+
     async def after() -> Screen:
-        for payment, gateway in through:
-            await payments.refund_through(uow_factory, gateway.refund, payment, now)
+        for payment, give_back in through:
+            await payments.refund_through(uow_factory, give_back, payment, now)
+        log.info("%s refunded order %s: %s", by, order.id,
+                 ", ".join(f"{p.gateway}/{p.gateway_payment_id}" for p, _ in through))
         total = _amounts([p for p, _ in through], t.language)
-        return screen(t("admin_refunded_extra" if granted_nothing else "admin_refunded",
-                        id=order.id, amount=total))
+        text = t("admin_refunded_extra" if granted_nothing else "admin_refunded",
+                 id=order.id, amount=total)
+        by_hand = [p for p, _ in through if p.gateway == manual_payments.GATEWAY]
+        if by_hand:
+            text += "\n" + t("admin_refund_by_hand", amount=_amounts(by_hand, t.language))
+        return screen(text)
 
     return Reply(None, after=after)
+
+
+def _giver(ctx: Context, payment: Payment) -> Callable[[Payment], Awaitable[None]] | None:
+    """What gives ``payment`` back: its gateway, if it refunds from here; for money confirmed
+    by hand (``/paid``) nothing to call: the admin returns it by hand, the bot records it."""
+    if payment.gateway == manual_payments.GATEWAY:
+        return _returned_by_hand
+    gateway = ctx.gateways.get(payment.gateway)
+    if isinstance(gateway, Refunder) and gateway.refundable(payment):
+        return gateway.refund
+    return None
+
+
+async def _returned_by_hand(payment: Payment) -> None:
+    log.info("payment %s/%s is returned by hand", payment.gateway, payment.gateway_payment_id)
 
 
 def _amounts(paid: list[Payment], language: str) -> str:

@@ -76,6 +76,7 @@ TEXTS = {
     "admin_paid_partial": "Order #{id}: {amount} recorded as paid by hand; {received} of {price} received, so no access yet. Confirm the rest with /paid, or return the money (/refunds lists it).",
     "admin_paid_currency": "Order #{id} is priced in {currency}: {amount} recorded as money to return, no access given (/refunds lists it).",
     "admin_paid_extra": "Order #{id} was already paid or closed, or the student already has this: {amount} recorded as money to return, no access given (/refunds lists it).",
+    "admin_refund_by_hand": "✋ {amount} of it was paid by hand (/paid): give it back yourself; the bot only recorded it as returned.",
     "admin_refund_usage": "Use: /refund ORDER_NUMBER",
     "admin_no_order": "There is no order #{id}.",
     "admin_refund_not_paid": "Order #{id} is not paid (it is {status}).",

@@ -76,6 +76,7 @@ TEXTS = {
     "admin_paid_partial": "Commande n° {id} : {amount} enregistrés comme payés à la main ; {received} reçus sur {price}, donc pas encore d'accès. Confirmez le reste avec /paid, ou rendez l'argent (/refunds le liste).",
     "admin_paid_currency": "La commande n° {id} est en {currency} : {amount} enregistrés comme argent à rendre, aucun accès donné (/refunds le liste).",
     "admin_paid_extra": "La commande n° {id} était déjà payée ou close, ou l'élève a déjà cet accès : {amount} enregistrés comme argent à rendre, aucun accès donné (/refunds le liste).",
+    "admin_refund_by_hand": "✋ Dont {amount} payés à la main (/paid) : rendez-les vous-même ; le bot a seulement noté le remboursement.",
     "admin_refund_usage": "Utilisation : /refund NUMÉRO_DE_COMMANDE",
     "admin_no_order": "Il n'y a pas de commande n° {id}.",
     "admin_refund_not_paid": "La commande n° {id} n'est pas payée (statut : {status}).",

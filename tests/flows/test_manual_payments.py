@@ -135,3 +135,34 @@ async def test_paid_does_not_exist_for_students(harness, caplog):
     assert "didn't get that" in chat.last.text
     assert await _state(harness) == (OrderStatus.NEW, [], [])
     assert "console:1001 tried /paid 1 49 cash without being an admin" in caplog.text
+
+
+async def test_refund_of_money_paid_by_hand_is_recorded_and_withdraws_the_access(harness):
+    chat = await _ordered(harness)
+    admin = await _admin(harness)
+    await admin.send("/paid 1 49 cash")
+
+    await admin.send("/refund 1")
+
+    assert admin.last.text == (
+        "Order #1: 49 EUR returned, and the access it gave is withdrawn.\n"
+        "✋ 49 EUR of it was paid by hand (/paid): give it back yourself; the bot only "
+        "recorded it as returned.")
+    status, [payment], [purchase] = await _state(harness)
+    assert (status, payment.status, purchase.status) == (
+        OrderStatus.REFUNDED, PaymentStatus.REFUNDED, PurchaseStatus.REVOKED)
+    await harness.deliver()
+    assert "refunded, so the access it gave was withdrawn" in chat.last.text
+
+
+async def test_too_little_paid_by_hand_is_returned_and_leaves_the_list(harness):
+    await _ordered(harness)
+    admin = await _admin(harness)
+    await admin.send("/paid 1 20 cash")
+
+    await admin.send("/refund 1")
+
+    assert admin.last.text.startswith(
+        "Order #1: 20 EUR returned; the access the order gives stays.\n✋ 20 EUR of it")
+    await admin.send("/refunds")
+    assert admin.last.text == "No money is waiting to be returned."
