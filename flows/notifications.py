@@ -203,7 +203,8 @@ async def renewal_failed(r: Render, n: notices.RenewalFailed) -> Screen | None:
     if purchase is None:
         return None
     reason = n.reason or ""
-    reason_text = t(f"reason_{reason}") if reason in ("card_declined", "unknown_card") \
+    reason_text = t(f"reason_{reason}") if reason in (
+        "card_declined", "unknown_card", "authentication_required") \
         else reason
     lines = [t("renewal_failed", title=r.offer_title(purchase.offer_code), reason=reason_text)]
     lines.append(t("renewal_retry", date=t.datetime(n.retry_at))

@@ -132,6 +132,7 @@ TEXTS = {
     "renewal_retry": "We will try again on {date}; your access continues meanwhile. To fix it, pay by hand below.",
     "renewal_gave_up": "Your access has ended. Renew by hand to come back:",
     "reason_card_declined": "the card was declined",
+    "reason_authentication_required": "your bank asks you to confirm the payment yourself",
     "reason_unknown_card": "the saved card is no longer valid",
     "alert_stranger": "⚠️ {name} (id {id}) joined “{group}” without access and was removed.",
     "alert_bot_out": "⚠️ The bot is no longer an admin of “{group}” ({status}): nobody is let in or removed there until it is again.",

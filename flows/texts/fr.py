@@ -132,6 +132,7 @@ TEXTS = {
     "renewal_retry": "Nous réessaierons le {date} ; votre accès continue en attendant. Pour régler cela, payez manuellement ci-dessous.",
     "renewal_gave_up": "Votre accès est terminé. Renouvelez manuellement pour revenir :",
     "reason_card_declined": "la carte a été refusée",
+    "reason_authentication_required": "votre banque demande de confirmer le paiement vous-même",
     "reason_unknown_card": "la carte enregistrée n'est plus valable",
     "alert_stranger": "⚠️ {name} (id {id}) a rejoint « {group} » sans accès et a été retiré.",
     "alert_bot_out": "⚠️ Le bot n'est plus admin de « {group} » ({status}) : personne n'y entre ni n'en sort tant qu'il ne l'est pas redevenu.",

@@ -22,7 +22,8 @@ CONFIRMATION = "a1b2c3d4"
 
 
 class VkHarness:
-    def __init__(self, fake, uow_factory, school, clock: FakeClock, *, webhook: bool = False):
+    def __init__(self, fake, uow_factory, school, clock: FakeClock, *, webhook: bool = False,
+                 settings: dict[str, Any] | None = None):
         self.fake = fake
         self.clock = clock
         self.uow_factory = uow_factory
@@ -32,7 +33,8 @@ class VkHarness:
             confirmation_code=CONFIRMATION, webhook=webhook, long_poll_wait=5,
         )
         self.platform = build_platform(
-            Settings(_env_file=None, secret_key="s" * 32), school, uow_factory, clock,
+            Settings(_env_file=None, secret_key="s" * 32, **(settings or {})), school,
+            uow_factory, clock,
             channels={"vk": self.bot},
         )
         if webhook:
