@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.ports import Clock, InChatPaymentsApi, PaymentGateway
+from payments import yookassa  # its settings and factory; the SDK is loaded only when used
 
 
 @dataclass(frozen=True)
@@ -64,4 +65,5 @@ def build_telegram_gateway(_settings: TelegramPaymentsSettings,
 GATEWAYS: tuple[GatewayEntry, ...] = (
     GatewayEntry("test", TestGatewaySettings, build_test_gateway),
     GatewayEntry("telegram", TelegramPaymentsSettings, build_telegram_gateway),
+    GatewayEntry("yookassa", yookassa.YooKassaSettings, yookassa.build),
 )
