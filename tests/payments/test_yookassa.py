@@ -226,3 +226,20 @@ async def test_a_declined_renewal_tells_the_student(shop):
         [renewal] = await uow.renewals.for_purchase(purchase.id)
         assert renewal.last_error == "insufficient_funds"
 
+
+
+async def test_a_payment_of_another_amount_grants_nothing_and_alerts_the_admins(shop):
+    admin = shop.chat("admin", "Olga")
+    await admin.send("/start")
+    chat = shop.chat()
+    payment = await buy(shop, chat, "python-life")
+    notification = shop.fake.pay(payment["id"])
+    shop.fake.payments[payment["id"]]["amount"]["value"] = "10.00"  # not the order's price
+    assert await notify(shop, notification) == 200
+    await shop.deliver()
+    async with shop.uow_factory() as uow:
+        assert (await uow.orders.get(1)).status is OrderStatus.PARTIALLY_PAID
+        assert await uow.purchases.for_user(2) == []
+        [paid] = await uow.payments.for_order(1)
+        assert (paid.amount, paid.refund_reason) == (1000, "underpaid")
+    assert admin.last.text.startswith("⚠️ Money to return: 10 EUR (yookassa)")
