@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from core.ports import Clock, InChatPaymentsApi, PaymentGateway
 from payments import stripe_setup
+from payments import yookassa  # its settings and factory; the SDK is loaded only when used
 
 
 @dataclass(frozen=True)
@@ -66,4 +67,5 @@ GATEWAYS: tuple[GatewayEntry, ...] = (
     GatewayEntry("test", TestGatewaySettings, build_test_gateway),
     GatewayEntry("telegram", TelegramPaymentsSettings, build_telegram_gateway),
     GatewayEntry("stripe", stripe_setup.StripeSettings, stripe_setup.build),
+    GatewayEntry("yookassa", yookassa.YooKassaSettings, yookassa.build),
 )

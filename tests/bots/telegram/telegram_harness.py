@@ -16,7 +16,8 @@ from core.clock import FakeClock
 
 class TelegramHarness:
     def __init__(self, fake, uow_factory, school, clock: FakeClock, *, provider_token=None,
-                 webhook: bool = False, sender: TelegramSender | None = None):
+                 webhook: bool = False, sender: TelegramSender | None = None,
+                 settings: Settings | None = None):
         self.fake = fake
         self.clock = clock
         self.uow_factory = uow_factory
@@ -29,7 +30,8 @@ class TelegramHarness:
             sender=sender,
         )
         self.platform = build_platform(
-            Settings(_env_file=None, secret_key="s" * 32), school, uow_factory, clock,
+            settings or Settings(_env_file=None, secret_key="s" * 32), school, uow_factory,
+            clock,
             channels={"telegram": self.bot},
         )
         self.server: TestServer | None = None
