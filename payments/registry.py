@@ -10,8 +10,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.ports import Clock, InChatPaymentsApi, PaymentGateway
-from payments import stripe_setup
-from payments import yookassa  # its settings and factory; the SDK is loaded only when used
+from payments import (
+    stripe_setup,
+    yookassa,  # its settings and factory; the SDK is loaded only when used
+)
 
 
 @dataclass(frozen=True)
