@@ -4,6 +4,7 @@ waiting for /healthz, its resident memory, stopping it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -60,12 +61,10 @@ async def wait_healthy(port: int, process: asyncio.subprocess.Process, log: Path
             if process.returncode is not None:
                 raise RuntimeError(f"the process stopped ({process.returncode}):\n"
                                    f"{log.read_text()[-3000:]}")
-            try:
+            with contextlib.suppress(aiohttp.ClientError):  # not listening yet
                 async with client.get(url) as response:
                     if response.status == 200:
                         return time.perf_counter() - began
-            except aiohttp.ClientError:
-                pass
             if time.perf_counter() - began > within:
                 raise RuntimeError(f"no /healthz within {within} s:\n{log.read_text()[-3000:]}")
             await asyncio.sleep(0.01)
