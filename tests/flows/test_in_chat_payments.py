@@ -7,24 +7,10 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
-import pytest
 from harness import Harness
 
 from core.models import OrderStatus, PurchaseStatus
 from core.money import Money
-
-
-@pytest.fixture
-async def stars(uow_factory, school, clock):
-    refunded = []
-
-    async def refunds(payment):
-        refunded.append(payment)
-
-    async with Harness(uow_factory, school, clock, invoices=frozenset({"XTR"}),
-                       refunds=refunds) as h:
-        h.refunded = refunded
-        yield h
 
 
 async def _order_in_stars(harness, chat):

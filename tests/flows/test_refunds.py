@@ -3,23 +3,7 @@
 
 from __future__ import annotations
 
-import pytest
-from harness import Harness
-
 from core.models import OrderStatus, PurchaseStatus
-
-
-@pytest.fixture
-async def stars(uow_factory, school, clock):
-    refunded = []
-
-    async def refunds(payment):
-        refunded.append(payment)
-
-    async with Harness(uow_factory, school, clock, invoices=frozenset({"XTR"}),
-                       refunds=refunds) as h:
-        h.refunded = refunded
-        yield h
 
 
 async def _paid_twice(stars):
