@@ -30,6 +30,7 @@ from core.models import (
     SubscriptionLink,
     User,
 )
+from core.staff import AuditEntry, StaffMember
 
 
 class Clock(Protocol):
@@ -289,6 +290,25 @@ class TransactionConflict(Exception):
     raise it (a conversation turn on SQLite, see ``storage.cache``)."""
 
 
+class StaffRepository(Protocol):
+    """Staff added at runtime (those of the school file are in ``School.staff``)."""
+
+    async def add(self, member: StaffMember) -> StaffMember: ...
+    async def update(self, member: StaffMember) -> None: ...
+    async def get(self, messenger: str, external_id: str) -> StaffMember | None: ...
+    async def remove(self, member_id: int) -> None: ...
+    async def all(self) -> list[StaffMember]: ...
+
+
+class AuditRepository(Protocol):
+    async def add(self, entry: AuditEntry) -> AuditEntry: ...
+
+    async def latest(self, limit: int, user_id: int | None = None,
+                     actor: str | None = None) -> list[AuditEntry]:
+        """Newest first; only the student's (``user_id``) or the staff member's (``actor``)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``async with factory() as uow``: leaving without ``commit`` rolls back."""
 
@@ -305,6 +325,8 @@ class UnitOfWork(Protocol):
     subscription_links: SubscriptionLinkRepository
     renewals: RenewalRepository
     link_codes: LinkCodeRepository
+    staff: StaffRepository
+    audit: AuditRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, *exc: object) -> None: ...

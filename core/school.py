@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from core.money import Money
 from core.periods import Period
+from core.staff import Role, StaffRef
 
 # A text in several languages: {"en": "...", "ru": "..."}.
 LocalText = Mapping[str, str]
@@ -181,7 +182,7 @@ class School:
     timezone: ZoneInfo
     currency: str
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    admins: tuple[AdminRef, ...] = ()
+    staff: tuple[StaffRef, ...] = ()  # named in the school file
     courses: Mapping[str, Course] = field(default_factory=dict)
     groups: Mapping[str, Group] = field(default_factory=dict)
     products: Mapping[str, Product] = field(default_factory=dict)
@@ -216,6 +217,16 @@ class School:
 
     def promo(self, code: str) -> PromoCode | None:
         return self.promo_codes.get(code.strip().upper())
+
+    @property
+    def admins(self) -> tuple[AdminRef, ...]:
+        """Owners and admins named in the file: they get the alerts about money and groups."""
+        return tuple(AdminRef(s.messenger, s.external_id) for s in self.staff
+                     if s.role in (Role.OWNER, Role.ADMIN))
+
+    def role_in_file(self, messenger: str, external_id: str) -> Role | None:
+        return next((s.role for s in self.staff
+                     if s.messenger == messenger and s.external_id == str(external_id)), None)
 
     def is_admin(self, messenger: str, external_id: str) -> bool:
         return AdminRef(messenger, str(external_id)) in self.admins

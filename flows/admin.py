@@ -11,29 +11,25 @@ from core.ports import Refunder
 from core.school import pick
 from core.services import groups, manual_payments, payments
 from core.services.payments import Outcome
-from flows import start
+from core.staff import AuditResult, Right
 from flows.engine import Context, Reply, Stale, parse_id
+from flows.staff import account_of, audit_later, staff_only
 from flows.ui import Screen, screen
 
 log = logging.getLogger(__name__)
 
 
-def is_admin(ctx: Context) -> bool:
-    return ctx.school.is_admin(ctx.incoming.peer.messenger, ctx.incoming.sender.external_id)
-
-
 def _sender(ctx: Context) -> str:
-    return f"{ctx.incoming.peer.messenger}:{ctx.incoming.sender.external_id}"
+    return account_of(ctx)
 
 
+@staff_only(Right.ORDERS, "/paid")
 async def paid(ctx: Context, arg: str) -> Reply:
     """``/paid ORDER AMOUNT [CURRENCY] [note]``: the school took the money outside any gateway
     (a bank transfer, cash). Recorded through the one payment path with who confirmed it, so
     it grants what a gateway payment would; the admin is told what changed."""
-    if not is_admin(ctx):
-        log.warning("%s tried /paid %s without being an admin", _sender(ctx), arg[:60])
-        return await start.unknown_text(ctx, arg)
-    t = ctx.t
+    t, actor = ctx.t, ctx.staff
+    assert actor is not None
     words = arg.split()
     usage = Reply(screen(t("admin_paid_usage")))
     if len(words) < 2:
@@ -44,7 +40,9 @@ async def paid(ctx: Context, arg: str) -> Reply:
         return usage
     order = await ctx.uow.orders.get(order_id)
     if order is None:
+        actor.nothing(f"no order #{order_id}")
         return Reply(screen(t("admin_no_order", id=order_id)))
+    actor.user_id = order.user_id
     rest = words[2:]
     currency = rest.pop(0).upper() if rest and rest[0].upper() in CURRENCIES else order.currency
     note = " ".join(rest)
@@ -60,6 +58,10 @@ async def paid(ctx: Context, arg: str) -> Reply:
                                            _sender(ctx), ctx.now)
     ctx.queued = result.outcome is not Outcome.DUPLICATE
     shown = amount.format(t.language)
+    actor.did(f"order #{order.id}: {shown} recorded by hand ({result.outcome.value})"
+              f"{', note: ' + note if note else ''}")
+    if result.outcome is Outcome.DUPLICATE:
+        actor.nothing(f"order #{order.id}: {shown} was recorded already")
     if result.outcome is Outcome.GRANTED:
         student = await ctx.uow.users.get(order.user_id)
         offer = ctx.school.offer(order.offer_code)
@@ -83,39 +85,56 @@ async def paid(ctx: Context, arg: str) -> Reply:
     return Reply(screen(t("admin_paid_extra", id=order.id, amount=shown)))
 
 
+@staff_only(Right.REFUND, "/refund")
 async def refund(ctx: Context, arg: str) -> Reply:
     """``/refund ORDER``: give back every payment of the order through the gateway that took
     it, and withdraw the access it gave (a payment that granted nothing is simply returned).
     Only when every such payment's gateway can give it back from here (Telegram: Stars)."""
-    if not is_admin(ctx):
-        return await start.unknown_text(ctx, arg)
-    t = ctx.t
+    t, actor = ctx.t, ctx.staff
+    assert actor is not None
     try:
         order_id = parse_id(arg.strip().lstrip("#"))
     except Stale:
+        actor.nothing("no order number")
         return Reply(screen(t("admin_refund_usage")))
     order = await ctx.uow.orders.get(order_id)
     if order is None:
+        actor.nothing(f"no order #{order_id}")
         return Reply(screen(t("admin_no_order", id=order_id)))
+    actor.user_id = order.user_id
     taken = [p for p in await ctx.uow.payments.for_order(order.id)
              if p.status is PaymentStatus.SUCCEEDED]
     granted_nothing = any(p.refund_reason for p in taken)
     if granted_nothing:  # return only what granted nothing; the access stays
         taken = [p for p in taken if p.refund_reason]
     if not taken:
+        actor.nothing(f"order #{order.id} has no payment to give back ({order.status.value})")
         return Reply(screen(t("admin_refund_not_paid", id=order.id, status=order.status.value)))
     through = [(p, give) for p in taken if (give := _giver(ctx, p)) is not None]
     if len(through) < len(taken) or ctx.uow_factory is None:
+        actor.nothing(f"order #{order.id}: its gateway cannot refund from here")
         return Reply(screen(t("admin_refund_unsupported", id=order.id)))
     if not granted_nothing and not await payments.refundable(ctx.uow, order):
+        actor.nothing(f"order #{order.id}: tangled with later purchases")
         return Reply(screen(t("admin_refund_tangled", id=order.id)))
     uow_factory, now = ctx.uow_factory, ctx.now
+    actor.did(f"order #{order.id}: refund of {_amounts(taken, 'en')} asked of "
+              f"{', '.join(sorted({p.gateway for p in taken}))}")
 
     by = _sender(ctx)
 
     async def after() -> Screen:
         for payment, give_back in through:
-            await payments.refund_through(uow_factory, give_back, payment, now)
+            try:
+                await payments.refund_through(uow_factory, give_back, payment, now)
+            except Exception as exc:
+                await audit_later(uow_factory, now, actor, "/refund", f"#{order.id}",
+                                  f"{payment.gateway}/{payment.gateway_payment_id} failed: "
+                                  f"{type(exc).__name__}", AuditResult.FAILED)
+                raise
+        await audit_later(uow_factory, now, actor, "/refund", f"#{order.id}",
+                          f"refunded {_amounts([p for p, _ in through], 'en')}"
+                          f"{'' if granted_nothing else ', access withdrawn'}")
         log.info("%s refunded order %s: %s", by, order.id,
                  ", ".join(f"{p.gateway}/{p.gateway_payment_id}" for p, _ in through))
         total = _amounts([p for p, _ in through], t.language)
@@ -156,10 +175,9 @@ def _amounts(paid: list[Payment], language: str) -> str:
 REFUNDS_SHOWN = 30
 
 
+@staff_only(Right.REFUND, "/refunds")
 async def refunds(ctx: Context, arg: str) -> Reply:
     """``/refunds``: payments that granted nothing and are not returned yet, oldest first."""
-    if not is_admin(ctx):
-        return await start.unknown_text(ctx, arg)
     t = ctx.t
     due = await ctx.uow.payments.to_refund(REFUNDS_SHOWN + 1)
     if not due:
@@ -179,13 +197,13 @@ async def refunds(ctx: Context, arg: str) -> Reply:
     return Reply(screen("\n".join(lines)))
 
 
+@staff_only(Right.ACCESS, "/members")
 async def members(ctx: Context, arg: str) -> Reply:
     """``/members GROUP report``: who would be removed (a dry run);
     ``/members GROUP import ID ...``: record members who were there before the bot;
     ``/members GROUP enforce``: remove, from now on, those of them without access."""
-    if not is_admin(ctx):
-        return await start.unknown_text(ctx, arg)
-    t, school = ctx.t, ctx.school
+    t, school, actor = ctx.t, ctx.school, ctx.staff
+    assert actor is not None
     code, _, rest = arg.strip().partition(" ")
     verb, _, ids = rest.strip().partition(" ")
     group = school.groups.get(code)
@@ -207,8 +225,10 @@ async def members(ctx: Context, arg: str) -> Reply:
         if not accounts or not all(a.isascii() and a.isdigit() for a in accounts):
             return usage
         added = await groups.import_members(ctx.uow, group, accounts, ctx.now)
+        actor.did(f"{group.code}: {added} members recorded as there before the bot")
         return Reply(screen(t("members_imported", group=name, added=added, code=code)))
     if verb == "enforce":
         count = await groups.enforce(ctx.uow, group, ctx.now)
+        actor.did(f"{group.code}: {count} members without access to be removed")
         return Reply(screen(t("members_enforced", group=name, count=count)))
     return usage

@@ -25,6 +25,7 @@ from core.ports import (
 )
 from core.school import School
 from core.services import users
+from core.staff import AuditEntry, AuditResult, Role
 from flows.admin_alerts import tell_admins
 from flows.channel import (
     Capabilities,
@@ -39,6 +40,27 @@ from flows.ui import Button, Incoming, IncomingKind, Peer, Screen
 from observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class StaffActor:
+    """The staff member running a command, and what the audit log will say of it: the
+    handler sets ``result``, ``user_id`` and ``detail`` to what it changed."""
+
+    account: str  # ``telegram:123``
+    role: Role
+    result: AuditResult = AuditResult.DONE
+    user_id: int | None = None
+    detail: str = ""
+
+    def did(self, detail: str, user_id: int | None = None,
+            result: AuditResult = AuditResult.DONE) -> None:
+        self.detail, self.result = detail, result
+        if user_id is not None:
+            self.user_id = user_id
+
+    def nothing(self, detail: str, user_id: int | None = None) -> None:
+        self.did(detail, user_id, AuditResult.NOTHING)
 
 
 class Stale(Exception):
@@ -100,6 +122,8 @@ class Context:
     # A link that opens the school in a messenger with a start payload, where it has one.
     deep_link: Callable[[str, str], str | None] = lambda messenger, payload: None
     metrics: Metrics | None = None
+    # A staff command's actor, and what its audit line says (``flows.staff.staff_only``).
+    staff: StaffActor | None = None
 
     def can_pay(self, currency: str) -> bool:
         """Can this student pay in ``currency`` here: in the chat, or on a checkout page?"""
@@ -218,10 +242,12 @@ class FlowEngine:
         stale = False
         try:
             reply, queued = await self._converse_again_on_conflict(school, incoming)
-        except Stale:
+        except Stale as exc:
             failure, queued, stale = t("err_stale_button"), False, True
+            await self._audit_failed_turn(exc)
         except errors.DomainError as exc:
             failure, queued = error_text(t, exc), False
+            await self._audit_failed_turn(exc)
         except Exception:
             log.exception("flow failed on %s", incoming)
             if incoming.kind in MONEY_KINDS:
@@ -240,6 +266,14 @@ class FlowEngine:
         self.metrics.handled(incoming.peer.messenger, incoming.kind, since=started)
         if reply.after is not None:
             await self._follow_up(incoming, reply.after, t)
+
+    async def _audit_failed_turn(self, exc: Exception) -> None:
+        """A staff action that failed was rolled back with its turn; its audit line is not."""
+        entry = getattr(exc, "audit", None)
+        if isinstance(entry, AuditEntry):
+            async with self.uow_factory() as uow:
+                await uow.audit.add(entry)
+                await uow.commit()
 
     async def _alert(self, school: School, text: str) -> None:
         await tell_admins(self.channels, school, text)

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from flows import admin, catalog, checkout, linking, my_courses, payments, renewals, start
+from flows import (
+    admin,
+    audit,
+    catalog,
+    checkout,
+    linking,
+    my_courses,
+    payments,
+    renewals,
+    start,
+    team,
+)
 from flows.engine import Router
 
 
@@ -18,6 +29,8 @@ def student_router() -> Router:
             "/refunds": admin.refunds,
             "/paid": admin.paid,
             "/members": admin.members,
+            "/staff": team.staff_command,
+            "/audit": audit.audit_command,
             "/link": linking.enter_code,
         },
         actions={

@@ -8,7 +8,7 @@ from core.school import pick
 from core.services import users
 from core.services.linking import DEEP_LINK_PREFIX
 from core.services.users import DeepLink
-from flows import catalog, linking
+from flows import catalog, linking, staff
 from flows.engine import Context, Reply, menu_button
 from flows.ui import Button, Screen, screen
 
@@ -54,6 +54,11 @@ async def help_screen(ctx: Context, _: str) -> Reply:
     support = ctx.school.support
     if support and support not in text:  # a school's own help may name it already
         text += "\n\n" + t("help_support", support=support)
+    role = await staff.role_of(ctx)
+    if role is not None:  # staff also see what their role may do, and only that
+        text += "\n\n" + t("staff_help_title", role=t(f"role_{role.value}"))
+        text += "".join(f"\n/{c.name} — {t(f'staffcmd_{c.name}')}"
+                        for c in staff.commands_for(role))
     return Reply(screen(text, menu_button(t)), edit=ctx.incoming.message is not None)
 
 

@@ -76,6 +76,9 @@ class Sender:
     external_id: str
     name: str = ""
     language: str | None = None  # as the messenger reports it, e.g. "ru" or "en-US"
+    # Not a person's own account: Telegram's anonymous group admin, a message signed by a
+    # channel. Never taken for a staff member, whatever its id.
+    impersonal: bool = False
 
 
 class IncomingKind(enum.StrEnum):

@@ -49,7 +49,9 @@ from core.models import (
     SubscriptionLink,
     User,
 )
+from core.staff import AuditEntry, StaffMember
 from storage.tables import (
+    AuditRow,
     ChatStateRow,
     CounterRow,
     IdentityRow,
@@ -62,6 +64,7 @@ from storage.tables import (
     PaymentRow,
     PurchaseRow,
     RenewalRow,
+    StaffMemberRow,
     SubscriptionLinkRow,
     UserRow,
 )
@@ -82,8 +85,10 @@ invite_links = InviteLinkRow.__table__
 subscription_links = SubscriptionLinkRow.__table__
 renewals = RenewalRow.__table__
 link_codes = LinkCodeRow.__table__
+staff_members = StaffMemberRow.__table__
+audit_log = AuditRow.__table__
 # Tables whose rows belong to a student: they follow the student when accounts are linked.
-OWNED_BY_USER = (identities, orders, purchases, outbox, invite_links, link_codes)
+OWNED_BY_USER = (identities, orders, purchases, outbox, invite_links, link_codes, audit_log)
 
 
 @cache
@@ -600,3 +605,30 @@ class SqlRenewals(Crud[Renewal]):
             .order_by(c.due_at, c.id).limit(limit)
         )
         return await self._all(self._claim(query))
+
+
+class SqlStaff(Adds[StaffMember], Updates[StaffMember]):
+    table, entity = staff_members, StaffMember
+
+    async def get(self, messenger: str, external_id: str) -> StaffMember | None:
+        c = staff_members.c
+        return await self._one(self._select(c.messenger == messenger,
+                                            c.external_id == external_id))
+
+    async def remove(self, member_id: int) -> None:
+        await self._session.execute(delete(staff_members).where(staff_members.c.id == member_id))
+
+    async def all(self) -> list[StaffMember]:
+        return await self._all(self._select().order_by(staff_members.c.id))
+
+
+class SqlAudit(Adds[AuditEntry]):
+    table, entity = audit_log, AuditEntry
+
+    async def latest(self, limit: int, user_id: int | None = None,
+                     actor: str | None = None) -> list[AuditEntry]:
+        """Newest first; only the student's (``user_id``) or the staff member's (``actor``)."""
+        c = audit_log.c
+        where = [c.user_id == user_id] if user_id is not None else []
+        where += [c.actor == actor] if actor is not None else []
+        return await self._all(self._select(*where).order_by(c.id.desc()).limit(limit))

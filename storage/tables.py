@@ -29,6 +29,7 @@ from core.models import (
     PurchaseStatus,
     RenewalStatus,
 )
+from core.staff import AuditResult, Role
 
 NAMING = {
     "ix": "ix_%(column_0_N_label)s",
@@ -334,6 +335,34 @@ class RenewalRow(Base):
     last_error: Mapped[str | None]
     created_at: Mapped[datetime | None]
     updated_at: Mapped[datetime | None]
+
+
+class StaffMemberRow(Base):
+    __tablename__ = "staff_members"
+    __table_args__ = (UniqueConstraint("messenger", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    messenger: Mapped[str]
+    external_id: Mapped[str]
+    role: Mapped[Role] = mapped_column(StrEnumType(Role))
+    added_by: Mapped[str]
+    added_at: Mapped[datetime | None]
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_actor_id", "actor", "id"),
+                      Index("ix_audit_log_user_id_id", "user_id", "id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str]
+    role: Mapped[str]
+    action: Mapped[str]
+    result: Mapped[AuditResult] = mapped_column(StrEnumType(AuditResult))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    subject: Mapped[str]
+    detail: Mapped[str]
 
 
 metadata = Base.metadata

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.repositories import (
+    SqlAudit,
     SqlChatStates,
     SqlCounters,
     SqlDeliveries,
@@ -19,6 +20,7 @@ from storage.repositories import (
     SqlPayments,
     SqlPurchases,
     SqlRenewals,
+    SqlStaff,
     SqlSubscriptionLinks,
     SqlUsers,
 )
@@ -38,6 +40,8 @@ REPOSITORIES = {
     "subscription_links": SqlSubscriptionLinks,
     "renewals": SqlRenewals,
     "link_codes": SqlLinkCodes,
+    "staff": SqlStaff,
+    "audit": SqlAudit,
 }
 
 

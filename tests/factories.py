@@ -10,7 +10,6 @@ from core.money import Money
 from core.periods import Period
 from core.school import (
     AccessKind,
-    AdminRef,
     Course,
     Group,
     JoinMode,
@@ -23,6 +22,7 @@ from core.school import (
     PromoCode,
     School,
 )
+from core.staff import Role, StaffRef
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 
@@ -99,7 +99,7 @@ def make_school(**overrides) -> School:
         offers={o.code: o for o in offers},
         promo_codes={p.code: p for p in promos},
         support="@help",
-        admins=(AdminRef("console", "admin"),),
+        staff=(StaffRef("console", "admin", Role.ADMIN),),
     )
     values.update(overrides)
     return School(**values)

@@ -37,6 +37,7 @@ from core.school_file.models import (
     PromoItem,
     SchoolSection,
 )
+from core.staff import Role, StaffRef
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -286,7 +287,7 @@ def build_school(
         timezone=section.timezone,
         currency=section.currency,
         texts=_frozen(dict(texts)),
-        admins=tuple(dict.fromkeys(section.admins)),
+        staff=_staff(section),
         courses=_frozen(dict(courses)),
         groups=_frozen(dict(groups)),
         products=_frozen(dict(products)),
@@ -300,3 +301,9 @@ def build_school(
         **({"renewals": RenewalRules(**section.renewals.model_dump())}
            if section.renewals is not None else {}),
     )
+
+
+def _staff(section: SchoolSection) -> tuple[StaffRef, ...]:
+    """Everyone the file names: ``admins`` as admins, then ``staff`` with their roles."""
+    staff = {ref: Role.ADMIN for ref in section.admins} | dict(section.staff)
+    return tuple(StaffRef(ref.messenger, ref.external_id, role) for ref, role in staff.items())

@@ -46,6 +46,9 @@ from core.school_file.fields import (
     money_from,
     one_of,
 )
+from core.staff import Role
+
+StaffRole = Annotated[Role, PlainValidator(choice(Role))]
 
 
 class _Model(BaseModel):
@@ -82,6 +85,8 @@ class SchoolSection(_Model):
     currency: Currency
     support: OptionalText = ""
     admins: list[Admin] = []
+    # ``messenger:user-id: role``; an account listed under ``admins`` has the admin role.
+    staff: dict[Admin, StaffRole] = {}
     order_ttl: Duration | None = None  # None: the School's default
     reminders: Reminders | None = None
     remind_hour: Annotated[int, Field(ge=0, le=23)] | None = None
@@ -91,6 +96,19 @@ class SchoolSection(_Model):
     @classmethod
     def _none_is_empty(cls, value: object) -> object:
         return [] if value is None else value
+
+    @field_validator("staff", mode="before")
+    @classmethod
+    def _no_staff(cls, value: object) -> object:
+        return {} if value is None else value
+
+    @model_validator(mode="after")
+    def _one_role_each(self) -> SchoolSection:
+        twice = [account for account in self.staff if account in self.admins]
+        if twice:
+            raise Problems([(("staff",), f"{twice[0].messenger}:{twice[0].external_id} is "
+                                         "under admins and staff: give it one role, in staff")])
+        return self
 
 
 class LessonItem(_Model):

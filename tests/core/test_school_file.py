@@ -25,6 +25,7 @@ from core.school import (
     School,
 )
 from core.school_file import load_school, parse_school
+from core.staff import Role, StaffRef
 
 KNOWN = known_messengers()  # the platform checks admins against its registry of messengers
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,7 +133,8 @@ def test_example_school_loads(example: School) -> None:
     assert example.timezone.key == "Europe/Berlin"
     assert example.currency == "EUR"
     assert example.support == "@pixel_support"
-    assert example.admins == (AdminRef("telegram", "123456789"), AdminRef("vk", "1234"))
+    assert example.admins == (AdminRef("vk", "1234"), AdminRef("telegram", "123456789"))
+    assert example.role_in_file("telegram", "123456789") is Role.OWNER
     assert example.is_admin("telegram", "123456789")
     assert example.order_ttl == timedelta(hours=1)
 
@@ -315,6 +317,20 @@ def test_school_section_options() -> None:
     )
     assert school.order_ttl == timedelta(minutes=30)
     assert school.currency == "EUR"
+
+
+def test_staff_with_roles() -> None:
+    def change(d: dict[str, Any]) -> None:
+        d["school"].update(admins=["vk:7"], staff={"telegram:1": "owner", "web:anna": "support",
+                                                   "console:sam": "manager"})
+
+    school = loaded_with(change)
+    assert school.staff == (StaffRef("vk", "7", Role.ADMIN), StaffRef("telegram", "1", Role.OWNER),
+                            StaffRef("web", "anna", Role.SUPPORT),
+                            StaffRef("console", "sam", Role.MANAGER))
+    assert school.admins == (AdminRef("vk", "7"), AdminRef("telegram", "1"))
+    assert school.role_in_file("web", "anna") is Role.SUPPORT
+    assert school.role_in_file("web", "bob") is None
 
 
 def test_per_language_texts_and_school_texts() -> None:
@@ -561,6 +577,22 @@ CASES: list[tuple[str, Any, list[str]]] = [
             "school.admins[0]: must be messenger:user-id such as telegram:123456789, "
             "but it is a number (123)"
         ],
+    ),
+    (
+        "staff role",
+        lambda d: d["school"].update(staff={"telegram:5": "boss"}),
+        ["school.staff.telegram:5: 'boss' is not one of: owner, admin, manager, support"],
+    ),
+    (
+        "staff by username",
+        lambda d: d["school"].update(staff={"telegram:@boss": "owner"}),
+        ["school.staff.telegram:@boss.[key]: 'telegram:@boss': telegram user ids are numbers, "
+         "such as telegram:123456789 (not a @username)"],
+    ),
+    (
+        "staff and admins",
+        lambda d: d["school"].update(admins=["telegram:5"], staff={"telegram:5": "support"}),
+        ["school.staff: telegram:5 is under admins and staff: give it one role, in staff"],
     ),
     (
         "order_ttl duration",

@@ -134,7 +134,11 @@ async def test_paid_does_not_exist_for_students(harness, caplog):
 
     assert "didn't get that" in chat.last.text
     assert await _state(harness) == (OrderStatus.NEW, [], [])
-    assert "console:1001 tried /paid 1 49 cash without being an admin" in caplog.text
+    assert "refused /paid 1 49 cash from console:1001: not staff" in caplog.text
+    async with harness.uow_factory() as uow:
+        [line] = await uow.audit.latest(5)
+    assert (line.actor, line.action, line.result, line.subject, line.detail) == (
+        "console:1001", "/paid", "refused", "1 49 cash", "not staff")
 
 
 async def test_refund_of_money_paid_by_hand_is_recorded_and_withdraws_the_access(harness):

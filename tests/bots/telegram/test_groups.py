@@ -11,7 +11,8 @@ from factories import make_school
 from telegram_harness import TelegramHarness
 
 from core.money import Money
-from core.school import AdminRef, Group, JoinMode
+from core.school import Group, JoinMode
+from core.staff import Role, StaffRef
 
 CLUB, CIRCLE = -100123, -100777
 ADMIN = 900
@@ -26,7 +27,7 @@ def school():
         base,
         offers=offers,
         groups={"club": Group("club", CLUB, {"en": "Club"}, allow=frozenset({"777"}))},
-        admins=(AdminRef("telegram", str(ADMIN)),),
+        staff=(StaffRef("telegram", str(ADMIN), Role.ADMIN),),
     )
 
 

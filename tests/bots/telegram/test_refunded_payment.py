@@ -9,14 +9,14 @@ import pytest
 from telegram_harness import TelegramHarness
 
 from core.models import OrderStatus, PaymentStatus, PurchaseStatus
-from core.school import AdminRef
+from core.staff import Role, StaffRef
 
 STAFF = 900
 
 
 @pytest.fixture
 async def tg(fake_telegram, uow_factory, school, clock):
-    school = dataclasses.replace(school, admins=(AdminRef("telegram", str(STAFF)),))
+    school = dataclasses.replace(school, staff=(StaffRef("telegram", str(STAFF), Role.ADMIN),))
     async with TelegramHarness(fake_telegram, uow_factory, school, clock) as harness:
         await harness.says(harness.fake.user(STAFF, "Staff"), "/start")
         yield harness

@@ -7,6 +7,7 @@ from telegram_harness import TelegramHarness
 
 from bots.telegram.adapter import ALLOWED_UPDATES
 from core.models import OrderStatus, PurchaseStatus
+from core.staff import Role, StaffRef
 
 
 @pytest.fixture
@@ -152,9 +153,8 @@ async def test_an_admin_refunds_stars_and_the_access_ends(fake_telegram, uow_fac
                                                         clock):
     import dataclasses
 
-    from core.school import AdminRef
 
-    school = dataclasses.replace(school, admins=(AdminRef("telegram", "900"),))
+    school = dataclasses.replace(school, staff=(StaffRef("telegram", "900", Role.ADMIN),))
     async with TelegramHarness(fake_telegram, uow_factory, school, clock) as tg:
         anna, admin = tg.fake.user(509), tg.fake.user(900, "Staff")
         invoice = await _buy_in_stars(tg, anna)

@@ -14,15 +14,15 @@ from bots.telegram import adapter as telegram_adapter
 from bots.telegram.render import message as render_message
 from core.models import OrderStatus
 from core.money import Money
-from core.school import AdminRef
 from core.services import checkout
 from core.services.payments import PaymentNotice, confirm
+from core.staff import Role, StaffRef
 from flows.ui import Button, Screen
 
 
 @pytest.fixture
 async def tg(fake_telegram, uow_factory, school, clock):
-    school = dataclasses.replace(school, admins=(AdminRef("telegram", "900"),))
+    school = dataclasses.replace(school, staff=(StaffRef("telegram", "900", Role.ADMIN),))
     async with TelegramHarness(fake_telegram, uow_factory, school, clock) as harness:
         yield harness
 
@@ -101,7 +101,7 @@ async def test_refund_of_a_renewed_period_is_left_to_a_human(fake_telegram, uow_
     offers = dict(school.offers)
     offers["python-30"] = dataclasses.replace(offers["python-30"], stars=Money(100, "XTR"))
     school = dataclasses.replace(school, offers=offers,
-                                 admins=(AdminRef("telegram", "900"),))
+                                 staff=(StaffRef("telegram", "900", Role.ADMIN),))
     async with TelegramHarness(fake_telegram, uow_factory, school, clock) as tg:
         staff, user = tg.fake.user(900, "Staff"), tg.fake.user(606)
         for charge in ("first", "second"):  # the second 30 days extend the first purchase

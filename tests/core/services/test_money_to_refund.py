@@ -10,17 +10,17 @@ import pytest
 from conftest import Shop
 
 from core.models import OrderStatus, PaymentStatus, PurchaseStatus
-from core.school import AdminRef
 from core.services import payments
 from core.services.payments import Outcome
+from core.staff import Role, StaffRef
 
 ADMIN_ID = "1001"  # the Shop's first student is the school's admin
 
 
 @pytest.fixture
 def admin_school(school):
-    return dataclasses.replace(school, admins=(AdminRef("telegram", ADMIN_ID),
-                                               AdminRef("telegram", "424242")))
+    return dataclasses.replace(school, staff=(StaffRef("telegram", ADMIN_ID, Role.ADMIN),
+                                               StaffRef("telegram", "424242", Role.ADMIN)))
 
 
 @pytest.fixture
