@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from flows import admin, catalog, checkout, linking, my_courses, payments, renewals, start
+from functools import partial
+
+from flows import (
+    admin,
+    catalog,
+    checkout,
+    linking,
+    my_courses,
+    payments,
+    receipts,
+    renewals,
+    start,
+)
 from flows.engine import Router
 
 
@@ -37,7 +49,8 @@ def student_router() -> Router:
             "ar": my_courses.auto_renewal,
             "lk": linking.link_menu,
         },
-        steps={"promo": catalog.enter_promo, linking.STEP: linking.enter_code},
+        steps={"promo": catalog.enter_promo, linking.STEP: linking.enter_code,
+               receipts.STEP: partial(receipts.enter_contact, buy=checkout.buy)},
         fallback=start.unknown_text,
         payment_check=payments.check,
         payment=payments.received,
