@@ -26,6 +26,8 @@ class User:
     # student used last.
     preferred_messenger: str | None = None
     merged_into: int | None = None  # this student linked their accounts into that one
+    # Where fiscal receipts go: an email (lower case) or a phone (E.164, "+79001234567").
+    receipt_contact: str | None = None
 
 
 @dataclass

@@ -405,6 +405,22 @@ class WebRoute:
 
 
 @dataclass(frozen=True)
+class Receipt:
+    """The fiscal receipt (54-FZ) a payment carries: one item, the whole amount."""
+
+    contact: str  # where it goes: an email, or a phone in E.164 ("+79001234567")
+    item: str  # what was sold (the offer's title), at most 128 characters
+    amount: int  # minor units, the payment's
+    currency: str
+    vat_code: int  # YooKassa's codes
+    tax_system_code: int | None = None
+
+    @property
+    def email(self) -> str | None:
+        return self.contact if "@" in self.contact else None
+
+
+@dataclass(frozen=True)
 class CheckoutView:
     """An order as a checkout page shows it, in the student's language."""
 
@@ -413,6 +429,8 @@ class CheckoutView:
     title: str  # the offer's
     price: str  # formatted for ``language``
     language: str
+    receipts: bool = False  # the school sends a receipt with each payment
+    receipt: Receipt | None = None  # None while the student has given no contact for it
 
 
 class PaymentDesk(Protocol):
@@ -478,10 +496,21 @@ class Charger(Protocol):
 
     name: str
 
-    async def charge(self, method: str, amount: int, currency: str, key: str) -> ChargeResult:
+    async def charge(self, method: str, amount: int, currency: str, key: str,
+                     receipt: Receipt | None = None) -> ChargeResult:
         """Charge ``method`` once per ``key``: a repeated key returns the first charge's
-        result and moves no money. Raises on a transport error (nothing known)."""
+        result and moves no money. Raises on a transport error (nothing known). ``receipt``:
+        the school's fiscal receipt, for a gateway that issues them (``ReceiptIssuer``)."""
         ...
+
+
+@runtime_checkable
+class ReceiptIssuer(Protocol):
+    """A gateway that sends the school's fiscal receipt (``School.receipts``) with each
+    payment: it needs the student's email or phone before the student can pay through it."""
+
+    name: str
+    issues_receipts: bool
 
 
 class InChatPaymentsApi(Protocol):

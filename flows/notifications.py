@@ -204,7 +204,8 @@ async def renewal_failed(r: Render, n: notices.RenewalFailed) -> Screen | None:
         return None
     reason = n.reason or ""
     reason_text = t(f"reason_{reason}") if reason in (
-        "card_declined", "unknown_card", "authentication_required") \
+        "card_declined", "unknown_card", "authentication_required",
+        "receipt_contact_missing") \
         else reason
     lines = [t("renewal_failed", title=r.offer_title(purchase.offer_code), reason=reason_text)]
     lines.append(t("renewal_retry", date=t.datetime(n.retry_at))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flows import (
     admin,
     audit,
@@ -10,6 +12,7 @@ from flows import (
     linking,
     my_courses,
     payments,
+    receipts,
     renewals,
     start,
     team,
@@ -50,7 +53,8 @@ def student_router() -> Router:
             "ar": my_courses.auto_renewal,
             "lk": linking.link_menu,
         },
-        steps={"promo": catalog.enter_promo, linking.STEP: linking.enter_code},
+        steps={"promo": catalog.enter_promo, linking.STEP: linking.enter_code,
+               receipts.STEP: partial(receipts.enter_contact, buy=checkout.buy)},
         fallback=start.unknown_text,
         payment_check=payments.check,
         payment=payments.received,

@@ -32,6 +32,7 @@ from core.ports import (
     PaymentDesk,
     PaymentNotice,
     PaymentReturned,
+    Receipt,
     UnknownOrder,
     WebRequest,
     WebResponse,
@@ -239,7 +240,8 @@ class StripeGateway:
 
     # --- renewals and refunds --------------------------------------------------------------
 
-    async def charge(self, method: str, amount: int, currency: str, key: str) -> ChargeResult:
+    async def charge(self, method: str, amount: int, currency: str, key: str,
+                     receipt: Receipt | None = None) -> ChargeResult:
         """Charge a saved card off-session once per ``key`` (Stripe's Idempotency-Key). A
         timeout or 5xx raises: the next attempt with the same key gets the first answer."""
         customer, _, payment_method = method.partition("/")

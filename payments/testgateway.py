@@ -22,6 +22,7 @@ from core.ports import (
     InvalidNotification,
     PaymentDesk,
     PaymentNotice,
+    Receipt,
     WebRoute,
 )
 from payments.testgateway_page import CheckoutPages
@@ -128,7 +129,8 @@ class TestGateway:
     def _issued(self, method: str) -> bool:
         return method.startswith("card_") and len(method.removesuffix(FAILING)) == 25
 
-    async def charge(self, method: str, amount: int, currency: str, key: str) -> ChargeResult:
+    async def charge(self, method: str, amount: int, currency: str, key: str,
+                     receipt: Receipt | None = None) -> ChargeResult:
         """Charge a saved card once per ``key``; a repeated key returns the first result and
         takes nothing more (``charges`` lists the money actually moved)."""
         if key in self._ledger:

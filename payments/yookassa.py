@@ -7,7 +7,8 @@ any transaction, with an Idempotence-Key fixed per order, and sends the student 
 A notification is never trusted as it comes: the payment it names is fetched again from the
 API, and only what the API says is settled (optionally the sender's address must also be one
 of YooKassa's networks). Renewals charge the saved ``payment_method_id`` with the renewal's
-deterministic key; refunds go through the staff's ``/refund``.
+deterministic key; refunds go through the staff's ``/refund``. While the school sends fiscal
+receipts (54-FZ), each payment and each renewal carries its receipt.
 
 The SDK is synchronous and keeps its account in one global ``Configuration``: its calls run in
 a thread of their own, each given up after ``timeout`` seconds (one YooKassa account per
@@ -34,6 +35,7 @@ from core.ports import (
     PaymentDesk,
     PaymentNotice,
     PaymentReturned,
+    Receipt,
     WebRequest,
     WebResponse,
     WebRoute,
@@ -110,17 +112,37 @@ def to_minor(value: Any, currency: str) -> int:
     return int(minor)
 
 
+def receipt_request(receipt: Receipt) -> dict[str, Any]:
+    """YooKassa's ``receipt``: the customer's email or phone (digits, as YooKassa writes
+    E.164: ``79001234567``), one service paid in full."""
+    customer = {"email": receipt.email} if receipt.email \
+        else {"phone": receipt.contact.removeprefix("+")}
+    item = {"description": receipt.item[:128], "quantity": "1.00",
+            "amount": {"value": to_value(receipt.amount, receipt.currency),
+                       "currency": receipt.currency},
+            "vat_code": receipt.vat_code, "payment_subject": "service",
+            "payment_mode": "full_payment"}
+    request: dict[str, Any] = {"customer": customer, "items": [item]}
+    if receipt.tax_system_code is not None:
+        request["tax_system_code"] = receipt.tax_system_code
+    return request
+
+
 PAGES = {
     "en": {"title": "Payment", "back": "Payment done? Go back to the chat with the bot: it "
            "confirms your order there as soon as YooKassa tells it.",
            "unknown": "There is no such order.",
            "closed": "This order cannot be paid any more. Go back to the chat with the bot.",
-           "down": "YooKassa does not answer right now. Please try again in a minute."},
+           "down": "YooKassa does not answer right now. Please try again in a minute.",
+           "contact": "The receipt for this payment needs your email or phone. Go back to the "
+           "chat with the bot and press “Buy” again: it will ask for it."},
     "ru": {"title": "Оплата", "back": "Оплатили? Вернитесь в чат с ботом: он подтвердит заказ, "
            "как только YooKassa сообщит об оплате.",
            "unknown": "Такого заказа нет.",
            "closed": "Этот заказ уже нельзя оплатить. Вернитесь в чат с ботом.",
-           "down": "YooKassa сейчас не отвечает. Попробуйте ещё раз через минуту."},
+           "down": "YooKassa сейчас не отвечает. Попробуйте ещё раз через минуту.",
+           "contact": "Для чека нужен ваш email или телефон. Вернитесь в чат с ботом и нажмите "
+           "«Купить» ещё раз: бот его спросит."},
 }
 
 
@@ -130,10 +152,12 @@ def _page(language: str, key: str, status: int = 200) -> WebResponse:
 
 
 class YooKassaGateway:
-    """A ``PaymentGateway`` paid on YooKassa's page, a ``Refunder`` and a ``Charger``."""
+    """A ``PaymentGateway`` paid on YooKassa's page, a ``Refunder``, a ``Charger`` and a
+    ``ReceiptIssuer``."""
 
     name = NAME
     in_chat = False
+    issues_receipts = True
 
     def __init__(self, shop_id: str, secret_key: str, base_url: str, *,
                  api_url: str = API_URL, allowed: Sequence[Any] = (),
@@ -187,7 +211,8 @@ class YooKassaGateway:
             notification_route(NAME, self.read, desk),
         )
 
-    def payment_request(self, order: Order, title: str) -> dict[str, Any]:
+    def payment_request(self, order: Order, title: str,
+                        receipt: Receipt | None = None) -> dict[str, Any]:
         request: dict[str, Any] = {
             "amount": {"value": to_value(order.amount, order.currency),
                        "currency": order.currency},
@@ -199,6 +224,8 @@ class YooKassaGateway:
         }
         if order.access == "subscription" and order.period:
             request["save_payment_method"] = True
+        if receipt is not None:
+            request["receipt"] = receipt_request(receipt)
         return request
 
     async def _pay(self, desk: PaymentDesk, token: str) -> WebResponse:
@@ -207,9 +234,11 @@ class YooKassaGateway:
             return _page(desk.default_language, "unknown", 404)
         if view.order.status is not OrderStatus.NEW:
             return _page(view.language, "closed", 409)
+        if view.receipts and view.receipt is None:  # an order placed before receipts were on
+            return _page(view.language, "contact", 409)
         from yookassa import Payment as SdkPayment
 
-        request = self.payment_request(view.order, view.title)
+        request = self.payment_request(view.order, view.title, view.receipt)
         try:
             created = await self._call(
                 lambda: SdkPayment.create(request, f"pay:{view.order.token}"))
@@ -310,14 +339,18 @@ class YooKassaGateway:
 
     # --- renewals ---------------------------------------------------------------------------
 
-    async def charge(self, method: str, amount: int, currency: str, key: str) -> ChargeResult:
+    async def charge(self, method: str, amount: int, currency: str, key: str,
+                     receipt: Receipt | None = None) -> ChargeResult:
         """Charge a saved method with ``key`` as the Idempotence-Key: a repeat gets the first
         payment back; one still in progress is asked about again, and raises if still so."""
         from yookassa import Payment as SdkPayment
 
-        request = {"amount": {"value": to_value(amount, currency), "currency": currency},
-                   "payment_method_id": method, "capture": True,
-                   "description": f"Renewal {key}"[:128]}
+        request: dict[str, Any] = {
+            "amount": {"value": to_value(amount, currency), "currency": currency},
+            "payment_method_id": method, "capture": True,
+            "description": f"Renewal {key}"[:128]}
+        if receipt is not None:
+            request["receipt"] = receipt_request(receipt)
         payment = await self._call(lambda: SdkPayment.create(request, key))
         if payment.status not in ("succeeded", "canceled"):
             payment = await self._fetch(payment.id)

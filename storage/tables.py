@@ -112,6 +112,7 @@ class UserRow(Base):
     start_offer: Mapped[str | None]
     preferred_messenger: Mapped[str | None]
     merged_into: Mapped[int | None]
+    receipt_contact: Mapped[str | None]
 
 
 class IdentityRow(Base):

@@ -20,7 +20,7 @@ from core.ports import (
     WebRequest,
 )
 from core.school import School, pick
-from core.services import payments
+from core.services import payments, receipts
 
 # Told of each notification's end: (gateway, outcome), "refused" for a forged one.
 Outcomes = Callable[[str, str], None]
@@ -59,7 +59,10 @@ class Desk:
         title = pick(offer.title, language, school.default_language) if offer \
             else order.offer_code
         return CheckoutView(order, school.name, title,
-                            Money(order.amount, order.currency).format(language), language)
+                            Money(order.amount, order.currency).format(language), language,
+                            receipts=school.receipts is not None,
+                            receipt=receipts.receipt_for(
+                                school, order, user.receipt_contact if user else None))
 
     async def settle(self, notification: PaymentNotice | PaymentReturned) -> str:
         now = self.clock.now()

@@ -28,14 +28,15 @@ from datetime import datetime, timedelta
 from core import errors, notices
 from core.models import (
     RENEWAL_TELEGRAM_CHANNEL,
+    Order,
     OrderStatus,
     Purchase,
     PurchaseStatus,
     RenewalStatus,
 )
-from core.ports import ChargeResult, UnitOfWork
+from core.ports import ChargeResult, Receipt, UnitOfWork
 from core.school import Offer, School
-from core.services import access, payments, star_channels
+from core.services import access, payments, receipts, star_channels
 from core.services.outbox import enqueue
 from core.services.payments import Outcome, PaymentNotice
 from core.services.upcoming import gateway_of, plan_next, renews_by_charge
@@ -93,10 +94,19 @@ class Charge:
     amount: int
     currency: str
     key: str
+    receipt: Receipt | None = None  # the fiscal receipt it carries, where the school sends them
+    # The school sends receipts but the student has given nowhere to send them: a gateway
+    # that issues receipts cannot charge (``NO_RECEIPT_CONTACT``) until they do.
+    receipt_missing: bool = False
 
 
-async def claim(uow: UnitOfWork, now: datetime, limit: int = 50) -> list[Charge]:
-    """Renewals due now that still apply, leased for LEASE; the rest are settled here."""
+NO_RECEIPT_CONTACT = "receipt_contact_missing"  # a failed charge's reason
+
+
+async def claim(uow: UnitOfWork, now: datetime, limit: int = 50,
+                school: School | None = None) -> list[Charge]:
+    """Renewals due now that still apply, leased for LEASE; the rest are settled here.
+    ``school``: its receipt rules give each charge its receipt."""
     charges = []
     for renewal in await uow.renewals.due(now, limit):
         purchase = await uow.purchases.get_for_update(renewal.purchase_id)
@@ -112,10 +122,20 @@ async def claim(uow: UnitOfWork, now: datetime, limit: int = 50) -> list[Charge]
             assert purchase.renewal_method is not None
             renewal.due_at = now + LEASE
             gateway, _, method = purchase.renewal_method.partition(":")
+            receipt = await _receipt(uow, school, order) if school is not None else None
             charges.append(Charge(renewal.id, gateway, method, order.amount, order.currency,
-                                  renewal.charge_key()))
+                                  renewal.charge_key(), receipt, receipt_missing=(
+                                      school is not None and school.receipts is not None
+                                      and receipt is None)))
         await uow.renewals.update(renewal)
     return charges
+
+
+async def _receipt(uow: UnitOfWork, school: School, order: Order) -> Receipt | None:
+    if school.receipts is None:
+        return None
+    user = await uow.users.get(order.user_id)
+    return receipts.receipt_for(school, order, user.receipt_contact if user else None)
 
 
 async def record_success(
