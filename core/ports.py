@@ -461,6 +461,13 @@ class PaymentGateway(Protocol):
 
     name: str  # stored with each payment: ``(gateway, gateway_payment_id)`` is unique
     in_chat: bool
+    # What the pay button calls this way where a student has several: "card" for a plain
+    # card page (worded in the student's language), else the provider's own name, shown as is.
+    label: str
+
+    def accepts(self, currency: str) -> bool:
+        """Can an order in ``currency`` be paid through this gateway (ISO code, ``XTR``)?"""
+        ...
 
     def checkout_url(self, order: Order) -> str | None: ...
 

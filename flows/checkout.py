@@ -70,8 +70,7 @@ async def _buy(ctx: Context, code: str, stars: bool) -> Reply:
     bill = invoice(ctx, order) if order.currency in ctx.capabilities.invoices else None
     if bill is not None and bill.renews_every:
         text += "\n\n" + t("stars_subscription_terms", price=price_text)
-    pay = [Button(t("btn_pay", price=price_text), url=ctx.checkout_url(order), pays=True)] \
-        if ctx.checkout_url is not None and not (bill and bill.renews_every) else []
+    pay = ctx.checkout.buttons(t, order) if not (bill and bill.renews_every) else []
     order_screen = screen(
         text,
         *pay,

@@ -15,7 +15,8 @@ from core.ports import UnitOfWork
 from core.school import Course, Lesson, LocalText, School, pick
 from core.services import groups, lessons, star_subscriptions
 from core.services.upcoming import renews_automatically
-from flows.channel import Capabilities, CheckoutUrl
+from flows.channel import Capabilities
+from flows.checkout_ways import CheckoutWays
 from flows.groups import included_line, invite_screen, offer_buttons
 from flows.payments import GATEWAY
 from flows.renewals import renew_buttons, switch_button
@@ -30,13 +31,13 @@ class Render:
     t: Texts
     message: OutboxMessage
     notice: Notice  # the message's record
-    checkout_url: CheckoutUrl
+    checkout: CheckoutWays  # the web pages that take payment
     capabilities: Capabilities  # of the messenger it goes out in
     now: datetime  # when it is sent: what it says holds then
 
     def renew(self, purchase: Purchase) -> list[Button]:
         return renew_buttons(self.t, self.school, purchase, self.now, self.capabilities,
-                             self.checkout_url is not None)
+                             self.checkout)
 
     def text(self, value: LocalText | None) -> str:
         return pick(value, self.t.language, self.school.default_language)
@@ -114,10 +115,7 @@ async def payment_failed(r: Render, n: notices.PaymentFailed) -> Screen | None:
     order = await r.uow.orders.get(n.order)
     if order is None:
         return None
-    rows = []
-    if order.status is OrderStatus.NEW and r.checkout_url is not None:
-        price = Money(order.amount, order.currency).format(r.t.language)
-        rows.append(Button(r.t("btn_pay", price=price), url=r.checkout_url(order)))
+    rows = r.checkout.buttons(r.t, order) if order.status is OrderStatus.NEW else []
     return screen(r.t("payment_failed", id=order.id), *rows, r.my_courses())
 
 
@@ -264,7 +262,7 @@ async def render(
     school: School,
     t: Texts,
     message: OutboxMessage,
-    checkout_url: CheckoutUrl,
+    checkout: CheckoutWays,
     capabilities: Capabilities | None = None,
     now: datetime | None = None,
 ) -> Screen | None:
@@ -274,5 +272,5 @@ async def render(
     sent_at = now or message.created_at
     capabilities = capabilities or Capabilities()
     assert sent_at is not None, "an outbox message has its creation time"
-    context = Render(uow, school, t, message, notice, checkout_url, capabilities, sent_at)
+    context = Render(uow, school, t, message, notice, checkout, capabilities, sent_at)
     return await RENDERERS[type(notice)](context, notice)

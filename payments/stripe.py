@@ -47,6 +47,7 @@ PAID_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_suc
 # Stripe's decline codes a student can act on; any other decline reads as a declined card.
 REASONS = {"authentication_required": "authentication_required",
            "card_declined": "card_declined"}
+STARS = "XTR"  # Telegram Stars: paid only inside Telegram
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class StripeGateway:
 
     name = NAME
     in_chat = False
+    label = "card"
 
     def __init__(self, api_key: str, webhook_secret: str, base_url: str, clock: Clock,
                  api_url: str | None = None, timeout: float = 30.0,
@@ -99,6 +101,11 @@ class StripeGateway:
     async def close(self) -> None:
         """Close the SDK's HTTP session."""
         await self._http.close_async()
+
+    def accepts(self, currency: str) -> bool:
+        """Stripe charges cards in 135+ currencies (docs.stripe.com/currencies), every one
+        the platform prices in (``core.money.CURRENCIES``) among them, Stars aside."""
+        return currency != STARS
 
     def checkout_url(self, order: Order) -> str:
         return f"{self.base_url}/payments/{NAME}/pay/{order.token}"

@@ -22,9 +22,16 @@ class TelegramGateway:
 
     name = NAME
     in_chat = True
+    label = "Telegram"
 
     def __init__(self, api: InChatPaymentsApi) -> None:
         self.api = api
+
+    def accepts(self, currency: str) -> bool:
+        """Stars, and every other currency the platform prices in through the bot's payment
+        provider (``core.money`` follows Telegram Payments' table). Which of them a chat
+        takes is the messenger's to say (its capabilities' ``invoices``)."""
+        return True
 
     def checkout_url(self, order: Order) -> str | None:
         return None  # the invoice is in the chat

@@ -43,6 +43,7 @@ class TestGateway:
 
     name = NAME
     in_chat = False
+    label = "test"
     __test__ = False  # not a pytest test class
 
     def __init__(self, secret: bytes, base_url: str, clock: Clock) -> None:
@@ -62,6 +63,10 @@ class TestGateway:
         if order.access == "subscription" and order.period:
             return ("pay", *SAVE_OUTCOMES, "decline")
         return OUTCOMES
+
+    def accepts(self, currency: str) -> bool:
+        """Any currency but Telegram Stars, which only Telegram takes."""
+        return currency != "XTR"
 
     def checkout_url(self, order: Order) -> str:
         return f"{self.base_url}/pay/{order.token}"

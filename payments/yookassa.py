@@ -53,6 +53,9 @@ YOOKASSA_NETWORKS = (
 )
 # Digits after the point, where not two (the platform's minor units are ISO 4217's).
 EXPONENTS = {"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "UGX": 0, "XTR": 0}
+# The currencies a YooKassa payment may be in: the SDK's ``yookassa.domain.models.Currency``.
+ACCEPTED = frozenset({"RUB", "USD", "EUR", "BYN", "CNY", "KZT", "UAH", "UZS", "TRY", "INR",
+                      "MDL", "AZN", "AMD"})
 _T = TypeVar("_T")
 
 
@@ -158,6 +161,7 @@ class YooKassaGateway:
     name = NAME
     in_chat = False
     issues_receipts = True
+    label = "YooKassa"
 
     def __init__(self, shop_id: str, secret_key: str, base_url: str, *,
                  api_url: str = API_URL, allowed: Sequence[Any] = (),
@@ -192,6 +196,9 @@ class YooKassaGateway:
         return await asyncio.wait_for(loop.run_in_executor(self._pool, run), self.timeout)
 
     # --- checkout ---------------------------------------------------------------------------
+
+    def accepts(self, currency: str) -> bool:
+        return currency in ACCEPTED
 
     def checkout_url(self, order: Order) -> str:
         return f"{self.base_url}/payments/{NAME}/pay/{order.token}"
