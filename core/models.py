@@ -270,3 +270,15 @@ class LinkCode:
     created_at: datetime | None = None
     expires_at: datetime | None = None
     used_at: datetime | None = None
+
+
+@dataclass
+class Tag:
+    """A label on a student (``vip``, ``webinar-2027``), set by staff or an automation; a
+    broadcast's segment and an automation's condition or trigger."""
+
+    user_id: int = 0
+    tag: str = ""
+    added_at: datetime | None = None
+    added_by: str = ""  # ``telegram:1`` for staff, ``automation:<code>``
+    id: int = 0

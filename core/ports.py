@@ -28,6 +28,7 @@ from core.models import (
     Purchase,
     Renewal,
     SubscriptionLink,
+    Tag,
     User,
 )
 from core.staff import AuditEntry, StaffMember
@@ -309,6 +310,19 @@ class AuditRepository(Protocol):
         ...
 
 
+class TagRepository(Protocol):
+    async def add(self, tag: Tag) -> bool:
+        """False when the student has the tag already."""
+        ...
+
+    async def remove(self, user_id: int, tag: str) -> bool: ...
+    async def of_user(self, user_id: int) -> list[Tag]: ...
+
+    async def users_with(self, tag: str, after_id: int, limit: int) -> list[int]:
+        """Students with ``tag``, by id after ``after_id``."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``async with factory() as uow``: leaving without ``commit`` rolls back."""
 
@@ -327,6 +341,7 @@ class UnitOfWork(Protocol):
     link_codes: LinkCodeRepository
     staff: StaffRepository
     audit: AuditRepository
+    tags: TagRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, *exc: object) -> None: ...

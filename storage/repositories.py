@@ -47,6 +47,7 @@ from core.models import (
     Renewal,
     RenewalStatus,
     SubscriptionLink,
+    Tag,
     User,
 )
 from core.staff import AuditEntry, StaffMember
@@ -66,6 +67,7 @@ from storage.tables import (
     RenewalRow,
     StaffMemberRow,
     SubscriptionLinkRow,
+    TagRow,
     UserRow,
 )
 
@@ -86,9 +88,12 @@ subscription_links = SubscriptionLinkRow.__table__
 renewals = RenewalRow.__table__
 link_codes = LinkCodeRow.__table__
 staff_members = StaffMemberRow.__table__
+tags = TagRow.__table__
 audit_log = AuditRow.__table__
 # Tables whose rows belong to a student: they follow the student when accounts are linked.
 OWNED_BY_USER = (identities, orders, purchases, outbox, invite_links, link_codes, audit_log)
+# Rows a student has at most one of per key: on linking, the survivor's row wins.
+UNIQUE_PER_USER = ((tags, "tag"),)
 
 
 @cache
@@ -289,6 +294,12 @@ class SqlUsers(Crud[User]):
             d.user_id == source_id, tuple_(d.course, d.lesson).in_(taken)))
         await self._session.execute(
             update(deliveries).where(d.user_id == source_id).values(user_id=into_id))
+        for table, key in UNIQUE_PER_USER:
+            kept = select(table.c[key]).where(table.c.user_id == into_id)
+            await self._session.execute(delete(table).where(
+                table.c.user_id == source_id, table.c[key].in_(kept)))
+            await self._session.execute(
+                update(table).where(table.c.user_id == source_id).values(user_id=into_id))
         for table in OWNED_BY_USER:
             await self._session.execute(
                 update(table).where(table.c.user_id == source_id).values(user_id=into_id))
@@ -632,3 +643,25 @@ class SqlAudit(Adds[AuditEntry]):
         where = [c.user_id == user_id] if user_id is not None else []
         where += [c.actor == actor] if actor is not None else []
         return await self._all(self._select(*where).order_by(c.id.desc()).limit(limit))
+
+
+class SqlTags(_SqlRepo[Tag]):
+    table, entity = tags, Tag
+
+    async def add(self, tag: Tag) -> bool:
+        """False when the student has the tag already."""
+        return await self._add_unless_exists(tag, "user_id", "tag")
+
+    async def remove(self, user_id: int, tag: str) -> bool:
+        result = await self._session.execute(
+            delete(tags).where(tags.c.user_id == user_id, tags.c.tag == tag))
+        return bool(result.rowcount)
+
+    async def of_user(self, user_id: int) -> list[Tag]:
+        return await self._all(self._select(tags.c.user_id == user_id).order_by(tags.c.tag))
+
+    async def users_with(self, tag: str, after_id: int, limit: int) -> list[int]:
+        """Students with ``tag``, by id after ``after_id`` (pages through a large segment)."""
+        c = tags.c
+        query = select(c.user_id).where(c.tag == tag, c.user_id > after_id)
+        return list((await self._session.scalars(query.order_by(c.user_id).limit(limit))).all())

@@ -338,6 +338,17 @@ class RenewalRow(Base):
     updated_at: Mapped[datetime | None]
 
 
+class TagRow(Base):
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("user_id", "tag"), Index("ix_tags_tag", "tag"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    tag: Mapped[str]
+    added_at: Mapped[datetime | None]
+    added_by: Mapped[str]
+
+
 class StaffMemberRow(Base):
     __tablename__ = "staff_members"
     __table_args__ = (UniqueConstraint("messenger", "external_id"),)

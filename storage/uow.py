@@ -22,6 +22,7 @@ from storage.repositories import (
     SqlRenewals,
     SqlStaff,
     SqlSubscriptionLinks,
+    SqlTags,
     SqlUsers,
 )
 
@@ -42,6 +43,7 @@ REPOSITORIES = {
     "link_codes": SqlLinkCodes,
     "staff": SqlStaff,
     "audit": SqlAudit,
+    "tags": SqlTags,
 }
 
 
