@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.repositories import (
     SqlAudit,
     SqlChatStates,
+    SqlConversations,
     SqlCounters,
     SqlDeliveries,
     SqlInviteLinks,
@@ -42,6 +43,7 @@ REPOSITORIES = {
     "link_codes": SqlLinkCodes,
     "staff": SqlStaff,
     "audit": SqlAudit,
+    "conversations": SqlConversations,
 }
 
 
