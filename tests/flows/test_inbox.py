@@ -220,6 +220,11 @@ async def test_closing_and_a_new_message_opening_a_new_conversation(harness, sta
     await ada.press("ic:1")  # pressed again (or by a colleague meanwhile)
     assert ada.last.text == "Conversation #1 was closed already: nothing changed."
 
+    await ada.press("ia:1")  # an answer to a closed conversation still reaches her
+    await ada.send("It is in the mail.")
+    await harness.deliver()
+    assert anna.last.text == "💬 Test School answers:\nIt is in the mail."
+
     await anna.send("Still no certificate.")
     assert anna.last.text == RECEIVED  # a new conversation: told again
     await harness.deliver()
@@ -227,13 +232,17 @@ async def test_closing_and_a_new_message_opening_a_new_conversation(harness, sta
 
     found = await _conversations(harness)
     assert [(c.status, c.closed_by, messages) for c, messages in found.values()] == [
-        (ConversationStatus.CLOSED, "console:admin", [("", "Where is the certificate?")]),
+        (ConversationStatus.CLOSED, "console:admin", [("", "Where is the certificate?"),
+                                                      ("console:admin", "It is in the mail.")]),
         (ConversationStatus.OPEN, "", [("", "Still no certificate.")]),
     ]
     assert [(e.action, e.result, e.user_id, e.detail)
             for e in await _audit(harness, actor="console:admin")] == [
         ("inbox.close", AuditResult.DONE, anna_id, "conversation #1 closed"),
         ("inbox.close", AuditResult.NOTHING, anna_id, "conversation #1 was closed already"),
+        ("inbox.answer", AuditResult.NOTHING, anna_id, "conversation #1: typing an answer"),
+        ("inbox.answer", AuditResult.DONE, anna_id,
+         "conversation #1: answer sent to console:1001"),
     ]
 
 
