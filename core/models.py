@@ -187,10 +187,13 @@ class OutboxMessage:
     created_at: datetime | None = None
     due_at: datetime | None = None
     attempts: int = 0
-    identity_id: int | None = None  # chosen when the message is claimed
+    # The account it goes to: set when recorded to send it there (an answer goes where the
+    # question came from), else chosen when it is sent; the one it went to once sent.
+    identity_id: int | None = None
     claimed_at: datetime | None = None
     sent_at: datetime | None = None
     error: str | None = None
+    external_message_id: str | None = None  # the messenger's id of the message sent
 
 
 @dataclass

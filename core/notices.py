@@ -158,11 +158,39 @@ class RefundDue(Notice):
     payment: str  # the gateway's payment id
 
 
+@dataclass(frozen=True)
+class InboxQuestion(Notice):
+    """To a staff member: a student's message in the support inbox."""
+
+    KIND = "inbox_question"
+    conversation: int
+    message: int
+
+
+@dataclass(frozen=True)
+class InboxAnswer(Notice):
+    """To the student: the school's answer in their conversation."""
+
+    KIND = "inbox_answer"
+    conversation: int
+    message: int
+
+
+@dataclass(frozen=True)
+class InboxAnswered(Notice):
+    """To the other staff: a colleague answered the conversation."""
+
+    KIND = "inbox_answered"
+    conversation: int
+    message: int
+
+
 KINDS: dict[str, type[Notice]] = {
     kind.KIND: kind
     for kind in (OrderPaid, LessonOpened, AccessEnded, PaymentFailed, PaymentPartial,
                  PaymentExtra, GroupInvite, GroupRemoved, Reminder, RenewalNotice,
-                 RenewalFailed, RenewalDoubled, RefundDue)
+                 RenewalFailed, RenewalDoubled, RefundDue, InboxQuestion, InboxAnswer,
+                 InboxAnswered)
 }
 
 

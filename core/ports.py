@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from core.inbox import Conversation, ConversationMessage, ConversationStatus
 from core.models import (
     ChatState,
     Identity,
@@ -205,7 +206,15 @@ class OutboxRepository(Protocol):
 
     async def get(self, message_id: int) -> OutboxMessage | None: ...
 
-    async def mark_sent(self, message_id: int, identity_id: int | None, at: datetime) -> None: ...
+    async def mark_sent(self, message_id: int, identity_id: int | None, at: datetime,
+                        external_message_id: str | None = None) -> None:
+        """Sent to ``identity_id`` as the messenger's message ``external_message_id``."""
+        ...
+
+    async def sent_as(self, identity_id: int, external_message_id: str) -> OutboxMessage | None:
+        """The message sent to that account as the messenger's message of that id (what a
+        reply to it answers)."""
+        ...
 
     async def mark_retry(self, message_id: int, due_at: datetime, error: str) -> None:
         """Back to PENDING, due again at ``due_at``."""
@@ -310,6 +319,9 @@ class AuditRepository(Protocol):
         ...
 
 
+        ...
+
+
 class TagRepository(Protocol):
     async def add(self, tag: Tag) -> bool:
         """False when the student has the tag already."""
@@ -320,6 +332,33 @@ class TagRepository(Protocol):
 
     async def users_with(self, tag: str, after_id: int, limit: int) -> list[int]:
         """Students with ``tag``, by id after ``after_id``."""
+        ...
+
+
+class ConversationRepository(Protocol):
+    """The support inbox (``core.inbox``)."""
+
+    async def get(self, conversation_id: int) -> Conversation | None: ...
+    async def update(self, conversation: Conversation) -> None: ...
+
+    async def open_for(self, user_id: int, identity_id: int, now: datetime) -> Conversation:
+        """The student's open conversation, opened now if they have none; locked until the
+        transaction ends (two messages at once land in one conversation)."""
+        ...
+
+    async def close(self, conversation_id: int, by: str, at: datetime) -> bool:
+        """Close it if it is open; False if it was closed already."""
+        ...
+
+    async def latest(self, status: ConversationStatus, limit: int) -> list[Conversation]:
+        """Open ones by their last message, closed ones by when they closed; newest first."""
+        ...
+
+    async def add_message(self, message: ConversationMessage) -> ConversationMessage: ...
+    async def message(self, message_id: int) -> ConversationMessage | None: ...
+
+    async def messages(self, conversation_id: int, limit: int) -> list[ConversationMessage]:
+        """The conversation's last ``limit`` messages, oldest first."""
         ...
 
 
@@ -342,6 +381,7 @@ class UnitOfWork(Protocol):
     staff: StaffRepository
     audit: AuditRepository
     tags: TagRepository
+    conversations: ConversationRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, *exc: object) -> None: ...

@@ -21,6 +21,7 @@ class Capabilities:
     max_buttons: int | None = None  # per message; the adapter's renderer pages longer lists
     url_buttons: bool = True
     invoices: frozenset[str] = frozenset()  # currencies it can take payment in, in the chat
+    replies: bool = False  # a typed message says which message it replies to
 
     @property
     def stars(self) -> bool:

@@ -117,8 +117,8 @@ class OutboundDispatcher:
     async def _send(self, message: OutboxMessage, messenger: str, external_id: str,
                     identity_id: int, screen: Screen) -> None:
         try:
-            await self.channels[messenger].send(Peer(messenger, external_id), screen,
-                                                bulk=True, key=f"outbox:{message.id}")
+            ref = await self.channels[messenger].send(Peer(messenger, external_id), screen,
+                                                      bulk=True, key=f"outbox:{message.id}")
         except UserBlocked as exc:
             await self._record(delivery.blocked, message, identity_id, str(exc))
         except RetryAfter as exc:
@@ -129,7 +129,7 @@ class OutboundDispatcher:
             await self._record(delivery.failed, message, str(exc))
         else:
             self.metrics.sent(messenger)
-            await self._record(delivery.sent, message, identity_id)
+            await self._record(delivery.sent, message, identity_id, ref.message_id)
 
     async def _record(
         self, outcome: Callable[..., Awaitable[None]], message: OutboxMessage, *args: object

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.repositories import (
     SqlAudit,
     SqlChatStates,
+    SqlConversations,
     SqlCounters,
     SqlDeliveries,
     SqlInviteLinks,
@@ -44,6 +45,7 @@ REPOSITORIES = {
     "staff": SqlStaff,
     "audit": SqlAudit,
     "tags": SqlTags,
+    "conversations": SqlConversations,
 }
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from core import notices
+from core.inbox import ConversationMessage
 from core.models import InviteLink, OutboxMessage
 from core.services import checkout, payments, users
 from core.services.payments import PaymentNotice
@@ -45,6 +46,12 @@ async def _scene(uow_factory, school, clock):
         await uow.invite_links.add(InviteLink(
             purchase_id=purchase.id, user_id=user.id, group="club", url="https://t.me/+club",
             created_at=now, expires_at=now + timedelta(days=7)))
+        # A question in the support inbox (conversation 1, message 1) and its answer (2).
+        identity = await uow.users.identity("console", "s1")
+        conversation = await uow.conversations.open_for(user.id, identity.id, now)
+        for author in ("", "console:admin"):
+            await uow.conversations.add_message(ConversationMessage(
+                conversation_id=conversation.id, at=now, author=author, text="Is it live?"))
         await uow.commit()
     assert purchase.renewal is not None and purchase.ends_at is not None
     return user, order, purchase
@@ -67,6 +74,9 @@ def _examples(order, purchase, now) -> list[notices.Notice]:
                               retry_at=now + timedelta(days=1)),
         notices.RenewalDoubled(purchase=purchase.id, order=order.id),
         notices.RefundDue(order=order.id, gateway="test", payment="pay-2"),
+        notices.InboxQuestion(conversation=1, message=1),
+        notices.InboxAnswer(conversation=1, message=2),
+        notices.InboxAnswered(conversation=1, message=2),
     ]
 
 
