@@ -84,7 +84,7 @@ async def charge_renewals(
                 continue
             try:
                 result = await charger.charge(charge.method, charge.amount, charge.currency,
-                                              charge.key)
+                                              charge.key, sent_at=charge.sent_at)
             except Exception:  # nothing known: the lease runs out, the same key is used again
                 log.exception("renewal %s: the gateway did not answer", charge.renewal_id)
                 continue

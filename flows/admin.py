@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from core.models import Payment, PaymentStatus
 from core.money import CURRENCIES, Money
@@ -86,14 +85,19 @@ async def paid(ctx: Context, arg: str) -> Reply:
 async def refund(ctx: Context, arg: str) -> Reply:
     """``/refund ORDER``: give back every payment of the order through the gateway that took
     it, and withdraw the access it gave (a payment that granted nothing is simply returned).
-    Only when every such payment's gateway can give it back from here (Telegram: Stars)."""
+    ``/refund ORDER AMOUNT``: give back only that much of it, and the access stays. Only when
+    every such payment's gateway can give it back from here (Telegram: Stars, in full)."""
     if not is_admin(ctx):
         return await start.unknown_text(ctx, arg)
     t = ctx.t
+    words = arg.split()
+    usage = Reply(screen(t("admin_refund_usage")))
+    if len(words) not in (1, 2):
+        return usage
     try:
-        order_id = parse_id(arg.strip().lstrip("#"))
+        order_id = parse_id(words[0].lstrip("#"))
     except Stale:
-        return Reply(screen(t("admin_refund_usage")))
+        return usage
     order = await ctx.uow.orders.get(order_id)
     if order is None:
         return Reply(screen(t("admin_no_order", id=order_id)))
@@ -104,24 +108,59 @@ async def refund(ctx: Context, arg: str) -> Reply:
         taken = [p for p in taken if p.refund_reason]
     if not taken:
         return Reply(screen(t("admin_refund_not_paid", id=order.id, status=order.status.value)))
-    through = [(p, give) for p in taken if (give := _giver(ctx, p)) is not None]
-    if len(through) < len(taken) or ctx.uow_factory is None:
-        return Reply(screen(t("admin_refund_unsupported", id=order.id)))
-    if not granted_nothing and not await payments.refundable(ctx.uow, order):
+    amount = None
+    if len(words) == 2:
+        try:
+            amount = Money.from_major(words[1].replace(",", "."), order.currency)
+        except ValueError:
+            amount = None
+        if amount is None or amount.amount <= 0:
+            return Reply(screen(t("admin_paid_bad_amount", amount=words[1],
+                                  currency=order.currency)))
+        taken = [p for p in taken if p.currency == order.currency]
+        left = Money(sum(p.refundable_amount for p in taken), order.currency)
+        if amount.amount > left.amount:
+            return Reply(screen(t("admin_refund_too_much", id=order.id,
+                                  amount=amount.format(t.language),
+                                  left=left.format(t.language))))
+    shares = _shares(taken, amount.amount) if amount else [(p, None) for p in taken]
+    through = [(p, part, give) for p, part in shares
+               if (give := _giver(ctx, p, part)) is not None]
+    if len(through) < len(shares) or ctx.uow_factory is None:
+        whole_only = amount is not None and all(_giver(ctx, p, None) for p, _ in shares)
+        return Reply(screen(t("admin_refund_whole_only" if whole_only
+                              else "admin_refund_unsupported", id=order.id)))
+    if amount is None and not granted_nothing and not await payments.refundable(ctx.uow,
+                                                                                order):
         return Reply(screen(t("admin_refund_tangled", id=order.id)))
     uow_factory, now = ctx.uow_factory, ctx.now
 
     by = _sender(ctx)
 
     async def after() -> Screen:
-        for payment, give_back in through:
-            await payments.refund_through(uow_factory, give_back, payment, now)
+        done: list[tuple[Payment, int]] = []
+        for payment, part, give_back in through:
+            try:
+                await payments.refund_through(uow_factory, give_back, payment, now, part)
+            except Exception as exc:  # the gateway refused or did not answer: nothing recorded
+                log.exception("%s: refund of %s/%s failed", by, payment.gateway,
+                              payment.gateway_payment_id)
+                lines = [t("admin_refund_failed", id=order.id, gateway=payment.gateway,
+                           error=" ".join(str(exc).split())[:200] or type(exc).__name__)]
+                if done:
+                    lines.append(t("admin_refund_failed_after",
+                                   amount=_amounts(done, t.language)))
+                return screen("\n".join(lines))
+            done.append((payment, payment.refundable_amount if part is None else part))
         log.info("%s refunded order %s: %s", by, order.id,
-                 ", ".join(f"{p.gateway}/{p.gateway_payment_id}" for p, _ in through))
-        total = _amounts([p for p, _ in through], t.language)
-        text = t("admin_refunded_extra" if granted_nothing else "admin_refunded",
-                 id=order.id, amount=total)
-        by_hand = [p for p, _ in through if p.gateway == manual_payments.GATEWAY]
+                 ", ".join(f"{p.gateway}/{p.gateway_payment_id} {n}" for p, n in done))
+        total = _amounts(done, t.language)
+        if amount is not None:
+            text = t("admin_refunded_part", id=order.id, amount=total)
+        else:
+            text = t("admin_refunded_extra" if granted_nothing else "admin_refunded",
+                     id=order.id, amount=total)
+        by_hand = [(p, n) for p, n in done if p.gateway == manual_payments.GATEWAY]
         if by_hand:
             text += "\n" + t("admin_refund_by_hand", amount=_amounts(by_hand, t.language))
         return screen(text)
@@ -129,26 +168,40 @@ async def refund(ctx: Context, arg: str) -> Reply:
     return Reply(None, after=after)
 
 
-def _giver(ctx: Context, payment: Payment) -> Callable[[Payment], Awaitable[None]] | None:
-    """What gives ``payment`` back: its gateway, if it refunds from here; for money confirmed
-    by hand (``/paid``) nothing to call: the admin returns it by hand, the bot records it."""
+def _shares(paid: list[Payment], amount: int) -> list[tuple[Payment, int]]:
+    """``amount`` taken from the payments in turn, each up to what is left of it."""
+    shares = []
+    for payment in paid:
+        part = min(amount, payment.refundable_amount)
+        if part > 0:
+            shares.append((payment, part))
+            amount -= part
+    return shares
+
+
+def _giver(ctx: Context, payment: Payment, part: int | None) -> payments.GiveBack | None:
+    """What gives ``part`` of ``payment`` (None: all of it) back: its gateway, if it refunds
+    that from here; for money confirmed by hand (``/paid``) nothing to call: the admin
+    returns it by hand, the bot records it."""
     if payment.gateway == manual_payments.GATEWAY:
         return _returned_by_hand
     gateway = ctx.gateways.get(payment.gateway)
-    if isinstance(gateway, Refunder) and gateway.refundable(payment):
+    if isinstance(gateway, Refunder) and gateway.refundable(payment, part):
         return gateway.refund
     return None
 
 
-async def _returned_by_hand(payment: Payment) -> None:
-    log.info("payment %s/%s is returned by hand", payment.gateway, payment.gateway_payment_id)
+async def _returned_by_hand(payment: Payment, amount: int | None) -> int | None:
+    log.info("payment %s/%s is returned by hand (%s)", payment.gateway,
+             payment.gateway_payment_id, "all" if amount is None else amount)
+    return None
 
 
-def _amounts(paid: list[Payment], language: str) -> str:
-    """``250 ⭐``; ``49 EUR + 250 ⭐`` for payments in several currencies."""
+def _amounts(paid: list[tuple[Payment, int]], language: str) -> str:
+    """``250 ⭐``; ``49 EUR + 250 ⭐`` for amounts of payments in several currencies."""
     totals: dict[str, int] = {}
-    for payment in paid:
-        totals[payment.currency] = totals.get(payment.currency, 0) + payment.amount
+    for payment, amount in paid:
+        totals[payment.currency] = totals.get(payment.currency, 0) + amount
     return " + ".join(Money(amount, currency).format(language)
                       for currency, amount in totals.items())
 
@@ -171,7 +224,7 @@ async def refunds(ctx: Context, arg: str) -> Reply:
         lines.append(t(
             "admin_refunds_line", id=payment.order_id,
             student=f"{student.name or '?'} (#{student.id})" if student else "?",
-            amount=Money(payment.amount, payment.currency).format(t.language),
+            amount=Money(payment.refundable_amount, payment.currency).format(t.language),
             gateway=payment.gateway, reason=t(f"refund_reason_{payment.refund_reason}"),
             date=t.date(payment.created_at) if payment.created_at else "?"))
     if len(due) > REFUNDS_SHOWN:

@@ -64,6 +64,8 @@ def _examples(order, purchase, now) -> list[notices.Notice]:
                               retry_at=now + timedelta(days=1)),
         notices.RenewalDoubled(purchase=purchase.id, order=order.id),
         notices.RefundDue(order=order.id, gateway="test", payment="pay-2"),
+        notices.RefundReported(order=order.id, gateway="test", payment="pay-1",
+                               outcome="partial", returned=300, refunded=400),
     ]
 
 

@@ -81,7 +81,7 @@ async def test_a_gateway_that_does_not_answer_leaves_the_renewal_due(db_uow_fact
     class Down:
         name = "test"
 
-        async def charge(self, *args):
+        async def charge(self, *args, **kwargs):
             raise ConnectionError("the gateway is down")
 
     assert await jobs.charge_renewals(db_uow_factory, school, {"test": Down()},
