@@ -227,7 +227,7 @@ class StripeGateway:
         obj = event.data.object
         if event.type in PAID_EVENTS:
             return await self._session_notice(obj["id"])
-        if event.type in REFUND_EVENTS and obj.get("payment_intent"):
+        if event.type in REFUND_EVENTS and "payment_intent" in obj and obj["payment_intent"]:
             return await self._returned(obj["payment_intent"])
         return None
 

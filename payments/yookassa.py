@@ -5,9 +5,11 @@ The pay button opens this gateway's ``/payments/yookassa/pay/{token}``, which cr
 payment (redirect confirmation; a subscription's payment saves its method for renewals) outside
 any transaction, with an Idempotence-Key fixed per order, and sends the student to YooKassa.
 A notification is never trusted as it comes: the payment it names is fetched again from the
-API, and only what the API says is settled (optionally the sender's address must also be one
-of YooKassa's networks). Renewals charge the saved ``payment_method_id`` with the renewal's
-deterministic key; refunds go through the staff's ``/refund``.
+API (copies arriving together share the request), and only what the API says is settled
+(optionally the sender's address must also be one of YooKassa's networks). Renewals charge
+the saved ``payment_method_id`` with the renewal's deterministic key; refunds, in full or a
+part, go through the staff's ``/refund``, and ``refund.succeeded`` reports what YooKassa has
+given back of a payment by now.
 
 The SDK is synchronous and keeps its account in one global ``Configuration``: its calls run in
 a thread of their own, each given up after ``timeout`` seconds (one YooKassa account per
@@ -146,6 +148,7 @@ class YooKassaGateway:
         self.timeout = timeout
         # Its own threads: calls that hang past the timeout never starve the loop's pool.
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="yookassa")
+        self._reading: dict[str, asyncio.Future[Any]] = {}  # notifications' fetches in flight
 
     # --- the SDK, off the event loop ------------------------------------------------------
 
@@ -238,7 +241,7 @@ class YooKassaGateway:
             return await self._returned(claimed)
         if not event.startswith("payment."):
             return None
-        payment = await self._fetch(claimed)
+        payment = await self._fetch_shared(claimed)
         if f"payment.{payment.status}" != event:
             raise InvalidNotification(
                 f"the notification says {event}, YooKassa says payment {payment.status}")
@@ -263,6 +266,17 @@ class YooKassaGateway:
             return await self._call(lambda: SdkPayment.find_one(payment_id))
         except (NotFoundError, ValueError):
             raise InvalidNotification(f"YooKassa knows no payment {payment_id!r}") from None
+
+    async def _fetch_shared(self, payment_id: str) -> Any:
+        """The payment as YooKassa has it now, asked for after the notification came. Copies
+        of one notification arriving together share one request: a burst of repeats must not
+        take every thread of the pool from pay pages and renewals."""
+        reading = self._reading.get(payment_id)
+        if reading is None:
+            reading = asyncio.ensure_future(self._fetch(payment_id))
+            self._reading[payment_id] = reading
+            reading.add_done_callback(lambda _done: self._reading.pop(payment_id, None))
+        return await asyncio.shield(reading)
 
     async def _returned(self, refund_id: str) -> PaymentReturned | None:
         from yookassa import Refund
