@@ -71,9 +71,14 @@ def _closed_unpaid(order: Order) -> bool:
     return order.status is OrderStatus.CANCELLED and order.close_reason in REOPENED_BY_PAYMENT
 
 
-def _still_sold(school: School, order: Order, now: datetime) -> bool:
+async def _still_grantable(uow: UnitOfWork, school: School, order: Order, now: datetime
+                           ) -> bool:
+    """The order's offer is still in the school and sold now; a renewal's own order (its
+    charge caught up after downtime) renews what the student has, sold or not."""
     offer = school.offer(order.offer_code)
-    return offer is not None and offer.on_sale(now)
+    if offer is None:
+        return False
+    return offer.on_sale(now) or await uow.renewals.for_order(order.id) is not None
 
 
 async def confirm(uow: UnitOfWork, school: School, notice: PaymentNotice, now: datetime):
@@ -115,7 +120,7 @@ async def confirm(uow: UnitOfWork, school: School, notice: PaymentNotice, now: d
         if p.status is PaymentStatus.SUCCEEDED and p.currency == order.currency
     )
     late = _closed_unpaid(order)
-    if late and not _still_sold(school, order, now):
+    if late and not await _still_grantable(uow, school, order, now):
         return await _extra(uow, school, order, payment, now, OFFER_GONE)
     expected = PAYABLE | {OrderStatus.CANCELLED} if late else PAYABLE
     if received < order.amount:
