@@ -207,6 +207,27 @@ async def test_a_renewal_whose_charge_times_out_is_charged_once_later(shop):
         assert purchase.ends_at == datetime(2026, 5, 2, 9, 0, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("down", [timedelta(days=10), timedelta(days=70)],
+                         ids=["past-the-grace", "past-two-periods"])
+async def test_a_renewal_that_fell_in_a_long_outage_is_charged_once_from_now(shop, down):
+    chat = shop.chat()
+    payment = await buy(shop, chat, "club-month")
+    assert await notify(shop, shop.fake.pay(payment["id"])) == 200
+    back = END + down
+
+    for moment in (back, back + timedelta(minutes=10)):
+        shop.clock.set(moment)
+        await shop.sweep()
+
+    charges = [r for r in shop.fake.requests if r[2] and r[2].get("payment_method_id")]
+    assert len(charges) == 1 and charges[0][2]["amount"]["value"] == "9.00"
+    async with shop.uow_factory() as uow:
+        [purchase] = await uow.purchases.for_user(1)
+    assert purchase.status is PurchaseStatus.ACTIVE
+    assert purchase.ends_at == back.replace(month=back.month + 1)  # a month from the charge
+    assert "Your access lasts until" in chat.last.text
+
+
 async def test_a_declined_renewal_tells_the_student(shop):
     chat = shop.chat()
     payment = await buy(shop, chat, "club-month")
