@@ -89,8 +89,6 @@ class Desk:
                         now: datetime) -> str:
         """Recorded once; the admins are told what it changed (a part given back keeps the
         access, the whole withdraws it, or is left to them when periods are tangled)."""
-        known = await uow.payments.get(notification.gateway, notification.gateway_payment_id)
-        before = known.refunded_amount if known else 0
         result = await payments.returned_by_gateway(
             uow, notification.gateway, notification.gateway_payment_id, now,
             notification.refunded)
@@ -98,7 +96,7 @@ class Desk:
         if result.outcome in REPORTED and payment is not None and order is not None:
             await payments.alert_admins(uow, self.school(), notices.RefundReported(
                 order=order.id, gateway=payment.gateway, payment=payment.gateway_payment_id,
-                outcome=result.outcome.value, returned=payment.refunded_amount - before,
+                outcome=result.outcome.value, returned=result.returned,
                 refunded=payment.refunded_amount),
                 f"refund_reported:{{admin}}:{payment.id}:{payment.refunded_amount}", now)
         return result.outcome.value

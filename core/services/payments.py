@@ -63,6 +63,7 @@ class GatewayRefund:
     outcome: Returned
     payment: Payment | None = None
     order: Order | None = None
+    returned: int = 0  # minor units of the payment this report newly recorded as given back
 
 
 def _closed_unpaid(order: Order) -> bool:
@@ -314,13 +315,13 @@ async def _part_back(uow: UnitOfWork, payment: Payment, order: Order, total: int
     total = min(total, payment.amount)
     if total <= payment.refunded_amount:
         return GatewayRefund(Returned.DUPLICATE, payment, order)
-    payment.refunded_amount = total
+    returned, payment.refunded_amount = total - payment.refunded_amount, total
     if payment.refund_reason and total >= payment.amount:
         payment.status = PaymentStatus.REFUNDED
     await uow.payments.update(payment)
     log.info("payment %s/%s of order %s: %s of %s %s given back so far", payment.gateway,
              payment.gateway_payment_id, order.id, total, payment.amount, payment.currency)
-    return GatewayRefund(Returned.PARTIAL, payment, order)
+    return GatewayRefund(Returned.PARTIAL, payment, order, returned)
 
 
 async def _locked(
@@ -373,12 +374,14 @@ async def returned_by_gateway(
                     gateway, gateway_payment_id, order.id)
         outcome = Returned.TANGLED
     else:
+        returned = payment.refundable_amount
         await refund(uow, order.id, now, payment_id=payment.id)
         payment.status, payment.refunded_amount = PaymentStatus.REFUNDED, payment.amount
-        return GatewayRefund(Returned.WITHDRAWN, payment, order)
+        return GatewayRefund(Returned.WITHDRAWN, payment, order, returned)
+    returned = payment.refundable_amount
     payment.status, payment.refunded_amount = PaymentStatus.REFUNDED, payment.amount
     await uow.payments.update(payment)
-    return GatewayRefund(outcome, payment, order)
+    return GatewayRefund(outcome, payment, order, returned)
 
 
 async def refundable(uow: UnitOfWork, order: Order) -> bool:
