@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from flows import admin, catalog, checkout, linking, my_courses, payments, renewals, start
+from flows import (
+    admin,
+    catalog,
+    checkout,
+    linking,
+    my_courses,
+    payments,
+    refunds,
+    renewals,
+    start,
+)
 from flows.engine import Router
 
 
@@ -14,8 +24,8 @@ def student_router() -> Router:
             "/help": start.help_screen,
             "/courses": catalog.show_catalog,
             "/my": my_courses.my_courses,
-            "/refund": admin.refund,
-            "/refunds": admin.refunds,
+            "/refund": refunds.refund,
+            "/refunds": refunds.refunds,
             "/paid": admin.paid,
             "/members": admin.members,
             "/link": linking.enter_code,
