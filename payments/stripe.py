@@ -261,7 +261,8 @@ class StripeGateway:
         """Charge a saved card off-session once per ``key`` (Stripe's Idempotency-Key). A
         timeout or 5xx raises: the next attempt with the same key gets the first answer.
         A key sent before (``sent_at``) whose answer was lost is looked up first: Stripe
-        replays a key for 24 hours only, the search finds the charge at any time."""
+        replays a key for 24 hours only, the search finds the charge later too (its index
+        lags a minute or so, which the key's replay covers)."""
         customer, _, payment_method = method.partition("/")
         if not customer.startswith("cus_") or not payment_method:
             return ChargeResult(False, "", "unknown_card")
