@@ -88,7 +88,8 @@ async def charge_renewals(
                 try:
                     result = await charger.charge(charge.method, charge.amount,
                                                   charge.currency, charge.key,
-                                                  receipt=charge.receipt)
+                                                  receipt=charge.receipt,
+                                                  sent_at=charge.sent_at)
                 except Exception:  # nothing known: the lease runs out, the same key again
                     log.exception("renewal %s: the gateway did not answer", charge.renewal_id)
                     continue

@@ -94,9 +94,17 @@ class Payment:
     status: PaymentStatus = PaymentStatus.SUCCEEDED
     created_at: datetime | None = None
     details: dict[str, Any] = field(default_factory=dict)
-    # Why this money must go back (it granted nothing: "extra", "underpaid", "currency");
-    # listed to staff by ``/refunds`` until the payment is REFUNDED.
+    # Why this money must go back (it granted nothing: "extra", "underpaid", "currency",
+    # "offer_gone"); listed to staff by ``/refunds`` until the payment is REFUNDED.
     refund_reason: str | None = None
+    # Minor units given back so far by partial refunds (the access stays); a payment given
+    # back in full is REFUNDED.
+    refunded_amount: int = 0
+
+    @property
+    def refundable_amount(self) -> int:
+        """What is left to give back."""
+        return max(self.amount - self.refunded_amount, 0)
 
 
 class PurchaseStatus(enum.StrEnum):
@@ -161,6 +169,9 @@ class Renewal:
     last_error: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # When the current key was first sent to the gateway, while its outcome is unknown (None:
+    # not sent yet). A gateway whose idempotency keys expire looks such a charge up first.
+    key_sent_at: datetime | None = None
 
     def charge_key(self) -> str:
         assert self.period_end is not None

@@ -185,12 +185,25 @@ class InboxAnswered(Notice):
     message: int
 
 
+class RefundReported(Notice):
+    """To an admin: a card gateway reports it gave (a part of) a payment back, and what that
+    changed here (``core.services.payments.Returned`` value)."""
+
+    KIND = "refund_reported"
+    order: int
+    gateway: str
+    payment: str  # the gateway's payment id
+    outcome: str
+    returned: int  # minor units this report added
+    refunded: int  # of the payment, given back by now in all
+
+
 KINDS: dict[str, type[Notice]] = {
     kind.KIND: kind
     for kind in (OrderPaid, LessonOpened, AccessEnded, PaymentFailed, PaymentPartial,
                  PaymentExtra, GroupInvite, GroupRemoved, Reminder, RenewalNotice,
-                 RenewalFailed, RenewalDoubled, RefundDue, InboxQuestion, InboxAnswer,
-                 InboxAnswered)
+                 RenewalFailed, RenewalDoubled, RefundDue, RefundReported, InboxQuestion,
+                 InboxAnswer, InboxAnswered)
 }
 
 

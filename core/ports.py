@@ -416,10 +416,14 @@ class PaymentNotice:
 
 @dataclass(frozen=True)
 class PaymentReturned:
-    """A gateway's word that it gave a payment back (a refund made in its own dashboard)."""
+    """A gateway's word that it gave a payment back (a refund made in its own dashboard, or
+    the school's own), in full or in part."""
 
     gateway: str
     gateway_payment_id: str
+    # How much of the payment the gateway has given back by now, in all (minor units); None:
+    # all of it. A total, not this refund's amount, so a repeated or late report adds nothing.
+    refunded: int | None = None
 
 
 class InvalidNotification(Exception):
@@ -535,13 +539,16 @@ class Refunder(Protocol):
 
     name: str
 
-    def refundable(self, payment: Payment) -> bool:
-        """Can this payment be given back through the gateway (Telegram: only Stars)?"""
+    def refundable(self, payment: Payment, amount: int | None = None) -> bool:
+        """Can this payment be given back through the gateway (Telegram: only Stars), and
+        ``amount`` of it alone (None: all that is left; Telegram: only in full)?"""
         ...
 
-    async def refund(self, payment: Payment) -> None:
-        """Give ``payment`` back in full. A refund already made counts as done (a repeat
-        after a crash must not fail); raises on any other failure, nothing recorded."""
+    async def refund(self, payment: Payment, amount: int | None = None) -> int | None:
+        """Give back ``amount`` of ``payment`` (None: all that is left of it). Returns how
+        much of the payment the gateway has given back by now in all, if it says. A refund
+        already made counts as done (a repeat after a crash must not fail, nor move money
+        again); raises on any other failure, nothing recorded."""
         ...
 
 
@@ -559,10 +566,13 @@ class Charger(Protocol):
     name: str
 
     async def charge(self, method: str, amount: int, currency: str, key: str,
-                     receipt: Receipt | None = None) -> ChargeResult:
+                     receipt: Receipt | None = None,
+                     sent_at: datetime | None = None) -> ChargeResult:
         """Charge ``method`` once per ``key``: a repeated key returns the first charge's
-        result and moves no money. Raises on a transport error (nothing known). ``receipt``:
-        the school's fiscal receipt, for a gateway that issues them (``ReceiptIssuer``)."""
+        result and moves no money. ``receipt``: the school's fiscal receipt, for a gateway that
+        issues them (``ReceiptIssuer``). ``sent_at``: when this key was first sent, its outcome
+        unknown since (None: never sent); a gateway whose keys expire looks that charge up
+        before charging again. Raises on a transport error (nothing known)."""
         ...
 
 

@@ -236,9 +236,26 @@ async def refund_due(r: Render, n: notices.RefundDue) -> Screen | None:
         return None
     student = await r.uow.users.get(order.user_id)
     return screen(r.t("admin_refund_due", id=order.id,
-                      amount=Money(payment.amount, payment.currency).format(r.t.language),
+                      amount=Money(payment.refundable_amount,
+                                   payment.currency).format(r.t.language),
                       gateway=payment.gateway, student=student.name if student else "?",
                       reason=r.t(f"refund_reason_{payment.refund_reason}")))
+
+
+async def refund_reported(r: Render, n: notices.RefundReported) -> Screen | None:
+    """To an admin: a card gateway gave (a part of) a payment back, and what that changed."""
+    payment = await r.uow.payments.get(n.gateway, n.payment)
+    order = await r.uow.orders.get(n.order)
+    if payment is None or order is None:
+        return None
+    student = await r.uow.users.get(order.user_id)
+
+    def money(amount: int) -> str:
+        return Money(amount, payment.currency).format(r.t.language)
+
+    return screen(r.t(f"admin_gateway_refund_{n.outcome}", id=order.id, gateway=n.gateway,
+                      amount=money(n.returned), paid=money(payment.amount),
+                      refunded=money(n.refunded), student=student.name if student else "?"))
 
 
 RENDERERS: dict[type[Notice], Callable[[Render, Any], Awaitable[Screen | None]]] = {
@@ -254,6 +271,7 @@ RENDERERS: dict[type[Notice], Callable[[Render, Any], Awaitable[Screen | None]]]
     notices.RenewalNotice: renewal_notice,
     notices.RenewalFailed: renewal_failed,
     notices.RefundDue: refund_due,
+    notices.RefundReported: refund_reported,
     notices.RenewalDoubled: renewal_doubled,
     notices.InboxQuestion: inbox_notices.question,
     notices.InboxAnswer: inbox_notices.answer,

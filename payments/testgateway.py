@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
 
 from core.models import Order
@@ -135,9 +135,10 @@ class TestGateway:
         return method.startswith("card_") and len(method.removesuffix(FAILING)) == 25
 
     async def charge(self, method: str, amount: int, currency: str, key: str,
-                     receipt: Receipt | None = None) -> ChargeResult:
+                     receipt: Receipt | None = None,
+                     sent_at: datetime | None = None) -> ChargeResult:
         """Charge a saved card once per ``key``; a repeated key returns the first result and
-        takes nothing more (``charges`` lists the money actually moved)."""
+        takes nothing more, however late (``charges`` lists the money actually moved)."""
         if key in self._ledger:
             return self._ledger[key]
         digest = hmac.new(self._secret, f"charge|{key}".encode(), hashlib.sha256).hexdigest()

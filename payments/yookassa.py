@@ -5,10 +5,12 @@ The pay button opens this gateway's ``/payments/yookassa/pay/{token}``, which cr
 payment (redirect confirmation; a subscription's payment saves its method for renewals) outside
 any transaction, with an Idempotence-Key fixed per order, and sends the student to YooKassa.
 A notification is never trusted as it comes: the payment it names is fetched again from the
-API, and only what the API says is settled (optionally the sender's address must also be one
-of YooKassa's networks). Renewals charge the saved ``payment_method_id`` with the renewal's
-deterministic key; refunds go through the staff's ``/refund``. While the school sends fiscal
-receipts (54-FZ), each payment and each renewal carries its receipt.
+API (copies arriving together share the request), and only what the API says is settled
+(optionally the sender's address must also be one of YooKassa's networks). Renewals charge
+the saved ``payment_method_id`` with the renewal's deterministic key; refunds, in full or a
+part, go through the staff's ``/refund``, and ``refund.succeeded`` reports what YooKassa has
+given back of a payment by now. While the school sends fiscal receipts (54-FZ), each payment
+and each renewal carries its receipt.
 
 The SDK is synchronous and keeps its account in one global ``Configuration``: its calls run in
 a thread of their own, each given up after ``timeout`` seconds (one YooKassa account per
@@ -23,6 +25,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -173,6 +176,7 @@ class YooKassaGateway:
         self.timeout = timeout
         # Its own threads: calls that hang past the timeout never starve the loop's pool.
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="yookassa")
+        self._reading: dict[str, asyncio.Future[Any]] = {}  # notifications' fetches in flight
 
     # --- the SDK, off the event loop ------------------------------------------------------
 
@@ -273,7 +277,7 @@ class YooKassaGateway:
             return await self._returned(claimed)
         if not event.startswith("payment."):
             return None
-        payment = await self._fetch(claimed)
+        payment = await self._fetch_shared(claimed)
         if f"payment.{payment.status}" != event:
             raise InvalidNotification(
                 f"the notification says {event}, YooKassa says payment {payment.status}")
@@ -299,6 +303,17 @@ class YooKassaGateway:
         except (NotFoundError, ValueError):
             raise InvalidNotification(f"YooKassa knows no payment {payment_id!r}") from None
 
+    async def _fetch_shared(self, payment_id: str) -> Any:
+        """The payment as YooKassa has it now, asked for after the notification came. Copies
+        of one notification arriving together share one request: a burst of repeats must not
+        take every thread of the pool from pay pages and renewals."""
+        reading = self._reading.get(payment_id)
+        if reading is None:
+            reading = asyncio.ensure_future(self._fetch(payment_id))
+            self._reading[payment_id] = reading
+            reading.add_done_callback(lambda _done: self._reading.pop(payment_id, None))
+        return await asyncio.shield(reading)
+
     async def _returned(self, refund_id: str) -> PaymentReturned | None:
         from yookassa import Refund
         from yookassa.domain.exceptions import NotFoundError
@@ -311,45 +326,60 @@ class YooKassaGateway:
             return None
         payment = await self._fetch(refund.payment_id)
         refunded = getattr(payment, "refunded_amount", None)
-        if refunded is None or Decimal(str(refunded.value)) < Decimal(str(payment.amount.value)):
-            log.warning("YooKassa payment %s was refunded in part: recorded by hand", payment.id)
+        if refunded is None:
             return None
-        return PaymentReturned(NAME, payment.id)
+        # What YooKassa has given back of the payment by now: a repeated or late
+        # notification reports the same total, and adds nothing.
+        return PaymentReturned(NAME, payment.id,
+                               refunded=to_minor(refunded.value, refunded.currency))
 
     # --- refunds ----------------------------------------------------------------------------
 
-    def refundable(self, payment: Payment) -> bool:
+    def refundable(self, payment: Payment, amount: int | None = None) -> bool:
         return payment.gateway == NAME and payment.status is PaymentStatus.SUCCEEDED
 
-    async def refund(self, payment: Payment) -> None:
+    async def refund(self, payment: Payment, amount: int | None = None) -> int | None:
+        """Give back ``amount`` of the payment (None: what is left of it); returns what
+        YooKassa has given back of it by now. The key names what was given back before, so
+        the same request repeated is YooKassa's replay and a new part is new."""
         from yookassa import Refund
         from yookassa.domain.exceptions import BadRequestError
 
-        request = {"payment_id": payment.gateway_payment_id,
-                   "amount": {"value": to_value(payment.amount, payment.currency),
+        pid = payment.gateway_payment_id
+        value = payment.refundable_amount if amount is None else amount
+        if value <= 0:  # all of it is back already, by this record
+            return await self._refunded(pid, payment.currency)
+        key = f"refund:{pid}" if amount is None else f"rp:{pid}:{payment.refunded_amount}:{amount}"
+        request = {"payment_id": pid,
+                   "amount": {"value": to_value(value, payment.currency),
                               "currency": payment.currency}}
         try:
-            refund = await self._call(
-                lambda: Refund.create(request, f"refund:{payment.gateway_payment_id}"))
+            refund = await self._call(lambda: Refund.create(request, key))
         except BadRequestError:
             # Past the key's 24 hours a repeat is refused: done if the money is back already.
-            paid = await self._fetch(payment.gateway_payment_id)
-            refunded = getattr(paid, "refunded_amount", None)
-            if refunded is not None and to_minor(refunded.value, payment.currency) \
-                    >= payment.amount:
-                return
+            back = await self._refunded(pid, payment.currency)
+            if amount is None and back >= payment.amount:
+                return back
             raise
         if refund.status == "canceled":
             reason = getattr(refund.cancellation_details, "reason", "unknown")
-            raise RuntimeError(f"YooKassa cancelled the refund of {payment.gateway_payment_id}: "
-                               f"{reason}")
+            raise RuntimeError(f"YooKassa cancelled the refund of {pid}: {reason}")
+        return await self._refunded(pid, payment.currency)
+
+    async def _refunded(self, payment_id: str, currency: str) -> int:
+        paid = await self._fetch(payment_id)
+        refunded = getattr(paid, "refunded_amount", None)
+        return to_minor(refunded.value, currency) if refunded is not None else 0
 
     # --- renewals ---------------------------------------------------------------------------
 
     async def charge(self, method: str, amount: int, currency: str, key: str,
-                     receipt: Receipt | None = None) -> ChargeResult:
+                     receipt: Receipt | None = None,
+                     sent_at: datetime | None = None) -> ChargeResult:
         """Charge a saved method with ``key`` as the Idempotence-Key: a repeat gets the first
-        payment back; one still in progress is asked about again, and raises if still so."""
+        payment back; one still in progress is asked about again, and raises if still so.
+        (YooKassa keeps a key 24 hours; a charge whose answer was lost longer ago than that
+        is not looked up yet.)"""
         from yookassa import Payment as SdkPayment
 
         request: dict[str, Any] = {

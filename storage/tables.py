@@ -175,6 +175,7 @@ class PaymentRow(Base):
     created_at: Mapped[datetime | None]
     details: Mapped[dict[str, Any]]
     refund_reason: Mapped[str | None]
+    refunded_amount: Mapped[int] = mapped_column(server_default="0")
 
 
 class PurchaseRow(Base):
@@ -340,6 +341,7 @@ class RenewalRow(Base):
     last_error: Mapped[str | None]
     created_at: Mapped[datetime | None]
     updated_at: Mapped[datetime | None]
+    key_sent_at: Mapped[datetime | None]
 
 
 class TagRow(Base):

@@ -9,7 +9,9 @@ renewed by hand, or switched renewal off, is not charged) and leases the renewal
 is called with the attempt's deterministic key; ``record_success`` / ``record_failure``
 write the outcome. A crash after the gateway charged and before the outcome was written
 leaves the renewal due with the same key, so the next attempt gets the same charge back and
-records it through the one payment path: money is never taken twice, nor lost.
+records it through the one payment path: money is never taken twice, nor lost. The gateway
+is told when that key was first sent (``key_sent_at``), so one whose keys expire (Stripe's
+after 24 hours) looks the charge up before making it, however long the outage.
 
 A student may renew by hand while a charge is in flight (claimed, the gateway not answered
 yet). The two cannot be made exclusive, since the gateway is called outside any transaction
@@ -98,6 +100,7 @@ class Charge:
     # The school sends receipts but the student has given nowhere to send them: a gateway
     # that issues receipts cannot charge (``NO_RECEIPT_CONTACT``) until they do.
     receipt_missing: bool = False
+    sent_at: datetime | None = None  # the key was sent before, at this time; answer unknown
 
 
 NO_RECEIPT_CONTACT = "receipt_contact_missing"  # a failed charge's reason
@@ -126,7 +129,9 @@ async def claim(uow: UnitOfWork, now: datetime, limit: int = 50,
             charges.append(Charge(renewal.id, gateway, method, order.amount, order.currency,
                                   renewal.charge_key(), receipt, receipt_missing=(
                                       school is not None and school.receipts is not None
-                                      and receipt is None)))
+                                      and receipt is None),
+                                  sent_at=renewal.key_sent_at))
+            renewal.key_sent_at = renewal.key_sent_at or now
         await uow.renewals.update(renewal)
     return charges
 
@@ -173,7 +178,8 @@ async def record_failure(
     if renewal.status is not RenewalStatus.PENDING or renewal.charge_key() != charge.key:
         return False  # this attempt's outcome is already written
     rules = school.renewals
-    renewal.attempts += 1
+    renewal.attempts += 1  # the next attempt is a new charge, with a key not sent yet
+    renewal.key_sent_at = None
     renewal.last_error = result.reason or "declined"
     renewal.updated_at = now
     retry_at = now + rules.retry_every

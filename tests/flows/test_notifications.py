@@ -77,6 +77,8 @@ def _examples(order, purchase, now) -> list[notices.Notice]:
         notices.InboxQuestion(conversation=1, message=1),
         notices.InboxAnswer(conversation=1, message=2),
         notices.InboxAnswered(conversation=1, message=2),
+        notices.RefundReported(order=order.id, gateway="test", payment="pay-1",
+                               outcome="partial", returned=300, refunded=400),
     ]
 
 

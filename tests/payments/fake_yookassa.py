@@ -1,6 +1,7 @@
 """A fake YooKassa API v3 on 127.0.0.1 (aiohttp), faithful to the endpoints the gateway uses:
 ``POST /v3/payments`` (redirect confirmation, ``save_payment_method``, a charge of a saved
-``payment_method_id``), ``GET /v3/payments/{id}``, ``POST /v3/refunds``, ``GET /v3/refunds/{id}``.
+``payment_method_id``), ``GET /v3/payments/{id}``, ``POST /v3/refunds`` (in full or a part),
+``GET /v3/refunds/{id}``.
 Basic auth with the shop id and secret key; every POST needs an ``Idempotence-Key`` and a
 repeated key answers the first response again (for the same shop), moving nothing; errors are
 YooKassa's JSON (``type: error``, ``code``, ``description``).
@@ -12,8 +13,9 @@ each with a description of at most 128 characters, a positive quantity, an amoun
 payment's currency and a VAT code 1-12, their sum equal to the payment's amount, and an
 optional tax system code 1-6.
 
-The student's side is ``pay`` (the payment page), the bank's ``declined`` methods; each
-notification YooKassa would send is in ``notifications``."""
+The student's side is ``pay`` (the payment page), the bank's ``declined`` methods, the
+shop's dashboard ``refund_outside``; each notification YooKassa would send is in
+``notifications``."""
 
 from __future__ import annotations
 
@@ -254,15 +256,27 @@ class FakeYooKassa:
         if body["amount"]["currency"] != payment["amount"]["currency"] or not 0 < value <= left:
             return _error(400, "invalid_request", "Refund amount exceeds the payment amount",
                           "amount.value")
+        return web.json_response(self._refund(payment, value))
+
+    def _refund(self, payment: dict, value: Decimal) -> dict:
         refunded = Decimal(payment["refunded_amount"]["value"]) + value
         payment["refunded_amount"]["value"] = f"{refunded:.2f}"
         payment["refundable"] = refunded < Decimal(payment["amount"]["value"])
         refund = {"id": self._new_id(), "payment_id": payment["id"], "status": "succeeded",
                   "created_at": self._now(),
-                  "amount": {"value": f"{value:.2f}", "currency": body["amount"]["currency"]}}
+                  "amount": {"value": f"{value:.2f}",
+                             "currency": payment["amount"]["currency"]}}
         self.refunds[refund["id"]] = refund
         self.notifications.append(self.notification("refund.succeeded", refund["id"]))
-        return web.json_response(refund)
+        return refund
+
+    def refund_outside(self, payment_id: str, value: str | None = None) -> dict:
+        """A refund made in YooKassa's dashboard (``value``, default: what is left); returns
+        the notification YooKassa sends."""
+        payment = self.payments[payment_id]
+        left = Decimal(payment["amount"]["value"]) - Decimal(payment["refunded_amount"]["value"])
+        self._refund(payment, Decimal(value) if value else left)
+        return self.notifications[-1]
 
     async def _get_refund(self, request: web.Request) -> web.Response:
         refund = self.refunds.get(request.match_info["id"])
