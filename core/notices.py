@@ -185,6 +185,7 @@ class InboxAnswered(Notice):
     message: int
 
 
+@dataclass(frozen=True)
 class RefundReported(Notice):
     """To an admin: a card gateway reports it gave (a part of) a payment back, and what that
     changed here (``core.services.payments.Returned`` value)."""
