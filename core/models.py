@@ -95,6 +95,7 @@ class Payment:
     # Why this money must go back (it granted nothing: "extra", "underpaid", "currency");
     # listed to staff by ``/refunds`` until the payment is REFUNDED.
     refund_reason: str | None = None
+    refunded_at: datetime | None = None  # when it was given back (the figures count it then)
 
 
 class PurchaseStatus(enum.StrEnum):

@@ -158,11 +158,20 @@ class RefundDue(Notice):
     payment: str  # the gateway's payment id
 
 
+@dataclass(frozen=True)
+class DailyDigest(Notice):
+    """To a staff member: the school's figures of one local day (``day``: ISO date)."""
+
+    KIND = "daily_digest"
+    account: str  # the staff account it was asked for: ``telegram:123``
+    day: str
+
+
 KINDS: dict[str, type[Notice]] = {
     kind.KIND: kind
     for kind in (OrderPaid, LessonOpened, AccessEnded, PaymentFailed, PaymentPartial,
                  PaymentExtra, GroupInvite, GroupRemoved, Reminder, RenewalNotice,
-                 RenewalFailed, RenewalDoubled, RefundDue)
+                 RenewalFailed, RenewalDoubled, RefundDue, DailyDigest)
 }
 
 

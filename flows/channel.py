@@ -27,6 +27,7 @@ class Capabilities:
     max_buttons: int | None = None  # per message; the adapter's renderer pages longer lists
     url_buttons: bool = True
     invoices: frozenset[str] = frozenset()  # currencies it can take payment in, in the chat
+    attachments: frozenset[str] = frozenset()  # kinds of ``Attachment`` it sends
 
     @property
     def stars(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from core import notices
@@ -19,6 +19,7 @@ from flows.channel import Capabilities, CheckoutUrl
 from flows.groups import included_line, invite_screen, offer_buttons
 from flows.payments import GATEWAY
 from flows.renewals import renew_buttons, switch_button
+from flows.stats import digest_screen
 from flows.texts import Texts
 from flows.ui import Button, Screen, screen
 
@@ -241,6 +242,12 @@ async def refund_due(r: Render, n: notices.RefundDue) -> Screen | None:
                       reason=r.t(f"refund_reason_{payment.refund_reason}")))
 
 
+async def daily_digest(r: Render, n: notices.DailyDigest) -> Screen | None:
+    """To a staff member: one day's figures (who may read them was checked when it was
+    recorded, a minute before)."""
+    return await digest_screen(r.t, r.school, r.uow, date.fromisoformat(n.day), r.now)
+
+
 RENDERERS: dict[type[Notice], Callable[[Render, Any], Awaitable[Screen | None]]] = {
     notices.OrderPaid: order_paid,
     notices.LessonOpened: lesson_opened,
@@ -255,6 +262,7 @@ RENDERERS: dict[type[Notice], Callable[[Render, Any], Awaitable[Screen | None]]]
     notices.RenewalFailed: renewal_failed,
     notices.RefundDue: refund_due,
     notices.RenewalDoubled: renewal_doubled,
+    notices.DailyDigest: daily_digest,
 }
 
 

@@ -7,11 +7,13 @@ from flows import (
     audit,
     catalog,
     checkout,
+    export,
     linking,
     my_courses,
     payments,
     renewals,
     start,
+    stats,
     team,
 )
 from flows.engine import Router
@@ -32,6 +34,8 @@ def student_router() -> Router:
             "/staff": team.staff_command,
             "/audit": audit.audit_command,
             "/link": linking.enter_code,
+            "/stats": stats.stats_command,
+            "/export": export.export_command,
         },
         actions={
             "menu": start.menu,
@@ -49,6 +53,8 @@ def student_router() -> Router:
             "rs": renewals.renew_with_stars,
             "ar": my_courses.auto_renewal,
             "lk": linking.link_menu,
+            "st": stats.stats_period,
+            "ex": export.export_table,
         },
         steps={"promo": catalog.enter_promo, linking.STEP: linking.enter_code},
         fallback=start.unknown_text,

@@ -49,6 +49,8 @@ STAFF_COMMANDS: list[StaffCommand] = [
     StaffCommand("members", Right.ACCESS),
     StaffCommand("audit", Right.AUDIT),
     StaffCommand("staff", Right.STAFF),
+    StaffCommand("stats", Right.STATS),
+    StaffCommand("export", Right.EXPORT),
 ]
 
 

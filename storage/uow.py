@@ -7,6 +7,7 @@ import asyncio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.reports import SqlDigests, SqlExports, SqlStats
 from storage.repositories import (
     SqlAudit,
     SqlChatStates,
@@ -42,6 +43,9 @@ REPOSITORIES = {
     "link_codes": SqlLinkCodes,
     "staff": SqlStaff,
     "audit": SqlAudit,
+    "stats": SqlStats,
+    "exports": SqlExports,
+    "digests": SqlDigests,
 }
 
 

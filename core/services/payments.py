@@ -287,9 +287,9 @@ async def returned_by_gateway(
         outcome = Returned.TANGLED
     else:
         await refund(uow, order.id, now, payment_id=payment.id)
-        payment.status = PaymentStatus.REFUNDED
+        payment.status, payment.refunded_at = PaymentStatus.REFUNDED, now
         return GatewayRefund(Returned.WITHDRAWN, payment, order)
-    payment.status = PaymentStatus.REFUNDED
+    payment.status, payment.refunded_at = PaymentStatus.REFUNDED, now
     await uow.payments.update(payment)
     return GatewayRefund(outcome, payment, order)
 
@@ -325,7 +325,7 @@ async def refund(
         if p.status is PaymentStatus.SUCCEEDED and payment_id in (None, p.id)
     ]
     for payment in returned:
-        payment.status = PaymentStatus.REFUNDED
+        payment.status, payment.refunded_at = PaymentStatus.REFUNDED, now
         await uow.payments.update(payment)
     if returned and all(p.refund_reason for p in returned):
         return True  # money that granted nothing: returning it takes no access away

@@ -64,6 +64,7 @@ def _examples(order, purchase, now) -> list[notices.Notice]:
                               retry_at=now + timedelta(days=1)),
         notices.RenewalDoubled(purchase=purchase.id, order=order.id),
         notices.RefundDue(order=order.id, gateway="test", payment="pay-2"),
+        notices.DailyDigest(account="console:s1", day=(now - timedelta(days=1)).date().isoformat()),
     ]
 
 
