@@ -41,6 +41,7 @@ _SUBSCRIPTION_PERIOD = 30 * 24 * 3600
 MAX_PHOTO = 10 * 1024 * 1024  # bytes, uploaded
 MAX_DOCUMENT = 50 * 1024 * 1024
 PHOTO_THUMB = 90  # the side of the smallest size Telegram makes of a photo
+URL_PHOTO = (800, 600)  # what the fake says of a photo sent by URL (it fetches nothing)
 
 
 @dataclass(frozen=True)
@@ -435,6 +436,12 @@ class MethodHandlers:
             return file_id, value
         if isinstance(value, str) and value in self.files:  # type: ignore[attr-defined]
             return value, self.files[value]  # type: ignore[attr-defined]
+        if isinstance(value, str) and urlsplit(value).scheme in ("http", "https"):
+            # Telegram fetches it; the fake cannot, and takes it as fetched (no bytes).
+            name = urlsplit(value).path.rsplit("/", 1)[-1] or "file"
+            file_id = "fake-" + secrets.token_urlsafe(12)
+            self.files[file_id] = Upload(name, "", b"")  # type: ignore[attr-defined]
+            return file_id, self.files[file_id]  # type: ignore[attr-defined]
         raise bad("wrong remote file identifier specified: Wrong string length")
 
     def _caption(self, chat_id: int, p: dict[str, Any]) -> dict[str, Any]:
@@ -449,7 +456,7 @@ class MethodHandlers:
         chat_id = self._target_chat(p)
         self._check_bot_in_group(chat_id)
         file_id, upload = self._uploaded(p, "photo", MAX_PHOTO)
-        size = image_size(upload.data)
+        size = image_size(upload.data) if upload.data else URL_PHOTO
         if size is None:
             raise bad("IMAGE_PROCESS_FAILED", violation=True)
         width, height = size
