@@ -63,10 +63,12 @@ class Report:
         return self.auto_renewing / self.renewable if self.renewable else None
 
     def main_currency(self, default: str) -> str:
-        """The currency most money came in (the chart shows it)."""
-        if not self.money:
+        """The currency the chart shows: the school's own if money came in it, else the one
+        most came in (amounts in different currencies are not compared otherwise)."""
+        taken = {currency: m.taken for currency, m in self.money.items() if m.taken}
+        if default in taken or not taken:
             return default
-        return max(self.money, key=lambda c: (self.money[c].net, c == default, c))
+        return max(taken, key=lambda currency: (taken[currency], currency))
 
 
 class Unit(enum.StrEnum):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, distinct, exists, func, or_, select
+from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select
 
 from core.models import (
     Identity,
@@ -46,10 +46,19 @@ def _within(column: Any, start: datetime | None, end: datetime) -> Any:
     return and_(column >= start, column < end) if start is not None else column < end
 
 
-def _period(column: Any, edges: Sequence[datetime]) -> Any:
-    """The index of the period between ``edges`` that ``column`` falls in (rows are limited to
-    ``[edges[0], edges[-1])`` by the caller)."""
-    return case(*[(column < edge, index) for index, edge in enumerate(edges[1:])])
+def _period(column: Any, edges: Sequence[datetime], first: int = 0,
+            last: int | None = None, closed: bool = False) -> Any:
+    """The index ``i`` of the period ``[edges[i], edges[i + 1])`` that ``column`` falls in
+    (``(edges[i], edges[i + 1]]`` when ``closed``), for values between the first and last
+    edge: a binary search written as nested CASEs, a few comparisons a row whatever the
+    number of periods."""
+    last = len(edges) - 1 if last is None else last
+    if last - first == 1:
+        return literal(first)
+    middle = (first + last) // 2
+    lower = column <= edges[middle] if closed else column < edges[middle]
+    return case((lower, _period(column, edges, first, middle, closed)),
+                else_=_period(column, edges, middle, last, closed))
 
 
 def _access_end() -> Any:
@@ -144,16 +153,44 @@ class SqlStats(_SqlRepo[None]):
         return found
 
     async def active_series(self, edges: Sequence[datetime]) -> list[int]:
+        """Each purchase covers the periods from the one it starts in to the one its access
+        ends in; a student's purchases are merged into islands of periods that do not
+        overlap (gaps and islands, with window functions), so that counting, per period, the
+        islands that cover it counts each student once. Returns one count per period."""
         c = purchases.c
+        periods = len(edges) - 1
         ends = _access_end()
-        counts = [
-            func.count(distinct(case(
-                (and_(c.starts_at < later, or_(ends.is_(None), ends > earlier)), c.user_id))))
-            for earlier, later in zip(edges, edges[1:], strict=False)
-        ]
-        query = select(*counts).where(c.starts_at < edges[-1],
-                                      or_(ends.is_(None), ends > edges[0]))
-        return [int(n) for n in (await self._session.execute(query)).one()]
+        first = case((c.starts_at < edges[0], literal(0)), else_=_period(c.starts_at, edges))
+        last = case((or_(ends.is_(None), ends >= edges[-1]), literal(periods - 1)),
+                    else_=_period(ends, edges, closed=True))
+        spans = (select(c.user_id, first.label("first"), last.label("last"))
+                 .where(c.starts_at < edges[-1], or_(ends.is_(None), ends > edges[0]))
+                 .subquery())
+        order = (spans.c.first, spans.c.last)
+        reach = func.max(spans.c.last).over(partition_by=spans.c.user_id, order_by=order,
+                                            rows=(None, -1))
+        reached = select(spans, reach.label("reach")).subquery()
+        starts_island = case((or_(reached.c.reach.is_(None),
+                                  reached.c.first > reached.c.reach), 1), else_=0)
+        island = func.sum(starts_island).over(
+            partition_by=reached.c.user_id, order_by=(reached.c.first, reached.c.last),
+            rows=(None, 0))
+        numbered = select(reached.c.user_id, reached.c.first, reached.c.last,
+                          island.label("island")).subquery()
+        islands = (select(func.min(numbered.c.first).label("first"),
+                          func.max(numbered.c.last).label("last"))
+                   .group_by(numbered.c.user_id, numbered.c.island).subquery())
+        query = (select(islands.c.first, islands.c.last, func.count())
+                 .group_by(islands.c.first, islands.c.last))
+        change = [0] * (periods + 1)
+        for begins, ends_in, count in await self._session.execute(query):
+            change[int(begins)] += int(count)
+            change[int(ends_in) + 1] -= int(count)
+        active, running = [], 0
+        for delta in change[:periods]:
+            running += delta
+            active.append(running)
+        return active
 
 
 class SqlExports(_SqlRepo[None]):

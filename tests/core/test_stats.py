@@ -4,14 +4,15 @@ per school-local day."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, timedelta
 
 import pytest
 from factories import START
 from stats_scene import seed
 
-from core.models import PurchaseStatus
-from core.services import stats
+from core.models import Order, Purchase, PurchaseStatus
+from core.services import stats, users
 from core.stats import Span, Takings, Unit
 
 
@@ -64,6 +65,9 @@ async def test_thirty_days_and_all_time(db_uow_factory, school, scene):
     assert ever.money["EUR"].net == 3690
     assert (ever.orders, ever.paid_orders, ever.new_students) == (6, 5, 5)
     assert ever.main_currency("EUR") == "EUR"
+    assert ever.main_currency("USD") == "EUR"  # no dollars came: the most money came in euros
+    stars_only = dataclasses.replace(ever, money={"XTR": Takings(taken=250)})
+    assert stars_only.main_currency("EUR") == "XTR"
 
 
 async def test_what_runs_now(db_uow_factory, school, scene):
@@ -118,3 +122,28 @@ async def test_todays_chart_shows_the_week_and_all_time_goes_by_weeks(db_uow_fac
     assert all(s.weekday() == 0 and (s.hour, s.minute) == (0, 0) for s in starts)
     assert starts[0].date() == date(2026, 1, 26)
     assert sum(ever.revenue["EUR"]) == 3690 and sum(ever.revenue["XTR"]) == 250
+
+
+async def test_a_student_with_overlapping_purchases_counts_once_per_day(db_uow_factory,
+                                                                          school, clock):
+    """Two purchases that overlap, then a gap, then a third; and another student's lifetime
+    access from before the week."""
+    day0 = stats.midnight(date(2026, 2, 24), school.timezone)
+    edges = [day0 + timedelta(days=n) for n in range(7)] + [START]
+    async with db_uow_factory() as uow:
+        one, _ = await users.resolve(uow, day0, "console", "one", "One", "en")
+        two, _ = await users.resolve(uow, day0, "console", "two", "Two", "en")
+        spans = [(one, 0, 3), (one, 1, 2.5), (one, 5.5, 6.2), (two, -40, None)]
+        for user, begins, ends in spans:
+            order = await uow.orders.add(Order(user_id=user.id, offer_code="x",
+                                               token=f"t{begins}", currency="EUR"))
+            await uow.purchases.add(Purchase(
+                user_id=user.id, order_id=order.id, offer_code="x", starts_at=day0 + timedelta(
+                    days=begins), ends_at=day0 + timedelta(days=ends) if ends else None))
+        await uow.commit()
+    async with db_uow_factory() as uow:
+        active = await uow.stats.active_series(edges)
+
+    # Days 0-2: One (twice over) and Two; day 3: One's access ended at its midnight; day 4:
+    # only Two; days 5-6: One again.
+    assert active == [2, 2, 2, 1, 1, 2, 2]
