@@ -52,7 +52,9 @@ def draw(series: Series, currency: str, labels: Labels, zone: ZoneInfo) -> bytes
         figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI)
         FigureCanvasAgg(figure)
         money_axes, people_axes = figure.subplots(2, 1, sharex=True)
-        money_axes.bar(places, revenue, color="#3b7dd8")
+        money_axes.bar(places, revenue,  # a day that gave back more than it took: red
+                       color=["#d8553b" if value < 0 else "#3b7dd8" for value in revenue])
+        money_axes.axhline(0, color="#888888", linewidth=0.8)
         money_axes.set_title(labels.revenue, fontsize=11, loc="left")
         people_axes.plot(places, series.active, color="#2e9e57", marker="o", markersize=3)
         people_axes.fill_between(places, series.active, color="#2e9e57", alpha=0.15)
