@@ -32,4 +32,5 @@ def add_download_routes(app: web.Application, desk: DownloadDesk) -> None:
         await response.write_eof()
         return response
 
-    app.router.add_get(PATH, download)
+    # No HEAD: opening a link is a download, audited; a HEAD request would be one too.
+    app.router.add_get(PATH, download, allow_head=False)

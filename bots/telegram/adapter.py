@@ -376,7 +376,7 @@ class TelegramMessenger(TelegramGroups):
         assert attachment is not None
         text, keyboard = render.message(dataclasses.replace(screen, attachment=None))
         caption: str | None = text
-        if len(text) > render.MAX_CAPTION:
+        if len(text.encode("utf-16-le")) // 2 > render.MAX_CAPTION:  # 📊 counts as two
             await self.sender.call(chat_id, lambda: self.bot.send_message(chat_id, text), reply)
             caption = None
         upload = BufferedInputFile(attachment.data, filename=attachment.filename)
