@@ -9,6 +9,7 @@ from flows import (
     audit,
     catalog,
     checkout,
+    export,
     inbox,
     linking,
     my_courses,
@@ -17,6 +18,7 @@ from flows import (
     refunds,
     renewals,
     start,
+    stats,
     team,
 )
 from flows.engine import Router
@@ -38,6 +40,8 @@ def student_router() -> Router:
             "/audit": audit.audit_command,
             "/link": linking.enter_code,
             "/inbox": inbox.inbox_command,
+            "/stats": stats.stats_command,
+            "/export": export.export_command,
         },
         actions={
             "menu": start.menu,
@@ -59,6 +63,8 @@ def student_router() -> Router:
             "io": inbox.open_conversation,
             "ia": inbox.ask_answer,
             "ic": inbox.close,
+            "st": stats.stats_period,
+            "ex": export.export_table,
         },
         steps={"promo": catalog.enter_promo, linking.STEP: linking.enter_code,
                receipts.STEP: partial(receipts.enter_contact, buy=checkout.buy),
