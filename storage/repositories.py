@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.contacts import Contact, ContactKind
 from core.models import (
     ChatState,
     Identity,
@@ -49,10 +50,12 @@ from core.models import (
     SubscriptionLink,
     User,
 )
+from core.promo_codes import RuntimePromo
 from core.staff import AuditEntry, StaffMember
 from storage.tables import (
     AuditRow,
     ChatStateRow,
+    ContactRow,
     CounterRow,
     IdentityRow,
     InviteLinkRow,
@@ -62,6 +65,7 @@ from storage.tables import (
     OrderRow,
     OutboxRow,
     PaymentRow,
+    PromoCodeRow,
     PurchaseRow,
     RenewalRow,
     StaffMemberRow,
@@ -87,8 +91,11 @@ renewals = RenewalRow.__table__
 link_codes = LinkCodeRow.__table__
 staff_members = StaffMemberRow.__table__
 audit_log = AuditRow.__table__
+promo_codes = PromoCodeRow.__table__
+contacts = ContactRow.__table__
 # Tables whose rows belong to a student: they follow the student when accounts are linked.
-OWNED_BY_USER = (identities, orders, purchases, outbox, invite_links, link_codes, audit_log)
+OWNED_BY_USER = (identities, orders, purchases, outbox, invite_links, link_codes, audit_log,
+                 contacts)
 
 
 @cache
@@ -632,3 +639,35 @@ class SqlAudit(Adds[AuditEntry]):
         where = [c.user_id == user_id] if user_id is not None else []
         where += [c.actor == actor] if actor is not None else []
         return await self._all(self._select(*where).order_by(c.id.desc()).limit(limit))
+
+
+class SqlPromoCodes(_SqlRepo[RuntimePromo]):
+    table, entity = promo_codes, RuntimePromo
+
+    async def all(self) -> list[RuntimePromo]:
+        return await self._all(self._select().order_by(promo_codes.c.id))
+
+    async def add(self, promo: RuntimePromo) -> bool:
+        return await self._add_unless_exists(promo, "code")
+
+    async def disable(self, code: str, by: str, at: datetime) -> bool:
+        c = promo_codes.c
+        return await self._count(
+            update(promo_codes).where(c.code == code, c.disabled_at.is_(None))
+            .values(disabled_by=by, disabled_at=at)
+        ) == 1
+
+
+class SqlContacts(_SqlRepo[Contact]):
+    table, entity = contacts, Contact
+
+    async def add(self, contact: Contact) -> bool:
+        return await self._add_unless_exists(contact, "kind", "value")
+
+    async def find(self, kind: ContactKind, value: str) -> Contact | None:
+        c = contacts.c
+        return await self._one(self._select(c.kind == kind, c.value == value))
+
+    async def of_user(self, user_id: int) -> list[Contact]:
+        c = contacts.c
+        return await self._all(self._select(c.user_id == user_id).order_by(c.id))

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.repositories import (
     SqlAudit,
     SqlChatStates,
+    SqlContacts,
     SqlCounters,
     SqlDeliveries,
     SqlInviteLinks,
@@ -18,6 +19,7 @@ from storage.repositories import (
     SqlOrders,
     SqlOutbox,
     SqlPayments,
+    SqlPromoCodes,
     SqlPurchases,
     SqlRenewals,
     SqlStaff,
@@ -42,6 +44,8 @@ REPOSITORIES = {
     "link_codes": SqlLinkCodes,
     "staff": SqlStaff,
     "audit": SqlAudit,
+    "promo_codes": SqlPromoCodes,
+    "contacts": SqlContacts,
 }
 
 
