@@ -84,6 +84,8 @@ async def create(uow: UnitOfWork, school: School, draft: PromoDraft, by: str,
     if school.promo(code) is not None:
         raise PromoRefused("in_file", code=code)
     _check(school, draft, now)
+    if await uow.counters.used(promo_key(code)) > 0:  # a file's code once: its uses count
+        raise PromoRefused("was_used", code=code)
     made = RuntimePromo(
         code=code, percent=draft.percent,
         amount=draft.amount.amount if draft.amount else None,

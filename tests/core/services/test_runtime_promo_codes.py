@@ -139,3 +139,15 @@ async def test_two_staff_making_the_same_code_at_once_make_it_once(db_uow_factor
     async with db_uow_factory() as uow:
         [made] = await uow.promo_codes.all()
         assert made.code == "RACE"
+
+
+async def test_the_name_of_a_file_code_that_was_used_is_not_given_again(shop, school):
+    await shop.order(await shop.student(), "python-life", "TEN")
+    without_ten = dataclasses.replace(
+        school, promo_codes={k: v for k, v in school.promo_codes.items() if k != "TEN"})
+
+    async with shop.uow_factory() as uow:
+        with pytest.raises(PromoRefused) as caught:
+            await promo_codes.create(uow, without_ten, PromoDraft("TEN", percent=50),
+                                     "console:mgr", START)
+    assert (caught.value.reason, caught.value.params) == ("was_used", {"code": "TEN"})
