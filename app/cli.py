@@ -59,10 +59,15 @@ async def migrate_database(settings: PlatformSettings) -> None:
 
 async def import_students(settings: PlatformSettings, school: School, path: Path,
                           apply: bool) -> int:
+    """``run.py import``: the file is read and checked before the database is opened."""
+    read = importing.read(path, school)
+    if read.problems:
+        return importing.print_problems(path, read.problems)
     engine = await open_database(settings.database_url, "DATABASE_URL")
     factory = sql_uow_factory(session_factory(engine))
     try:
-        return await importing.import_file(factory, school, path, datetime.now(UTC), apply)
+        return await importing.import_rows(factory, school, path, read.rows,
+                                           datetime.now(UTC), apply)
     finally:
         await factory.close()
         await engine.dispose()

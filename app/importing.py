@@ -26,6 +26,7 @@ import csv
 import io
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -45,6 +46,9 @@ BATCH = 200  # rows per transaction when applying
 MAX_NAME = 200
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+# How each messenger's id is named in the file, for messages about a row.
+_NAMED = tuple((messenger, column) for column, messenger in IDENTITIES.items())
+Complain = Callable[[str, str, str], None]  # (column, value, why)
 
 
 @dataclass
@@ -162,14 +166,13 @@ def _row(line: int, cells: dict[str, str], school: School,
     problems += found
     if found:
         return None
-    columns = tuple((messenger, column) for column, messenger in IDENTITIES.items())
     return ImportRow(line=line, name=name, language=language, accounts=tuple(accounts),
                      contacts=tuple(contacts), item=item, starts_at=starts_at,
-                     ends_at=ends_at, columns=columns)
+                     ends_at=ends_at, columns=_NAMED)
 
 
 def _moment(text: str, zone: ZoneInfo, end_of_day: bool, column: str,
-            bad) -> datetime | None:
+            bad: Complain) -> datetime | None:
     if not text:
         return None
     try:
@@ -238,10 +241,15 @@ async def import_file(uow_factory: UnitOfWorkFactory, school: School, path: Path
     """The command: prints what changed (or would), or the problems; the exit status."""
     read_file = read(path, school)
     if read_file.problems:
-        return _problems(path, read_file.problems)
+        return print_problems(path, read_file.problems)
+    return await import_rows(uow_factory, school, path, read_file.rows, now, apply)
+
+
+async def import_rows(uow_factory: UnitOfWorkFactory, school: School, path: Path,
+                      rows: list[ImportRow], now: datetime, apply: bool) -> int:
+    """``import_file`` once the file is read without a problem."""
     try:
-        report = await run(uow_factory, school, read_file.rows, f"import:{path.name}", now,
-                           apply)
+        report = await run(uow_factory, school, rows, f"import:{path.name}", now, apply)
     except Interrupted as stopped:
         done = f"rows up to line {stopped.through} were imported" if stopped.through \
             else "nothing was imported"
@@ -251,12 +259,12 @@ async def import_file(uow_factory: UnitOfWorkFactory, school: School, path: Path
             print(f"  {problem}", file=sys.stderr)
         return 2
     if report.problems:
-        return _problems(path, report.problems)
-    print("\n".join(report_lines(path, len(read_file.rows), report, apply)))
+        return print_problems(path, report.problems)
+    print("\n".join(report_lines(path, len(rows), report, apply)))
     return 0
 
 
-def _problems(path: Path, problems: list[str]) -> int:
+def print_problems(path: Path, problems: list[str]) -> int:
     print(f"{path.name}: {len(problems)} problem(s), nothing changed:", file=sys.stderr)
     for problem in problems:
         print(f"  {problem}", file=sys.stderr)

@@ -5,6 +5,7 @@ nothing, the import, and a second import that finds everything done; also throug
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import sys
@@ -17,6 +18,7 @@ from sqlalchemy import select
 
 from app import importing
 from core.contacts import ContactKind
+from core.services import users
 from storage import tables
 from storage.testing import make_sqlite_uow_factory
 
@@ -207,6 +209,42 @@ async def test_a_later_file_extends_what_an_earlier_one_gave(tmp_path, school, s
         "2026-06-30 23:59 school time"]
 
 
+async def test_a_change_made_between_the_dry_run_and_the_import_stops_it_there(
+    tmp_path, school, store, capsys, monkeypatch
+):
+    factory, engine = store
+    monkeypatch.setattr(importing, "BATCH", 1)
+    opened = 0
+
+    @contextlib.asynccontextmanager
+    async def racing():
+        """The platform meets Boris on two accounts as two students, once the dry run is
+        over and before his row is imported."""
+        nonlocal opened
+        opened += 1
+        if opened == 3:
+            async with factory() as uow:
+                await users.resolve(uow, START, "telegram", "222", "Boris")
+                await users.resolve(uow, START, "vk", "333", "Boris")
+                await uow.commit()
+        async with factory() as uow:
+            yield uow
+
+    code = await importing.import_file(racing, school, _file(tmp_path, GOOD), START,
+                                       apply=True)
+
+    assert code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "students.csv: the database changed while importing; rows up to line 2 were imported, "
+        "the others not. Run the import again (what is imported stays as it is):",
+        "  line 3: telegram_id 222 belong to student #2; vk_id 333 belong to student #3: one "
+        "row is one student (link their accounts in the chat first, or fix the row)"]
+    async with factory() as uow:
+        assert (await uow.users.identity("telegram", "111")).user_id == 1  # line 2: Anna
+        assert await uow.purchases.for_user(2) == [] and await uow.purchases.for_user(3) == []
+
+
 # --- the real command ------------------------------------------------------------------------
 
 EXAMPLE_ROWS = (
@@ -270,7 +308,7 @@ async def test_run_py_import_of_a_malformed_file_exits_2_and_changes_nothing(tmp
         "club-renewal, english-early-bird, python-friends, portfolio-review; products: "
         "python-course, drawing-course, english-course, club, portfolio-review)"]
     assert out == ""
-    assert _count(tmp_path, "users") == 0
+    assert not (tmp_path / "school.db").exists()  # read before the database is opened
 
 
 async def test_run_py_import_help_lists_the_columns(tmp_path):
