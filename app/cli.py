@@ -5,6 +5,9 @@
     python run.py chat            the same, and chat with the school in this terminal
     python run.py check FILE      validate a school file and list every problem
     python run.py migrate         bring the database (DATABASE_URL) up to date, then exit
+    python run.py import FILE.csv [--apply]
+                                  bring in students and their access from a CSV file (a dry
+                                  run unless --apply; see app/importing.py for the columns)
 
 Settings come from the environment or a ``.env`` file; see the README's reference."""
 
@@ -14,10 +17,12 @@ import argparse
 import asyncio
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from app import importing
 from app.lifecycle import StartupError, open_database, serve
 from app.settings import PlatformSettings, Settings, settings_problems
 from bots.registry import known_messengers
@@ -25,6 +30,8 @@ from core.errors import SchoolFileError
 from core.school import School
 from core.school_file import load_school
 from observability.logs import configure_logging
+from storage.engine import session_factory
+from storage.factory import sql_uow_factory
 
 
 def read_school(path: Path) -> School:
@@ -50,6 +57,22 @@ async def migrate_database(settings: PlatformSettings) -> None:
     await engine.dispose()
 
 
+async def import_students(settings: PlatformSettings, school: School, path: Path,
+                          apply: bool) -> int:
+    """``run.py import``: the file is read and checked before the database is opened."""
+    read = importing.read(path, school)
+    if read.problems:
+        return importing.print_problems(path, read.problems)
+    engine = await open_database(settings.database_url, "DATABASE_URL")
+    factory = sql_uow_factory(session_factory(engine))
+    try:
+        return await importing.import_rows(factory, school, path, read.rows,
+                                           datetime.now(UTC), apply)
+    finally:
+        await factory.close()
+        await engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="run.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
@@ -61,6 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     check_cmd = sub.add_parser("check", help="validate a school file")
     check_cmd.add_argument("file", type=Path)
     sub.add_parser("migrate", help="bring the database up to date, then exit")
+    import_cmd = sub.add_parser(
+        "import", help="bring in students and their access from a CSV file",
+        description=importing.__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    import_cmd.add_argument("file", type=Path)
+    import_cmd.add_argument("--apply", action="store_true",
+                            help="import (without it: a dry run that changes nothing)")
     args = parser.parse_args(argv)
 
     if args.command == "check":
@@ -74,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             print(problem, file=sys.stderr)
         return 2
     chatting = args.command == "chat"
-    configure_logging("WARNING" if chatting else settings.log_level, settings.log_format)
+    quiet = chatting or args.command == "import"
+    configure_logging("WARNING" if quiet else settings.log_level, settings.log_format)
     if args.command == "migrate":
         try:
             asyncio.run(migrate_database(settings))
@@ -90,6 +121,12 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
+    if args.command == "import":
+        try:
+            return asyncio.run(import_students(settings, school, args.file, args.apply))
+        except StartupError as exc:
+            print(exc, file=sys.stderr)
+            return 2
     try:
         if chatting:
             with tempfile.TemporaryDirectory(prefix="school-chat-") as scratch:

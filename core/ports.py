@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from core.contacts import Contact, ContactKind
 from core.inbox import Conversation, ConversationMessage, ConversationStatus
 from core.models import (
     ChatState,
@@ -32,6 +33,7 @@ from core.models import (
     Tag,
     User,
 )
+from core.promo_codes import RuntimePromo
 from core.staff import AuditEntry, StaffMember
 from core.stats import StaffDigest, Takings
 
@@ -435,6 +437,34 @@ class DigestRepository(Protocol):
         ...
 
 
+class PromoCodeRepository(Protocol):
+    """Promo codes made in the chat (those of the school file are in ``School.promo_codes``)."""
+
+    async def all(self) -> list[RuntimePromo]:
+        """Every one, disabled ones too, oldest first."""
+        ...
+
+    async def add(self, promo: RuntimePromo) -> bool:
+        """Insert unless a code of that name exists (disabled or not). True if inserted."""
+        ...
+
+    async def disable(self, code: str, by: str, at: datetime) -> bool:
+        """Disable the code unless it is disabled already (compare-and-set). True if this
+        call disabled it."""
+        ...
+
+
+class ContactRepository(Protocol):
+    """Students' email addresses and phone numbers; each belongs to one student."""
+
+    async def add(self, contact: Contact) -> bool:
+        """Insert unless that address or number is known (for anyone). True if inserted."""
+        ...
+
+    async def find(self, kind: ContactKind, value: str) -> Contact | None: ...
+    async def of_user(self, user_id: int) -> list[Contact]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``async with factory() as uow``: leaving without ``commit`` rolls back."""
 
@@ -458,6 +488,8 @@ class UnitOfWork(Protocol):
     stats: StatsRepository
     exports: ExportRepository
     digests: DigestRepository
+    promo_codes: PromoCodeRepository
+    contacts: ContactRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, *exc: object) -> None: ...

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from core import errors
 from core.money import Money
-from core.school import AccessKind, Offer, School, pick
+from core.school import AccessKind, Offer, PromoCode, School, pick
 from core.services import catalog as shop
 from core.services import star_channels
 from flows.channel import Capabilities
@@ -66,12 +66,12 @@ async def offer_screen(ctx: Context, code: str, notice: str = "") -> Screen:
     if description:
         lines += ["", description]
     lines.append("")
-    price = offer.price
+    price, promo = offer.price, None
     promo_code = _promo_for(ctx, offer.code)
     if promo_code:
         try:
-            quote = shop.quote(ctx.school, offer, promo_code, ctx.now)
-            price = quote.price
+            quote = await shop.quote(ctx.uow, ctx.school, offer, promo_code, ctx.now)
+            price, promo = quote.price, quote.promo
             lines.append(
                 t("price_discounted",
                   price=price.format(t.language) if price.amount else t("price_free"),
@@ -79,6 +79,7 @@ async def offer_screen(ctx: Context, code: str, notice: str = "") -> Screen:
             )
         except errors.PromoInvalid:
             ctx.state.data.get("promos", {}).pop(offer.code, None)
+            promo_code = None
             lines.append(t("price", price=price.format(t.language)))
     else:
         lines.append(t("price", price=price.format(t.language)))
@@ -97,7 +98,7 @@ async def offer_screen(ctx: Context, code: str, notice: str = "") -> Screen:
         channel = star_channels.channel_of(ctx.school, offer) is not None
         if channel:
             rows += await _subscription(ctx, offer, lines)
-        ways = by_price(pay_ways(ctx.school, offer, price, promo_code, ctx.now,
+        ways = by_price(pay_ways(ctx.school, offer, price, promo, ctx.now,
                                  ctx.capabilities, ctx.checkout))
         if not ways and not channel:
             lines += ["", t("pay_not_here")]
@@ -110,7 +111,8 @@ async def offer_screen(ctx: Context, code: str, notice: str = "") -> Screen:
                 if way.stars or not channel:
                     rows.append(Button(t("btn_buy", price=way.price.format(t.language)),
                                        action=f"{'bs' if way.stars else 'b'}:{offer.code}"))
-        if ctx.school.promo_codes and not promo_code and ways and not channel:
+        if not promo_code and ways and not channel and (
+                await shop.any_promo(ctx.uow, ctx.school)):
             rows.append(Button(t("btn_promo"), action=f"pr:{offer.code}"))
     rows.append(Button(t("btn_back"), action="cat"))
     return screen("\n".join(lines), *rows)
@@ -135,7 +137,7 @@ class PayWay:
 
 
 def pay_ways(
-    school: School, offer: Offer, price: Money, promo_code: str | None, now: datetime,
+    school: School, offer: Offer, price: Money, promo: PromoCode | None, now: datetime,
     capabilities: Capabilities, checkout: CheckoutWays,
 ) -> list[PayWay]:
     """Every way ``offer`` can be paid where the student is: ``price`` (the offer's, after any
@@ -146,7 +148,7 @@ def pay_ways(
     ways = [PayWay(price, stars=False, page=page) for page in checkout.taking(price.currency)]
     if price.currency in capabilities.invoices:
         ways.append(PayWay(price, stars=False))
-    stars = _stars_price(school, offer, promo_code, now) if capabilities.stars else None
+    stars = _stars_price(offer, promo, now) if capabilities.stars else None
     if stars is not None:
         ways.append(PayWay(stars, stars=True))
     return ways
@@ -172,12 +174,11 @@ def _get_free(ctx: Context, offer: Offer, ways: list[PayWay]) -> list[Button]:
     return []
 
 
-def _stars_price(school: School, offer: Offer, promo_code: str | None,
-                 now: datetime) -> Money | None:
+def _stars_price(offer: Offer, promo: PromoCode | None, now: datetime) -> Money | None:
     if offer.stars is None:
         return None
     try:
-        return shop.quote(school, offer, promo_code, now, stars=True).price
+        return shop.discount(offer, promo, now, stars=True).price
     except errors.PromoInvalid:  # a fixed discount in another currency: no Stars price
         return None
 
@@ -205,7 +206,7 @@ async def enter_promo(ctx: Context, text: str) -> Reply:
     offer = offer_for(ctx, code)
     typed = text.strip().upper()[:32]
     try:
-        quote = shop.quote(ctx.school, offer, typed, ctx.now)
+        quote = await shop.quote(ctx.uow, ctx.school, offer, typed, ctx.now)
     except errors.PromoInvalid:
         return Reply(await offer_screen(ctx, offer.code, t("promo_invalid", code=typed)))
     assert quote.promo is not None

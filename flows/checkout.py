@@ -31,7 +31,7 @@ async def _buy(ctx: Context, code: str, stars: bool) -> Reply:
     price = offer.price_in(stars)
     if price is None or not ctx.can_pay(price.currency):
         raise Stale(code)
-    if receipts.must_ask(ctx, offer, stars):
+    if await receipts.must_ask(ctx, offer, stars):
         return receipts.ask(ctx, offer.code)
     promos = ctx.state.data.get("promos", {})
     try:

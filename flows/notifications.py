@@ -45,8 +45,8 @@ class Render:
         return pick(value, self.t.language, self.school.default_language)
 
     def offer_title(self, code: str) -> str:
-        offer = self.school.offer(code)
-        return self.text(offer.title) if offer else code
+        found = self.school.offer(code) or self.school.products.get(code)  # imported products
+        return self.text(found.title) if found else code
 
     def lesson(self, course_code: str, lesson_id: str) -> tuple[Course, Lesson] | None:
         course = self.school.courses.get(course_code)

@@ -18,7 +18,7 @@ STEP = "receipt_contact"
 _FOR = "receipt_for"  # the offer whose purchase waits for the contact
 
 
-def must_ask(ctx: Context, offer: Offer, stars: bool) -> bool:
+async def must_ask(ctx: Context, offer: Offer, stars: bool) -> bool:
     """Receipts are on, the student has given nowhere to send them, and this purchase will
     cost money that a gateway issuing receipts may take (Stars never: Telegram takes them)."""
     if stars or not receipts.needs_contact(ctx.school, ctx.user):
@@ -26,8 +26,8 @@ def must_ask(ctx: Context, offer: Offer, stars: bool) -> bool:
     if not any(isinstance(g, ReceiptIssuer) and not g.in_chat for g in ctx.gateways.values()):
         return False
     try:
-        quote = shop.quote(ctx.school, offer, ctx.state.data.get("promos", {}).get(offer.code),
-                           ctx.now)
+        promo_code = ctx.state.data.get("promos", {}).get(offer.code)
+        quote = await shop.quote(ctx.uow, ctx.school, offer, promo_code, ctx.now)
     except errors.PromoInvalid:
         return False  # the buy step tells the student
     return quote.price.amount > 0

@@ -52,6 +52,7 @@ STAFF_COMMANDS: list[StaffCommand] = [
     StaffCommand("inbox", Right.INBOX),
     StaffCommand("stats", Right.STATS),
     StaffCommand("export", Right.EXPORT),
+    StaffCommand("promo", Right.PROMO),
 ]
 
 

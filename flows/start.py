@@ -80,5 +80,7 @@ async def unknown_text(ctx: Context, _: str) -> Reply:
 
 
 def title_of_offer(ctx: Context, offer_code: str) -> str:
-    offer = ctx.school.offer(offer_code)
-    return pick(offer.title, ctx.t.language, ctx.school.default_language) if offer else offer_code
+    """The offer's title; a purchase imported as a product is named after the product."""
+    found = ctx.school.offer(offer_code) or ctx.school.products.get(offer_code)
+    return pick(found.title, ctx.t.language, ctx.school.default_language) if found \
+        else offer_code

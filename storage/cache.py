@@ -372,6 +372,13 @@ CACHED: dict[str, dict[str, Rule]] = {
         "get": Cached(lambda messenger, chat_id: ("chat", messenger, chat_id)),
         "put": Writes(lambda state: ("chat", state.messenger, state.chat_id), keeps=True),
     },
+    # Every offer card asks whether any code exists: the few codes made in the chat are
+    # read once and kept, and dropped whenever one is added or disabled.
+    "promo_codes": {
+        "all": Cached(lambda: ("promo_codes",)),
+        "add": Writes(lambda promo: ("promo_codes",)),
+        "disable": Writes(lambda code, by, at: ("promo_codes",)),
+    },
 }
 
 
@@ -474,4 +481,5 @@ CACHED_REPOSITORIES: dict[str, type[_CachedRepository]] = {
     "users": _Users,
     "purchases": _CachedRepository,
     "chat_states": _CachedRepository,
+    "promo_codes": _CachedRepository,
 }

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.contacts import Contact, ContactKind
 from core.inbox import Conversation, ConversationMessage, ConversationStatus
 from core.models import (
     ChatState,
@@ -51,11 +52,13 @@ from core.models import (
     Tag,
     User,
 )
+from core.promo_codes import RuntimePromo
 from core.staff import AuditEntry, StaffMember
 from storage.tables import (
     OPEN,
     AuditRow,
     ChatStateRow,
+    ContactRow,
     ConversationMessageRow,
     ConversationRow,
     CounterRow,
@@ -67,6 +70,7 @@ from storage.tables import (
     OrderRow,
     OutboxRow,
     PaymentRow,
+    PromoCodeRow,
     PurchaseRow,
     RenewalRow,
     StaffMemberRow,
@@ -96,9 +100,11 @@ tags = TagRow.__table__
 audit_log = AuditRow.__table__
 conversations = ConversationRow.__table__
 conversation_messages = ConversationMessageRow.__table__
+promo_codes = PromoCodeRow.__table__
+contacts = ContactRow.__table__
 # Tables whose rows belong to a student: they follow the student when accounts are linked.
 OWNED_BY_USER = (identities, orders, purchases, outbox, invite_links, link_codes, audit_log,
-                 conversations)
+                 conversations, contacts)
 # Rows a student has at most one of per key: on linking, the survivor's row wins.
 UNIQUE_PER_USER = ((tags, "tag"),)
 
@@ -735,3 +741,35 @@ class SqlConversations(Reads[Conversation], Updates[Conversation]):
             select(conversation_messages).where(m.conversation_id == conversation_id)
             .order_by(m.id.desc()).limit(limit), ConversationMessage)
         return newest[::-1]
+
+
+class SqlPromoCodes(_SqlRepo[RuntimePromo]):
+    table, entity = promo_codes, RuntimePromo
+
+    async def all(self) -> list[RuntimePromo]:
+        return await self._all(self._select().order_by(promo_codes.c.id))
+
+    async def add(self, promo: RuntimePromo) -> bool:
+        return await self._add_unless_exists(promo, "code")
+
+    async def disable(self, code: str, by: str, at: datetime) -> bool:
+        c = promo_codes.c
+        return await self._count(
+            update(promo_codes).where(c.code == code, c.disabled_at.is_(None))
+            .values(disabled_by=by, disabled_at=at)
+        ) == 1
+
+
+class SqlContacts(_SqlRepo[Contact]):
+    table, entity = contacts, Contact
+
+    async def add(self, contact: Contact) -> bool:
+        return await self._add_unless_exists(contact, "kind", "value")
+
+    async def find(self, kind: ContactKind, value: str) -> Contact | None:
+        c = contacts.c
+        return await self._one(self._select(c.kind == kind, c.value == value))
+
+    async def of_user(self, user_id: int) -> list[Contact]:
+        c = contacts.c
+        return await self._all(self._select(c.user_id == user_id).order_by(c.id))

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from core.contacts import ContactKind
 from core.inbox import ConversationStatus
 from core.models import (
     MemberStatus,
@@ -427,6 +428,39 @@ class StaffDigestRow(Base):
     hour: Mapped[int]
     due_at: Mapped[datetime | None] = mapped_column(index=True)
     updated_at: Mapped[datetime | None]
+
+
+class PromoCodeRow(Base):
+    """Promo codes made by staff in the chat (``core.promo_codes``)."""
+
+    __tablename__ = "promo_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(unique=True)
+    percent: Mapped[int | None]
+    amount: Mapped[int | None]
+    currency: Mapped[str | None]
+    offers: Mapped[list[str]] = mapped_column(JSON)
+    max_uses: Mapped[int | None]
+    valid_until: Mapped[datetime | None]
+    created_by: Mapped[str]
+    created_at: Mapped[datetime | None]
+    disabled_by: Mapped[str | None]
+    disabled_at: Mapped[datetime | None]
+
+
+class ContactRow(Base):
+    """A student's email addresses and phone numbers (``core.contacts``)."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("kind", "value"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[ContactKind] = mapped_column(StrEnumType(ContactKind))
+    value: Mapped[str]
+    source: Mapped[str]
+    added_at: Mapped[datetime | None]
 
 
 metadata = Base.metadata

@@ -11,6 +11,7 @@ from storage.reports import SqlDigests, SqlExports, SqlStats
 from storage.repositories import (
     SqlAudit,
     SqlChatStates,
+    SqlContacts,
     SqlConversations,
     SqlCounters,
     SqlDeliveries,
@@ -20,6 +21,7 @@ from storage.repositories import (
     SqlOrders,
     SqlOutbox,
     SqlPayments,
+    SqlPromoCodes,
     SqlPurchases,
     SqlRenewals,
     SqlStaff,
@@ -50,6 +52,8 @@ REPOSITORIES = {
     "stats": SqlStats,
     "exports": SqlExports,
     "digests": SqlDigests,
+    "promo_codes": SqlPromoCodes,
+    "contacts": SqlContacts,
 }
 
 

@@ -64,25 +64,55 @@ class Quote:
     promo: PromoCode | None = None
 
 
-def quote(
-    school: School, offer: Offer, promo_code: str | None, now: datetime, stars: bool = False
+async def find_promo(uow: UnitOfWork, school: School, code: str) -> PromoCode | None:
+    """The code a student typed: the school file's first, then one staff made in the chat
+    and did not disable."""
+    in_file = school.promo(code)
+    if in_file is not None:
+        return in_file
+    wanted = code.strip().upper()
+    for made in await uow.promo_codes.all():
+        if made.code == wanted and made.disabled_at is None:
+            return made.promo()
+    return None
+
+
+async def any_promo(uow: UnitOfWork, school: School) -> bool:
+    """Is there any code a student could type (the offer card then asks for one)?"""
+    return bool(school.promo_codes) or any(
+        made.disabled_at is None for made in await uow.promo_codes.all())
+
+
+async def quote(
+    uow: UnitOfWork, school: School, offer: Offer, promo_code: str | None, now: datetime,
+    stars: bool = False,
 ) -> Quote:
     """The price of ``offer`` (in Telegram Stars with ``stars``) with ``promo_code``; raises
     PromoInvalid for a code that does not exist, has run out of time or does not apply, and
     OfferUnavailable for a Stars price the offer does not have. Usage limits are checked when
     ordering."""
+    promo = await find_promo(uow, school, promo_code) if promo_code else None
+    if promo_code and promo is None:
+        raise errors.PromoInvalid(code=promo_code)
+    try:
+        return discount(offer, promo, now, stars)
+    except errors.PromoInvalid:
+        raise errors.PromoInvalid(code=promo_code) from None  # as the student typed it
+
+
+def discount(offer: Offer, promo: PromoCode | None, now: datetime, stars: bool = False) -> Quote:
+    """``quote`` with the code already found."""
     base = offer.price_in(stars)
     if base is None:
         raise errors.OfferUnavailable(offer=offer.code)
-    if not promo_code:
+    if promo is None:
         return Quote(offer, base, base)
-    promo = school.promo(promo_code)
-    if promo is None or not promo.applies_to(offer.code):
-        raise errors.PromoInvalid(code=promo_code)
+    if not promo.applies_to(offer.code):
+        raise errors.PromoInvalid(code=promo.code)
     if promo.valid_until is not None and now >= promo.valid_until:
-        raise errors.PromoInvalid(code=promo_code)
+        raise errors.PromoInvalid(code=promo.code)
     if promo.amount is not None and promo.amount.currency != base.currency:
-        raise errors.PromoInvalid(code=promo_code)
+        raise errors.PromoInvalid(code=promo.code)
     return Quote(offer, base, promo.discounted(base), promo)
 
 

@@ -59,7 +59,7 @@ async def place_order(
         raise errors.NotFound(offer=offer_code)
     if star_channels.channel_of(school, offer) is not None:
         raise errors.OfferUnavailable(offer=offer.code)  # Telegram sells it, by its link
-    price = catalog.quote(school, offer, promo_code, now, stars)
+    price = await catalog.quote(uow, school, offer, promo_code, now, stars)
     promo = price.promo.code if price.promo else None
     existing = await _open_order(uow, user.id, offer.code, promo, price.price.currency, now)
     if existing is not None:  # it already holds its seat and promo use

@@ -82,6 +82,13 @@ async def _new_referral_code(uow: UnitOfWork) -> str:
             return code
 
 
+async def add_student(uow: UnitOfWork, now: datetime, name: str = "",
+                      language: str = "") -> User:
+    """A student with no messenger account yet (brought in by an import)."""
+    return await uow.users.add(User(created_at=now, name=name, language=language,
+                                    referral_code=await _new_referral_code(uow)))
+
+
 async def resolve(
     uow: UnitOfWork,
     now: datetime,

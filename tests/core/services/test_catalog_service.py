@@ -169,36 +169,37 @@ async def test_seats_left_counts_held_seats(shop):
 # --- quote -------------------------------------------------------------------------------------
 
 
-def quote(school, offer_code: str, promo: str | None, now=START):
-    return catalog.quote(school, school.offer(offer_code), promo, now)
+async def quote(uow_factory, school, offer_code: str, promo: str | None, now=START):
+    async with uow_factory() as uow:
+        return await catalog.quote(uow, school, school.offer(offer_code), promo, now)
 
 
 @pytest.mark.parametrize("promo", [None, ""])
-def test_quote_without_code_is_the_list_price(school, promo):
-    price = quote(school, "python-30", promo)
+async def test_quote_without_code_is_the_list_price(uow_factory, school, promo):
+    price = await quote(uow_factory, school, "python-30", promo)
     assert (price.list_price, price.price, price.promo) == (eur(1990), eur(1990), None)
 
 
-def test_quote_with_percent_code(school):
-    price = quote(school, "python-30", "TEN")
+async def test_quote_with_percent_code(uow_factory, school):
+    price = await quote(uow_factory, school, "python-30", "TEN")
     assert (price.list_price, price.price) == (eur(1990), eur(1791))
     assert price.promo is school.promo_codes["TEN"]
 
 
-def test_quote_code_is_case_and_space_insensitive(school):
-    assert quote(school, "python-life", "  ten ").price == eur(4410)
+async def test_quote_code_is_case_and_space_insensitive(uow_factory, school):
+    assert (await quote(uow_factory, school, "python-life", "  ten ")).price == eur(4410)
 
 
-def test_quote_with_fixed_code_larger_than_price_is_the_minimum(school):
-    assert quote(school, "python-life", "MINUS100").price == eur(100)
+async def test_quote_with_fixed_code_larger_than_price_is_the_minimum(uow_factory, school):
+    assert (await quote(uow_factory, school, "python-life", "MINUS100")).price == eur(100)
 
 
-def test_quote_with_hundred_percent_code_is_free(school):
-    assert quote(school, "python-life", "FREE").price == eur(0)
+async def test_quote_with_hundred_percent_code_is_free(uow_factory, school):
+    assert (await quote(uow_factory, school, "python-life", "FREE")).price == eur(0)
 
 
-def test_quote_with_code_for_this_offer(school):
-    assert quote(school, "python-life", "PYONLY").price == eur(3920)
+async def test_quote_with_code_for_this_offer(uow_factory, school):
+    assert (await quote(uow_factory, school, "python-life", "PYONLY")).price == eur(3920)
 
 
 @pytest.mark.parametrize(
@@ -206,25 +207,26 @@ def test_quote_with_code_for_this_offer(school):
     [("python-life", "NOPE"), ("python-30", "PYONLY"), ("python-life", "OLD")],
     ids=["unknown", "other-offer", "expired"],
 )
-def test_quote_rejects_code(school, offer_code, promo):
+async def test_quote_rejects_code(uow_factory, school, offer_code, promo):
     with pytest.raises(errors.PromoInvalid) as caught:
-        quote(school, offer_code, promo)
+        await quote(uow_factory, school, offer_code, promo)
     assert caught.value.params == {"code": promo}
 
 
-def test_code_stops_working_at_its_valid_until(school):
+async def test_code_stops_working_at_its_valid_until(uow_factory, school):
     promo = PromoCode("SPRING", percent=10, valid_until=START + timedelta(days=1))
     school = replace(school, promo_codes={**school.promo_codes, "SPRING": promo})
-    assert quote(school, "python-life", "SPRING", START + timedelta(hours=23)).price == eur(4410)
+    day = START + timedelta(hours=23)
+    assert (await quote(uow_factory, school, "python-life", "SPRING", day)).price == eur(4410)
     with pytest.raises(errors.PromoInvalid):
-        quote(school, "python-life", "SPRING", START + timedelta(days=1))
+        await quote(uow_factory, school, "python-life", "SPRING", START + timedelta(days=1))
 
 
-def test_fixed_code_in_another_currency_is_invalid(school):
+async def test_fixed_code_in_another_currency_is_invalid(uow_factory, school):
     promo = PromoCode("USD5", amount=Money(500, "USD"))
     school = replace(school, promo_codes={**school.promo_codes, "USD5": promo})
     with pytest.raises(errors.PromoInvalid):
-        quote(school, "python-life", "USD5")
+        await quote(uow_factory, school, "python-life", "USD5")
 
 
 async def test_promo_has_uses_until_the_limit_is_reached(shop):
