@@ -30,7 +30,7 @@ from core.models import (
     SubscriptionLink,
     User,
 )
-from core.staff import AuditEntry, StaffMember
+from core.staff import AuditEntry, StaffMember, StaffMenu
 
 
 class Clock(Protocol):
@@ -304,9 +304,22 @@ class AuditRepository(Protocol):
     async def add(self, entry: AuditEntry) -> AuditEntry: ...
 
     async def latest(self, limit: int, user_id: int | None = None,
-                     actor: str | None = None) -> list[AuditEntry]:
-        """Newest first; only the student's (``user_id``) or the staff member's (``actor``)."""
+                     actor: str | None = None, before: int | None = None) -> list[AuditEntry]:
+        """Newest first; only the student's (``user_id``) or the staff member's (``actor``);
+        only lines older than the line ``before`` (an id), for the next page."""
         ...
+
+
+class StaffMenuRepository(Protocol):
+    """The chats shown a staff member's own command menu (where the messenger has them)."""
+
+    async def all(self) -> list[StaffMenu]: ...
+
+    async def put(self, menu: StaffMenu) -> None:
+        """Record the menu, replacing the one recorded for the same account."""
+        ...
+
+    async def remove(self, messenger: str, external_id: str) -> None: ...
 
 
 class UnitOfWork(Protocol):
@@ -327,6 +340,7 @@ class UnitOfWork(Protocol):
     link_codes: LinkCodeRepository
     staff: StaffRepository
     audit: AuditRepository
+    staff_menus: StaffMenuRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, *exc: object) -> None: ...

@@ -32,6 +32,7 @@ async def paid(ctx: Context, arg: str) -> Reply:
     assert actor is not None
     words = arg.split()
     usage = Reply(screen(t("admin_paid_usage")))
+    actor.nothing("usage shown")  # until the command names an order and an amount
     if len(words) < 2:
         return usage
     try:
@@ -51,8 +52,10 @@ async def paid(ctx: Context, arg: str) -> Reply:
     except ValueError:
         amount = None
     if amount is None or amount.amount <= 0:
+        actor.nothing(f"order #{order.id}: bad amount {words[1]!r}")
         return Reply(screen(t("admin_paid_bad_amount", amount=words[1], currency=currency)))
     if len(note) > manual_payments.MAX_NOTE:
+        actor.nothing(f"order #{order.id}: note too long")
         return Reply(screen(t("admin_paid_long_note", n=manual_payments.MAX_NOTE)))
     result = await manual_payments.confirm(ctx.uow, ctx.school, order.id, amount, note,
                                            _sender(ctx), ctx.now)
@@ -178,8 +181,10 @@ REFUNDS_SHOWN = 30
 @staff_only(Right.REFUND, "/refunds")
 async def refunds(ctx: Context, arg: str) -> Reply:
     """``/refunds``: payments that granted nothing and are not returned yet, oldest first."""
-    t = ctx.t
+    t, actor = ctx.t, ctx.staff
+    assert actor is not None
     due = await ctx.uow.payments.to_refund(REFUNDS_SHOWN + 1)
+    actor.nothing(f"listed {min(len(due), REFUNDS_SHOWN)} payments to give back")
     if not due:
         return Reply(screen(t("admin_refunds_none")))
     lines = [t("admin_refunds_title")]
@@ -208,6 +213,7 @@ async def members(ctx: Context, arg: str) -> Reply:
     verb, _, ids = rest.strip().partition(" ")
     group = school.groups.get(code)
     usage = Reply(screen(t("members_usage", groups=", ".join(school.groups) or "-")))
+    actor.nothing("usage shown")
     if group is None:
         return usage
     name = pick(group.title, t.language, school.default_language)
@@ -215,6 +221,7 @@ async def members(ctx: Context, arg: str) -> Reply:
         known = [m for m in await ctx.uow.memberships.of_chat(group.chat_id)
                  if m.status.value == "member"]
         out = await groups.without_access(ctx.uow, school, group, ctx.now)
+        actor.nothing(f"{group.code}: report, {len(out)} of {len(known)} without access")
         if not out:
             return Reply(screen(t("members_report_none", group=name, total=len(known))))
         listed = "\n".join(f"• {m.name or '?'} ({m.external_id})" for m in out)

@@ -76,6 +76,18 @@ class RepliesLimited(Protocol):
         ...
 
 
+class StaffMenuUpdates(Protocol):
+    """Staff members' own command menus (``flows.staff_menus.StaffMenuKeeper``)."""
+
+    async def show(self, messenger: str, external_id: str, role: Role | None) -> bool:
+        """The account's menu for ``role`` (None: taken away); False if it is owed."""
+        ...
+
+    async def seen(self, incoming: Incoming) -> None:
+        """Someone wrote: a menu owed to them is tried again."""
+        ...
+
+
 MAX_ID = 2**31 - 1
 ATTEMPTS = 3  # a turn whose rows changed under it runs again, this many times in all
 
@@ -124,6 +136,7 @@ class Context:
     metrics: Metrics | None = None
     # A staff command's actor, and what its audit line says (``flows.staff.staff_only``).
     staff: StaffActor | None = None
+    staff_menus: StaffMenuUpdates | None = None  # where messengers show staff their own menu
 
     def can_pay(self, currency: str) -> bool:
         """Can this student pay in ``currency`` here: in the chat, or on a checkout page?"""
@@ -202,6 +215,7 @@ class FlowEngine:
         group_links: GroupLinks | None = None,
         metrics: Metrics | None = None,
         titles: Mapping[str, str] | None = None,
+        staff_menus: StaffMenuUpdates | None = None,
     ) -> None:
         self.uow_factory = uow_factory
         # A turn reads before it locks where the storage can (its row cache): most
@@ -221,6 +235,7 @@ class FlowEngine:
         self.star_subscriptions = next(
             (c for c in channels.values() if isinstance(c, StarSubscriptions)), None)
         self.metrics = metrics or Metrics()
+        self.staff_menus = staff_menus
 
     async def handle(self, incoming: Incoming) -> None:
         """Answer one update. Raises only when money arrived and could not be recorded, so
@@ -266,6 +281,11 @@ class FlowEngine:
         self.metrics.handled(incoming.peer.messenger, incoming.kind, since=started)
         if reply.after is not None:
             await self._follow_up(incoming, reply.after, t)
+        if self.staff_menus is not None and incoming.kind in LIMITED_KINDS:
+            try:
+                await self.staff_menus.seen(incoming)
+            except Exception:
+                log.exception("staff menu of %s not set", incoming.peer)
 
     async def _audit_failed_turn(self, exc: Exception) -> None:
         """A staff action that failed was rolled back with its turn; its audit line is not."""
@@ -336,6 +356,7 @@ class FlowEngine:
                 titles=self.titles,
                 deep_link=self._deep_link,
                 metrics=self.metrics,
+                staff_menus=self.staff_menus,
             )
             handler, arg = self.router.route(incoming, state)
             if handler is None:

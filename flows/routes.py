@@ -49,6 +49,7 @@ def student_router() -> Router:
             "rs": renewals.renew_with_stars,
             "ar": my_courses.auto_renewal,
             "lk": linking.link_menu,
+            audit.OLDER: audit.older,
         },
         steps={"promo": catalog.enter_promo, linking.STEP: linking.enter_code},
         fallback=start.unknown_text,

@@ -21,6 +21,7 @@ from storage.repositories import (
     SqlPurchases,
     SqlRenewals,
     SqlStaff,
+    SqlStaffMenus,
     SqlSubscriptionLinks,
     SqlUsers,
 )
@@ -42,6 +43,7 @@ REPOSITORIES = {
     "link_codes": SqlLinkCodes,
     "staff": SqlStaff,
     "audit": SqlAudit,
+    "staff_menus": SqlStaffMenus,
 }
 
 
