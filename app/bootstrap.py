@@ -25,6 +25,7 @@ from flows.engine import FlowEngine
 from flows.groups import GroupKeeper
 from flows.outbound import OutboundDispatcher
 from flows.routes import student_router
+from flows.staff_menus import StaffMenuKeeper
 from observability.metrics import Metrics
 from payments.registry import GatewayContext
 from web.app import make_app
@@ -55,6 +56,13 @@ class Platform:
     groups: GroupKeeper
     metrics: Metrics
     sweeps: SweepTable
+    staff_menus: StaffMenuKeeper | None = None
+
+    async def started(self) -> None:
+        """What needs the messengers running: the paid groups' checks, the staff's menus."""
+        await self.groups.start()
+        if self.staff_menus is not None:
+            await self.staff_menus.start()
 
     async def sweep(self, name: str) -> int:
         """Run one sweep now; the scheduler calls this on intervals, tests call it directly."""
@@ -144,15 +152,17 @@ def build_platform(
     dispatcher = OutboundDispatcher(uow_factory, clock, holder, channels, checkout,
                                     prepare={GroupInvite: keeper.prepare_invite},
                                     metrics=metrics)
+    staff_menus = StaffMenuKeeper(uow_factory, clock, holder, channels)
     flows = FlowEngine(
         uow_factory, clock, holder, student_router(), channels, checkout, dispatcher,
         gateways, groups=keeper.handle,
         group_links=keeper.personal_link if group_admin is not None else None,
         metrics=metrics, titles=titles(settings.messenger_entries), exports=exports,
+        staff_menus=staff_menus,
     )
     desk = Desk(uow_factory, clock, holder, dispatcher, metrics.payment)
     app = make_app(Deps(uow_factory, clock, holder, gateways, dispatcher, metrics, desk,
                         downloads=exports))
     sweeps = sweep_table(holder, clock, uow_factory, keeper, chargers(gateways))
     return Platform(settings, holder, clock, uow_factory, gateways, channels, dispatcher, flows,
-                    app, keeper, metrics, sweeps)
+                    app, keeper, metrics, sweeps, staff_menus=staff_menus)

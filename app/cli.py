@@ -3,6 +3,8 @@
     python run.py                 start the platform (demo school, SQLite, test payments)
     python run.py --port 9000     the same on another port
     python run.py chat            the same, and chat with the school in this terminal
+    python run.py chat --as owner the same, as one of the school's staff (owner, admin,
+                                  manager or support): try /help, /audit, /staff
     python run.py check FILE      validate a school file and list every problem
     python run.py migrate         bring the database (DATABASE_URL) up to date, then exit
     python run.py import FILE.csv [--apply]
@@ -17,6 +19,7 @@ import argparse
 import asyncio
 import sys
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +32,7 @@ from bots.registry import known_messengers
 from core.errors import SchoolFileError
 from core.school import School
 from core.school_file import load_school
+from core.staff import Role, StaffRef
 from observability.logs import configure_logging
 from storage.engine import session_factory
 from storage.factory import sql_uow_factory
@@ -80,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--school", type=Path, help="school file (default SCHOOL_FILE)")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="start the platform (the default)")
-    sub.add_parser("chat", help="start, and chat with the school in this terminal")
+    chat_cmd = sub.add_parser("chat", help="start, and chat with the school in this terminal")
+    chat_cmd.add_argument("--as", dest="role", choices=[r.value for r in Role],
+                          help="chat as one of the school's staff with this role")
     check_cmd = sub.add_parser("check", help="validate a school file")
     check_cmd.add_argument("file", type=Path)
     sub.add_parser("migrate", help="bring the database up to date, then exit")
@@ -129,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     try:
         if chatting:
+            if args.role:
+                school = as_staff(school, Role(args.role))
             with tempfile.TemporaryDirectory(prefix="school-chat-") as scratch:
                 asyncio.run(serve(chat_settings(settings, args.port, Path(scratch)), school,
                                   terminal=True))
@@ -148,3 +156,16 @@ def chat_settings(settings: PlatformSettings, port: int | None,
     return settings.model_copy(update={
         "database_url": f"sqlite+aiosqlite:///{scratch / 'chat.db'}", "host": "127.0.0.1",
         "port": port or 0, "public_url": None, "test_payments": True, "sandbox": "off"})
+
+
+def as_staff(school: School, role: Role) -> School:
+    """The school for ``run.py chat --as ROLE``: the one chatting in the terminal is on its
+    staff with ``role``. Only this throwaway copy of the school changes."""
+    from bots.terminal import STUDENT_ID, TerminalMessenger
+
+    account = StaffRef(TerminalMessenger.NAME, STUDENT_ID, role)
+    others = tuple(s for s in school.staff
+                   if (s.messenger, s.external_id) != (account.messenger, account.external_id))
+    print(f"You chat as the school's {role.value} ({account.account}): /help lists what "
+          "you may do.", flush=True)
+    return replace(school, staff=(account, *others))

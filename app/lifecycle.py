@@ -11,7 +11,7 @@ import logging
 import signal
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -35,6 +35,8 @@ from bots.registry import MessengerEntry
 from core import jobs
 from core.clock import OffsetClock
 from core.school import School
+from core.services import staff
+from core.staff import Role, StaffRef
 from storage.engine import create_engine, session_factory
 from storage.factory import sql_uow_factory
 from storage.lease import SchedulerLease
@@ -44,6 +46,8 @@ from web.app import add_home
 log = logging.getLogger("school")
 SWEEP_GRACE = 30  # seconds a sweep in progress may take to finish at shutdown
 SANDBOX_STUDENTS = (("Anna", "en"), ("Дмитрий", "ru"), ("Camille", "fr"))
+# A pretend staff member among them, to try the staff commands: (id, name, language, role).
+SANDBOX_STAFF = (("olga", "Olga", "en", Role.OWNER),)
 FIRST_RETRY, LAST_RETRY = 1.0, 60.0  # seconds between attempts to reach a messenger's API
 DRIVER_PACKAGES = {"asyncpg": "pip install -e '.[postgres]'"}
 
@@ -149,6 +153,9 @@ async def open_sandbox(settings: PlatformSettings,
     messenger = SandboxMessenger()
     for name, language in SANDBOX_STUDENTS:
         messenger.add_student(name, language)
+    for person, name, language, _ in SANDBOX_STAFF:
+        messenger.add_student(name, language, person)
+    school = with_sandbox_staff(school, messenger.name)
     settings = settings.model_copy(update={"test_payments": True})
     base_url = f"{settings.base_url}/sandbox"
     test_only = {name: gateway for name, gateway in
@@ -161,9 +168,23 @@ async def open_sandbox(settings: PlatformSettings,
         await platform.run_sweeps()
         await platform.dispatcher.drain()
 
+    async def roles() -> dict[str, str]:
+        async with platform.uow_factory() as uow:
+            team = await staff.team(uow, platform.school())
+        return {m.external_id: m.role.value for m in team if m.messenger == messenger.name}
+
     add_sandbox_routes(platform.app, Sandbox(messenger, clock, platform.school, path.name,
-                                             move_time))
+                                             move_time, roles))
     return platform, engine
+
+
+def with_sandbox_staff(school: School, messenger: str) -> School:
+    """The school as the sandbox runs it: its pretend staff on the staff, unless the school
+    file names those accounts itself (``sandbox:olga: support``)."""
+    named = {(s.messenger, s.external_id) for s in school.staff}
+    added = tuple(StaffRef(messenger, person, role) for person, _, _, role in SANDBOX_STAFF
+                  if (messenger, person) not in named)
+    return replace(school, staff=(*school.staff, *added))
 
 
 def settle_memory() -> None:
@@ -256,10 +277,11 @@ async def run_messenger(name: str, messenger: Messenger, platform: Platform) -> 
 
 
 async def run_messengers(platform: Platform) -> None:
-    """Every messenger of a platform, then what needs them running (paid groups' checks)."""
+    """Every messenger of a platform, then what needs them running (paid groups' checks,
+    the staff's command menus)."""
     await asyncio.gather(*(run_messenger(name, messenger, platform)
                            for name, messenger in platform.channels.items()))
-    await platform.groups.start()
+    await platform.started()
 
 
 async def serve(settings: PlatformSettings, school: School, terminal: bool = False) -> None:

@@ -39,9 +39,9 @@ MESSENGERS: tuple[MessengerEntry, ...] = (
     MessengerEntry("vk", "VK", vk.VkSettings, vk.build, "VK_GROUP_TOKEN", numeric_ids=True),
     MessengerEntry("viber", "Viber", viber.ViberSettings, viber.build, "VIBER_AUTH_TOKEN"),
 )
-# Senders without an entry an admin may still be named on: the console of the tests and of
-# ``run.py chat``, and the web pages.
-IN_PROCESS = ("console", "web")
+# Senders without an entry staff may still be named on: the console of the tests and of
+# ``run.py chat``, the browser sandbox's pretend people, and the web pages.
+IN_PROCESS = ("console", "web", "sandbox")
 
 
 def titles(entries: tuple[MessengerEntry, ...] = MESSENGERS) -> dict[str, str]:

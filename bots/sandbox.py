@@ -1,4 +1,4 @@
-"""The sandbox messenger: pretend students chatting in a browser.
+"""The sandbox messenger: pretend students (and a pretend staff member) chatting in a browser.
 
 It is the console messenger (the same transcripts a test reads) plus a live feed: every
 message, edit and button answer is published to the browser pages watching, which the web
@@ -58,8 +58,10 @@ class SandboxMessenger(ConsoleMessenger):
         self._watchers: set[asyncio.Queue[dict[str, Any] | None]] = set()
         self._typed: dict[str, list[tuple[int, str]]] = {}  # student -> (position, text)
 
-    def add_student(self, name: str, language: str) -> Student:
-        student = Student(f"s{next(self._student_ids)}", name, language)
+    def add_student(self, name: str, language: str, student_id: str | None = None) -> Student:
+        """A pretend person: ``s1``, ``s2``... unless ``student_id`` names them (the staff
+        the sandbox adds, whose accounts the school names: ``sandbox:olga``)."""
+        student = Student(student_id or f"s{next(self._student_ids)}", name, language)
         self.students[student.id] = student
         self.chat(student.id, student.name, student.language)
         return student

@@ -32,8 +32,10 @@ def _stdin_lines() -> asyncio.Queue[str]:
 
 
 class TerminalMessenger(ConsoleMessenger):
+    NAME = "console"  # staff chatting here are ``console:terminal-student``
+
     def __init__(self, out: TextIO = sys.stdout) -> None:
-        super().__init__("console", attachments=frozenset())  # a terminal shows no files
+        super().__init__(self.NAME, attachments=frozenset())  # a terminal shows no files
         self.out = out
 
     def _print(self, screen: Screen, edited: bool) -> None:

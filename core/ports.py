@@ -34,7 +34,7 @@ from core.models import (
     User,
 )
 from core.promo_codes import RuntimePromo
-from core.staff import AuditEntry, StaffMember
+from core.staff import AuditEntry, StaffMember, StaffMenu
 from core.stats import StaffDigest, Takings
 
 
@@ -317,8 +317,9 @@ class AuditRepository(Protocol):
     async def add(self, entry: AuditEntry) -> AuditEntry: ...
 
     async def latest(self, limit: int, user_id: int | None = None,
-                     actor: str | None = None) -> list[AuditEntry]:
-        """Newest first; only the student's (``user_id``) or the staff member's (``actor``)."""
+                     actor: str | None = None, before: int | None = None) -> list[AuditEntry]:
+        """Newest first; only the student's (``user_id``) or the staff member's (``actor``);
+        only lines older than the line ``before`` (an id), for the next page."""
         ...
 
 
@@ -465,6 +466,18 @@ class ContactRepository(Protocol):
     async def of_user(self, user_id: int) -> list[Contact]: ...
 
 
+class StaffMenuRepository(Protocol):
+    """The chats shown a staff member's own command menu (where the messenger has them)."""
+
+    async def all(self) -> list[StaffMenu]: ...
+
+    async def put(self, menu: StaffMenu) -> None:
+        """Record the menu, replacing the one recorded for the same account."""
+        ...
+
+    async def remove(self, messenger: str, external_id: str) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``async with factory() as uow``: leaving without ``commit`` rolls back."""
 
@@ -490,6 +503,7 @@ class UnitOfWork(Protocol):
     digests: DigestRepository
     promo_codes: PromoCodeRepository
     contacts: ContactRepository
+    staff_menus: StaffMenuRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, *exc: object) -> None: ...

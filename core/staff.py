@@ -78,6 +78,18 @@ class StaffMember:
         return f"{self.messenger}:{self.external_id}"
 
 
+@dataclass
+class StaffMenu:
+    """A chat shown a staff member's own command menu (Telegram's per-chat commands), kept so
+    the menu is taken back once the account leaves the staff, even across restarts."""
+
+    messenger: str = ""
+    external_id: str = ""
+    role: Role = Role.SUPPORT  # the role the menu was made for
+    shown_at: datetime | None = None
+    id: int = 0
+
+
 class AuditResult(enum.StrEnum):
     DONE = "done"  # the action changed what it says
     NOTHING = "nothing"  # allowed, but nothing changed (already so, not found, bad input)

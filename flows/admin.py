@@ -26,6 +26,7 @@ async def paid(ctx: Context, arg: str) -> Reply:
     assert actor is not None
     words = arg.split()
     usage = Reply(screen(t("admin_paid_usage")))
+    actor.nothing("usage shown")  # until the command names an order and an amount
     if len(words) < 2:
         return usage
     try:
@@ -45,8 +46,10 @@ async def paid(ctx: Context, arg: str) -> Reply:
     except ValueError:
         amount = None
     if amount is None or amount.amount <= 0:
+        actor.nothing(f"order #{order.id}: bad amount {words[1]!r}")
         return Reply(screen(t("admin_paid_bad_amount", amount=words[1], currency=currency)))
     if len(note) > manual_payments.MAX_NOTE:
+        actor.nothing(f"order #{order.id}: note too long")
         return Reply(screen(t("admin_paid_long_note", n=manual_payments.MAX_NOTE)))
     result = await manual_payments.confirm(ctx.uow, ctx.school, order.id, amount, note,
                                            actor.account, ctx.now)
@@ -79,6 +82,7 @@ async def paid(ctx: Context, arg: str) -> Reply:
     return Reply(screen(t("admin_paid_extra", id=order.id, amount=shown)))
 
 
+@staff_only(Right.ACCESS, "/members")
 async def members(ctx: Context, arg: str) -> Reply:
     """``/members GROUP report``: who would be removed (a dry run);
     ``/members GROUP import ID ...``: record members who were there before the bot;
@@ -89,6 +93,7 @@ async def members(ctx: Context, arg: str) -> Reply:
     verb, _, ids = rest.strip().partition(" ")
     group = school.groups.get(code)
     usage = Reply(screen(t("members_usage", groups=", ".join(school.groups) or "-")))
+    actor.nothing("usage shown")
     if group is None:
         return usage
     name = pick(group.title, t.language, school.default_language)
@@ -96,6 +101,7 @@ async def members(ctx: Context, arg: str) -> Reply:
         known = [m for m in await ctx.uow.memberships.of_chat(group.chat_id)
                  if m.status.value == "member"]
         out = await groups.without_access(ctx.uow, school, group, ctx.now)
+        actor.nothing(f"{group.code}: report, {len(out)} of {len(known)} without access")
         if not out:
             return Reply(screen(t("members_report_none", group=name, total=len(known))))
         listed = "\n".join(f"• {m.name or '?'} ({m.external_id})" for m in out)

@@ -71,6 +71,23 @@ class StarSubscriptions(Protocol):
         ...
 
 
+# A command menu: (command without its slash, description), in the order shown.
+MenuCommands = list[tuple[str, str]]
+
+
+@runtime_checkable
+class StaffMenus(Protocol):
+    """A messenger that can show one chat a command menu of its own (Telegram's per-chat
+    command scopes): a staff member's private chat lists what their role may do. A menu only
+    hides or shows commands; who may run them is decided on every command."""
+
+    async def set_staff_menu(self, peer: Peer, commands: MenuCommands | None) -> None:
+        """Show ``commands`` in the chat; None takes its own menu away (the chat sees the
+        students' menu again). Raises MessengerError when the messenger refuses (Telegram:
+        a chat the bot has never talked with)."""
+        ...
+
+
 # The rights the bot needs in a paid group or channel.
 NEEDED_RIGHTS = ("can_invite_users", "can_restrict_members")
 

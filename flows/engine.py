@@ -77,6 +77,18 @@ class RepliesLimited(Protocol):
         ...
 
 
+class StaffMenuUpdates(Protocol):
+    """Staff members' own command menus (``flows.staff_menus.StaffMenuKeeper``)."""
+
+    async def show(self, messenger: str, external_id: str, role: Role | None) -> bool:
+        """The account's menu for ``role`` (None: taken away); False if it is owed."""
+        ...
+
+    async def seen(self, incoming: Incoming) -> None:
+        """Someone wrote: a menu owed to them is tried again."""
+        ...
+
+
 MAX_ID = 2**31 - 1
 ATTEMPTS = 3  # a turn whose rows changed under it runs again, this many times in all
 
@@ -126,6 +138,7 @@ class Context:
     # A staff command's actor, and what its audit line says (``flows.staff.staff_only``).
     staff: StaffActor | None = None
     exports: ExportDesk | None = None  # signed download links of the CSV exports
+    staff_menus: StaffMenuUpdates | None = None  # where messengers show staff their own menu
 
     def can_pay(self, currency: str) -> bool:
         """Can this student pay in ``currency`` here: in the chat, or on a checkout page?"""
@@ -205,6 +218,7 @@ class FlowEngine:
         metrics: Metrics | None = None,
         titles: Mapping[str, str] | None = None,
         exports: ExportDesk | None = None,
+        staff_menus: StaffMenuUpdates | None = None,
     ) -> None:
         self.uow_factory = uow_factory
         self.exports = exports
@@ -225,6 +239,7 @@ class FlowEngine:
         self.star_subscriptions = next(
             (c for c in channels.values() if isinstance(c, StarSubscriptions)), None)
         self.metrics = metrics or Metrics()
+        self.staff_menus = staff_menus
 
     async def handle(self, incoming: Incoming) -> None:
         """Answer one update. Raises only when money arrived and could not be recorded, so
@@ -270,6 +285,11 @@ class FlowEngine:
         self.metrics.handled(incoming.peer.messenger, incoming.kind, since=started)
         if reply.after is not None:
             await self._follow_up(incoming, reply.after, t)
+        if self.staff_menus is not None and incoming.kind in LIMITED_KINDS:
+            try:
+                await self.staff_menus.seen(incoming)
+            except Exception:
+                log.exception("staff menu of %s not set", incoming.peer)
 
     async def _audit_failed_turn(self, exc: Exception) -> None:
         """A staff action that failed was rolled back with its turn; its audit line is not."""
@@ -341,6 +361,7 @@ class FlowEngine:
                 deep_link=self._deep_link,
                 metrics=self.metrics,
                 exports=self.exports,
+                staff_menus=self.staff_menus,
             )
             handler, arg = self.router.route(incoming, state)
             if handler is None:

@@ -70,6 +70,7 @@ def student_router() -> Router:
             "pc": promo.confirm_off,
             "pcy": promo.off_button,
             "pcl": promo.list_button,
+            audit.OLDER: audit.older,
         },
         steps={"promo": catalog.enter_promo, linking.STEP: linking.enter_code,
                receipts.STEP: partial(receipts.enter_contact, buy=checkout.buy),

@@ -16,7 +16,7 @@ from core.ports import UnitOfWorkFactory
 from core.services import staff
 from core.staff import AuditEntry, AuditResult, Right, Role, may
 from flows.engine import Context, Handler, Reply, StaffActor, Stale, error_text
-from flows.ui import screen
+from flows.ui import IncomingKind, screen
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,11 @@ async def _refuse(ctx: Context, action: str, arg: str, account: str, role: Role 
     log.warning("refused %s %s from %s: %s", action, arg[:60], account, why)
     await staff.audit(ctx.uow, ctx.now, account, action, AuditResult.REFUSED, role=role,
                       subject=arg, detail=why)
+    if ctx.incoming.kind is IncomingKind.ACTION and (role is not None or stranger is None):
+        # A refused press changes no message: it may be a staff screen others read (a group
+        # where the bot posted it); the presser alone gets a note.
+        return Reply(None, toast=ctx.t("staff_button_refused") if role is None else ctx.t(
+            "staff_not_allowed", role=ctx.t(f"role_{role.value}"), command=action))
     if role is None:
         from flows import start
 

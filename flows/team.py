@@ -6,7 +6,7 @@ from core.services import staff
 from core.staff import Right, Role
 from flows.engine import Context, Reply
 from flows.staff import staff_only
-from flows.ui import screen
+from flows.ui import Screen, screen
 
 USAGE_ROLES = (Role.ADMIN, Role.MANAGER, Role.SUPPORT)
 
@@ -53,13 +53,32 @@ async def staff_command(ctx: Context, arg: str) -> Reply:
             before = await staff.put(ctx.uow, ctx.school, *account, role, actor.account,
                                      ctx.now)
             actor.did(f"{shown}: {before.value if before else 'not staff'} -> {role.value}")
-            return Reply(screen(t("staff_added", account=shown, role=t(f"role_{role.value}"))))
+            return _with_menu(ctx, Reply(screen(t("staff_added", account=shown,
+                                                  role=t(f"role_{role.value}")))), account, role)
         role = await staff.remove(ctx.uow, ctx.school, *account)
         actor.did(f"{shown}: {role.value} -> not staff")
-        return Reply(screen(t("staff_removed", account=shown, role=t(f"role_{role.value}"))))
+        return _with_menu(ctx, Reply(screen(t("staff_removed", account=shown,
+                                              role=t(f"role_{role.value}")))), account, None)
     except staff.StaffChangeRefused as refused:
         actor.nothing(f"{shown}: {refused.reason}")
         return Reply(screen(t(f"staff_refused_{refused.reason}", account=shown)))
+
+
+def _with_menu(ctx: Context, reply: Reply, account: tuple[str, str],
+               role: Role | None) -> Reply:
+    """Once the change is committed, the account's own command menu follows it (where the
+    messenger shows one per chat); the owner hears if it has to wait."""
+    menus, t = ctx.staff_menus, ctx.t
+    if menus is None:
+        return reply
+
+    async def after() -> Screen | None:
+        if await menus.show(*account, role) or role is None:
+            return None
+        return screen(t("staff_menu_later", account=f"{account[0]}:{account[1]}"))
+
+    reply.after = after
+    return reply
 
 
 async def _team(ctx: Context) -> str:

@@ -53,7 +53,7 @@ from core.models import (
     User,
 )
 from core.promo_codes import RuntimePromo
-from core.staff import AuditEntry, StaffMember
+from core.staff import AuditEntry, StaffMember, StaffMenu
 from storage.tables import (
     OPEN,
     AuditRow,
@@ -74,6 +74,7 @@ from storage.tables import (
     PurchaseRow,
     RenewalRow,
     StaffMemberRow,
+    StaffMenuRow,
     SubscriptionLinkRow,
     TagRow,
     UserRow,
@@ -96,6 +97,7 @@ subscription_links = SubscriptionLinkRow.__table__
 renewals = RenewalRow.__table__
 link_codes = LinkCodeRow.__table__
 staff_members = StaffMemberRow.__table__
+staff_menus = StaffMenuRow.__table__
 tags = TagRow.__table__
 audit_log = AuditRow.__table__
 conversations = ConversationRow.__table__
@@ -659,11 +661,13 @@ class SqlAudit(Adds[AuditEntry]):
     table, entity = audit_log, AuditEntry
 
     async def latest(self, limit: int, user_id: int | None = None,
-                     actor: str | None = None) -> list[AuditEntry]:
-        """Newest first; only the student's (``user_id``) or the staff member's (``actor``)."""
+                     actor: str | None = None, before: int | None = None) -> list[AuditEntry]:
+        """Newest first; only the student's (``user_id``) or the staff member's (``actor``);
+        only lines older than the line ``before``."""
         c = audit_log.c
         where = [c.user_id == user_id] if user_id is not None else []
         where += [c.actor == actor] if actor is not None else []
+        where += [c.id < before] if before is not None else []
         return await self._all(self._select(*where).order_by(c.id.desc()).limit(limit))
 
 
@@ -773,3 +777,23 @@ class SqlContacts(_SqlRepo[Contact]):
     async def of_user(self, user_id: int) -> list[Contact]:
         c = contacts.c
         return await self._all(self._select(c.user_id == user_id).order_by(c.id))
+
+
+class SqlStaffMenus(_SqlRepo[StaffMenu]):
+    table, entity = staff_menus, StaffMenu
+
+    async def all(self) -> list[StaffMenu]:
+        return await self._all(self._select().order_by(staff_menus.c.id))
+
+    async def put(self, menu: StaffMenu) -> None:
+        values = _values(menu, staff_menus)
+        query = self._insert().values(values).on_conflict_do_update(
+            index_elements=["messenger", "external_id"],
+            set_={"role": values["role"], "shown_at": values["shown_at"]})
+        await self._session.execute(query)
+
+    async def remove(self, messenger: str, external_id: str) -> None:
+        c = staff_menus.c
+        await self._session.execute(delete(staff_menus).where(
+            c.messenger == messenger, c.external_id == external_id))
+

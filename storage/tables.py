@@ -463,4 +463,15 @@ class ContactRow(Base):
     added_at: Mapped[datetime | None]
 
 
+class StaffMenuRow(Base):
+    __tablename__ = "staff_menus"
+    __table_args__ = (UniqueConstraint("messenger", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    messenger: Mapped[str]
+    external_id: Mapped[str]
+    role: Mapped[Role] = mapped_column(StrEnumType(Role))
+    shown_at: Mapped[datetime | None]
+
+
 metadata = Base.metadata

@@ -25,6 +25,7 @@ from storage.repositories import (
     SqlPurchases,
     SqlRenewals,
     SqlStaff,
+    SqlStaffMenus,
     SqlSubscriptionLinks,
     SqlTags,
     SqlUsers,
@@ -54,6 +55,7 @@ REPOSITORIES = {
     "digests": SqlDigests,
     "promo_codes": SqlPromoCodes,
     "contacts": SqlContacts,
+    "staff_menus": SqlStaffMenus,
 }
 
 

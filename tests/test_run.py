@@ -155,6 +155,26 @@ async def test_chat_in_the_terminal_shows_the_menu_and_presses_buttons(tmp_path)
     assert "Traceback" not in err
 
 
+async def test_chat_as_staff_runs_the_staff_commands_of_that_role(tmp_path):
+    env = _env(tmp_path, SCHOOL_FILE=str(ROOT / "school.example.yaml"))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "run.py"), "chat", "--as", "admin", env=env, cwd=tmp_path,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    text, err = await _finish(process, b"/help\n/staff\n/audit\n")
+    assert process.returncode == 0, err
+    assert "You chat as the school's admin (console:terminal-student)" in text
+    assert "Staff commands for your role (admin):" in text and "/refund —" in text
+    assert "\n/staff —" not in text  # /help: the team is the owner's
+    assert "Audit log, latest 1:" in text and "/staff — role admin lacks the right" in text
+    assert "Your role (admin) does not allow /staff" in text
+    assert "Traceback" not in err
+
+    code, _, err = await _run("chat", "--as", "boss", env=env, cwd=tmp_path)
+    assert code == 2 and "invalid choice: 'boss'" in err
+
+
 def _demo(tmp_path: Path, **extra: str) -> dict[str, str]:
     return _env(tmp_path, SCHOOL_FILE=str(ROOT / "school.example.yaml"), **extra)
 

@@ -1,6 +1,6 @@
-"""The sandbox page: talk to the school as pretend students, in a browser, with a clock the
-owner moves forward. Served under ``/sandbox/`` by a platform of its own (its own SQLite file
-and clock), so nothing done here touches the real school."""
+"""The sandbox page: talk to the school as pretend students, or as its pretend owner, in a
+browser, with a clock the owner moves forward. Served under ``/sandbox/`` by a platform of its
+own (its own SQLite file and clock), so nothing done here touches the real school."""
 
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ class Sandbox:
     school: Callable[[], School]
     database: str  # shown on the page, so nobody mistakes it for the real one
     move_time: Callable[[timedelta], Awaitable[None]]  # advance, run the sweeps, deliver
+    # The staff roles of the pretend people now, by their id (school file, then /staff).
+    roles: Callable[[], Awaitable[dict[str, str]]] | None = None
 
 
 SANDBOX = web.AppKey("sandbox", Sandbox)
@@ -67,9 +69,10 @@ def _human(delta: timedelta) -> str:
     return " ".join(f"{n} {unit}{'s' if n != 1 else ''}" for n, unit in parts if n)
 
 
-def _state(sandbox: Sandbox) -> dict[str, Any]:
+async def _state(sandbox: Sandbox) -> dict[str, Any]:
     school = sandbox.school()
     now = sandbox.clock.now()
+    roles = await sandbox.roles() if sandbox.roles is not None else {}
     return {
         "school": school.name,
         "database": sandbox.database,
@@ -77,7 +80,9 @@ def _state(sandbox: Sandbox) -> dict[str, Any]:
         "local_time": now.astimezone(school.timezone).strftime("%Y-%m-%d %H:%M"),
         "timezone": str(school.timezone),
         "moved": _human(sandbox.clock.offset),
-        "students": [vars(s) for s in sandbox.messenger.students.values()],
+        "messenger": sandbox.messenger.name,  # accounts are ``sandbox:<id>``
+        "students": [{**vars(s), "role": roles.get(s.id, "")}
+                     for s in sandbox.messenger.students.values()],
     }
 
 
@@ -86,7 +91,7 @@ async def page(request: web.Request) -> web.FileResponse:
 
 
 async def state(request: web.Request) -> web.Response:
-    return web.json_response(_state(request.app[SANDBOX]))
+    return web.json_response(await _state(request.app[SANDBOX]))
 
 
 async def add_student(request: web.Request) -> web.Response:
@@ -148,7 +153,7 @@ async def move_clock(request: web.Request) -> web.Response:
     if step > MAX_STEP:
         return _problem(400, "move at most 62 days at a time")
     await sandbox.move_time(step)
-    return web.json_response(_state(sandbox))
+    return web.json_response(await _state(sandbox))
 
 
 async def events(request: web.Request) -> web.StreamResponse:

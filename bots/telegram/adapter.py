@@ -18,6 +18,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.methods import AnswerCallbackQuery
 from aiogram.types import (
     BotCommand,
+    BotCommandScopeChat,
     BufferedInputFile,
     CallbackQuery,
     ChatJoinRequest,
@@ -33,6 +34,7 @@ from bots.telegram.groups import TelegramGroups, missing_in
 from bots.telegram.sender import NotModified, TelegramSender
 from bots.telegram.session import TunedSession
 from bots.telegram.webhook import WebhookEndpoint
+from flows.channel import MenuCommands
 from flows.commands import command_menu
 from flows.ui import (
     GroupEvent,
@@ -66,6 +68,13 @@ _WEBHOOK_ANSWER: ContextVar[list[AnswerCallbackQuery] | None] = ContextVar(
     "telegram_webhook_answer", default=None
 )
 FIAT = frozenset({"USD", "EUR", "GBP", "CHF", "PLN", "RUB", "CZK", "SEK", "NOK", "DKK"})
+# Telegram's own accounts that stand in for someone hidden: never a person, never staff.
+IMPERSONAL_IDS = frozenset({
+    1087968824,  # @GroupAnonymousBot: the sender of an anonymous group admin's message
+    136817688,  # @Channel_Bot: the sender of a message sent on behalf of a channel
+    777000,  # Telegram itself: service notifications, posts forwarded from a linked channel
+})
+DESCRIPTION_MAX = 256  # characters of a command's description in a menu
 
 
 def _status(member) -> str:
@@ -136,8 +145,13 @@ class TelegramMessenger(TelegramGroups):
         self.dispatcher.message.register(self._on_group_message,
                                          F.chat.type.in_({"group", "supergroup"}))
 
-    def _incoming(self, chat_id: int, user, kind: IncomingKind, **fields) -> Incoming:
-        sender = Sender(str(user.id), user.full_name, user.language_code)
+    def _incoming(self, chat_id: int, user, kind: IncomingKind, sender_chat=None,
+                  **fields) -> Incoming:
+        """``user`` is who acted (for a button press, who pressed it, whoever's chat it is
+        in). A message signed by a chat (``sender_chat``: an anonymous admin, a channel) or
+        from one of Telegram's stand-in accounts is impersonal: never taken for staff."""
+        impersonal = user.id in IMPERSONAL_IDS or sender_chat is not None
+        sender = Sender(str(user.id), user.full_name, user.language_code, impersonal=impersonal)
         return Incoming(Peer(NAME, str(chat_id)), sender, kind, **fields)
 
     async def _deliver(self, incoming: Incoming) -> None:
@@ -152,7 +166,7 @@ class TelegramMessenger(TelegramGroups):
             if replied is not None else None
         await self._deliver(
             self._incoming(message.chat.id, message.from_user, IncomingKind.TEXT,
-                           text=message.text or "", reply_to=reply_to)
+                           message.sender_chat, text=message.text or "", reply_to=reply_to)
         )
 
     async def _on_callback(self, query: CallbackQuery) -> AnswerCallbackQuery | None:
@@ -286,8 +300,10 @@ class TelegramMessenger(TelegramGroups):
                                            IncomingKind.BOT_STATUS, group=event))
 
     async def _on_group_message(self, message: Message) -> None:
-        """Who writes in a group is a member: how members from before the bot are found."""
-        if message.from_user is not None and not message.from_user.is_bot:
+        """Who writes in a group is a member: how members from before the bot are found.
+        A message signed by a chat (an anonymous admin, a channel's post) names nobody."""
+        if message.from_user is not None and not message.from_user.is_bot \
+                and message.sender_chat is None and message.from_user.id not in IMPERSONAL_IDS:
             await self._deliver(self._incoming(
                 message.chat.id, message.from_user, IncomingKind.MEMBER,
                 group=GroupEvent(message.chat.id, "seen")))
@@ -346,6 +362,21 @@ class TelegramMessenger(TelegramGroups):
         menus = command_menu()
         default = menus.get(self.default_language, menus["en"])
         await self.bot.set_my_commands([BotCommand(command=c, description=d) for c, d in default])
+
+    async def set_staff_menu(self, peer: Peer, commands: MenuCommands | None) -> None:
+        """The private chat's own menu (a per-chat command scope, which Telegram shows
+        before the menus of every language); None deletes it, and the students' menu shows
+        again. Telegram refuses a chat the bot has never talked with: "chat not found"."""
+        scope = BotCommandScopeChat(chat_id=int(peer.chat_id))
+        try:
+            if commands is None:
+                await self.bot.delete_my_commands(scope=scope)
+            else:
+                await self.bot.set_my_commands(
+                    [BotCommand(command=c, description=d.strip()[:DESCRIPTION_MAX] or c)
+                     for c, d in commands], scope=scope)
+        except TelegramAPIError as exc:
+            raise MessengerError(exc.message) from exc
 
     # --- sending ---------------------------------------------------------------------------
 

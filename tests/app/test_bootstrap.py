@@ -34,7 +34,7 @@ def test_each_messenger_gives_its_webhook_route_only_when_it_receives_on_one():
 def test_the_registry_names_the_messengers_the_school_file_and_the_students_see():
     assert titles() == {"telegram": "Telegram", "vk": "VK", "viber": "Viber"}
     assert known_messengers() == {"telegram": True, "vk": True, "viber": False,
-                                  "console": False, "web": False}
+                                  "console": False, "web": False, "sandbox": False}
     assert [entry.name for entry in Settings.messenger_entries] == \
         [entry.name for entry in MESSENGERS]
 

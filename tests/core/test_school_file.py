@@ -334,6 +334,15 @@ def test_staff_with_roles() -> None:
     assert school.role_in_file("web", "bob") is None
 
 
+def test_staff_of_the_sandbox_and_the_terminal() -> None:
+    def change(d: dict[str, Any]) -> None:
+        d["school"].update(staff={"sandbox:s2": "support", "console:terminal-student": "owner"})
+
+    school = loaded_with(change)
+    assert school.role_in_file("sandbox", "s2") is Role.SUPPORT
+    assert school.role_in_file("console", "terminal-student") is Role.OWNER
+
+
 def test_per_language_texts_and_school_texts() -> None:
     def change(d: dict[str, Any]) -> None:
         d["texts"] = {"en": {"welcome": "Hi"}, "ru": {"welcome": "Привет", "404": 404}}
@@ -560,7 +569,7 @@ CASES: list[tuple[str, Any, list[str]]] = [
         lambda d: d["school"].update(admins=["whatsapp:1"]),
         [
             "school.admins[0]: unknown messenger 'whatsapp' "
-            "(known: telegram, vk, viber, console, web)"
+            "(known: telegram, vk, viber, console, web, sandbox)"
         ],
     ),
     (

@@ -57,8 +57,10 @@ async def test_state_names_the_school_its_own_database_and_students(sandbox):
     async with http.get("/sandbox/state") as response:
         state = await response.json()
     assert state["school"] == "Test School" and state["database"] == "sandbox.db"
-    assert [(s["name"], s["language"]) for s in state["students"]] == [
-        ("Anna", "en"), ("Дмитрий", "ru"), ("Camille", "fr")]
+    assert [(s["name"], s["language"], s["role"]) for s in state["students"]] == [
+        ("Anna", "en", ""), ("Дмитрий", "ru", ""), ("Camille", "fr", ""),
+        ("Olga", "en", "owner")]
+    assert state["messenger"] == "sandbox"
     assert state["moved"] == ""
 
 
@@ -201,3 +203,54 @@ async def test_a_bundles_paid_group_shows_in_the_sandbox_with_where_it_is_joined
     await _press(http, "s1", "Python 30 days")
     detail = (await _get_history(http, "s1"))[-1]
     assert detail["text"].startswith("Python 30 days — until") and note in detail["text"]
+
+
+async def _say(http, person, text):
+    status, _ = await _post(http, "/sandbox/send", {"student": person, "text": text})
+    assert status == 200
+    return (await _get_history(http, person))[-1]
+
+
+async def test_the_pretend_owner_runs_staff_commands_and_gives_a_student_a_role(sandbox):
+    http, platform = sandbox
+    help_text = (await _say(http, "olga", "/help"))["text"]
+    assert "Staff commands for your role (owner):" in help_text
+    assert all(f"/{c} —" in help_text for c in ("paid", "refund", "audit", "staff"))
+    assert "Staff commands" not in (await _say(http, "s1", "/help"))["text"]
+    assert "didn't get that" in (await _say(http, "s1", "/audit"))["text"]
+
+    added = await _say(http, "olga", "/staff add sandbox:s2 support")
+    assert added["text"] == "✅ sandbox:s2 is now support."
+    async with http.get("/sandbox/state") as response:
+        roles = {s["id"]: s["role"] for s in (await response.json())["students"]}
+    assert roles == {"s1": "", "s2": "support", "s3": "", "olga": "owner"}
+    support_help = (await _say(http, "s2", "/help"))["text"]
+    assert "(поддержка)" in support_help and "/refund" not in support_help  # Дмитрий: ru
+
+    audit = (await _say(http, "olga", "/audit"))["text"].splitlines()
+    assert audit[0] == "Audit log, latest 2:"  # this /audit is written after it reads
+    assert "sandbox:olga (owner) /staff add sandbox:s2 support — sandbox:s2: not staff -> " \
+           "support" in audit[1]
+    assert "sandbox:s1 (-) /audit — not staff" in audit[2]
+    async with platform.uow_factory() as uow:
+        [member] = await uow.staff.all()
+    assert (member.account, member.role.value, member.added_by) == (
+        "sandbox:s2", "support", "sandbox:olga")
+
+
+async def test_a_school_file_naming_sandbox_staff_keeps_its_role(tmp_path, school):
+    import dataclasses
+
+    from core.staff import Role, StaffRef
+
+    named = dataclasses.replace(school, staff=(StaffRef("sandbox", "olga", Role.SUPPORT),
+                                               StaffRef("sandbox", "s1", Role.MANAGER)))
+    settings = Settings(_env_file=None, secret_key="s" * 32,
+                        sandbox_database_url=f"sqlite+aiosqlite:///{tmp_path}/sandbox.db")
+    platform, engine = await open_sandbox(settings, named)
+    try:
+        assert platform.school().role_in_file("sandbox", "olga") is Role.SUPPORT
+        assert platform.school().role_in_file("sandbox", "s1") is Role.MANAGER
+        assert len(platform.school().staff) == 2
+    finally:
+        await engine.dispose()

@@ -1,9 +1,11 @@
 "use strict";
-// The sandbox page: pretend students talking to the school through the sandbox messenger.
+// The sandbox page: pretend students (and staff) talking to the school through the sandbox
+// messenger.
 const $ = (id) => document.getElementById(id);
 let current = null;
 const unread = {};
 let students = [];
+let messenger = "sandbox";
 
 async function api(path, body) {
   const options = body === undefined ? {} : {
@@ -85,9 +87,11 @@ function renderStudents() {
   list.innerHTML = "";
   for (const student of students) {
     const item = document.createElement("li");
-    item.className = student.id === current ? "current" : "";
+    item.className = [student.id === current ? "current" : "", student.role ? "staff" : ""]
+      .filter(Boolean).join(" ");
     item.dataset.id = student.id;
-    item.innerHTML = `<span>${escapeHtml(student.name)}<span class="lang">${student.language}</span></span>`;
+    const role = student.role ? `<span class="role">${escapeHtml(student.role)}</span>` : "";
+    item.innerHTML = `<span>${escapeHtml(student.name)}<span class="lang">${student.language}</span>${role}</span>`;
     if (unread[student.id]) {
       const badge = document.createElement("span");
       badge.className = "badge";
@@ -108,15 +112,27 @@ function renderState(state) {
   $("timezone").textContent = state.timezone;
   $("moved").textContent = state.moved ? `+${state.moved}` : "not moved";
   students = state.students;
+  messenger = state.messenger || messenger;
   renderStudents();
+  renderWho();
+}
+
+// The chat's head: who this is, and for a staff member their role and what to try.
+function renderWho() {
+  const student = students.find((s) => s.id === current);
+  if (!student) return;
+  const account = `${messenger}:${student.id}`;
+  $("who").textContent = `${student.name} (${student.language})`;
+  $("who-role").textContent = student.role
+    ? `${student.role} · ${account} · try /help, /audit, /staff` : account;
+  $("who-role").className = student.role ? "staff" : "muted";
 }
 
 async function select(studentId) {
   current = studentId;
   unread[studentId] = 0;
   renderStudents();
-  const student = students.find((s) => s.id === studentId);
-  $("who").textContent = student ? `${student.name} (${student.language})` : "";
+  renderWho();
   $("chat").innerHTML = "";
   for (const entry of await api(`history?student=${encodeURIComponent(studentId)}`)) {
     addEntry(entry);
@@ -143,6 +159,7 @@ async function say(text) {
   if (!text.trim()) return;
   try {
     await api("send", {student: current, text});
+    if (text.trim().startsWith("/staff")) renderState(await api("state"));  // roles changed
   } catch (error) {
     showToast(error.message);
   }

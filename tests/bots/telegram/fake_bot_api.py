@@ -22,9 +22,9 @@ Public API (see each docstring):
 - chats: ``sent_messages(chat_id)``, ``last_message(chat_id)``, ``messages(chat_id)``,
   ``files`` (file_id -> Upload of every photo and document sent, multipart or by file_id),
   ``deleted_messages``, ``reply_keyboards``, ``member(chat_id, user_id)``,
-  ``member_status(...)``, ``commands(scope, language_code)``, ``invite_links``,
-  ``callback_answers``, ``pre_checkout_answers``, ``invoice_links``, ``charges``, ``refunds``,
-  ``star_subscriptions``
+  ``member_status(...)``, ``commands(scope, language_code)``, ``menu_for(chat_id, language)``,
+  ``invite_links``, ``callback_answers``, ``pre_checkout_answers``, ``invoice_links``,
+  ``charges``, ``refunds``, ``star_subscriptions``
 - people and updates (fake_updates): ``user()``, ``group()``, ``text_update()``,
   ``callback_update()``, ``pre_checkout_update()``, ``successful_payment_update()``,
   ``refunded_payment_update()``,
@@ -403,8 +403,10 @@ class FakeBotAPI(GroupHandlers, UpdateDelivery, UpdateBuilders):
     def commands(
         self, scope: dict[str, Any] | str | None = None, language_code: str = ""
     ) -> list[dict[str, str]]:
-        """The commands set for that scope (dict or type name) and language."""
-        return [dict(c) for c in self._commands.get(self._commands_key(scope, language_code), [])]
+        """The commands set for that scope (dict or type name) and language. ``menu_for(chat_id,
+        language_code)``: the menu Telegram shows that user in their chat with the bot."""
+        key = self._commands_key(scope, language_code, check=False)
+        return [dict(c) for c in self._commands.get(key, [])]
 
     async def wait_for_call(
         self,

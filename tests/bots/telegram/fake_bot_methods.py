@@ -503,6 +503,9 @@ class MethodHandlers:
         return self._new_bot_message(chat_id, **content)
 
     # ---------------------------------------------------------------- commands
+    # A menu per (scope, language). A chat scope must name a chat the bot knows: a private
+    # chat is known once the user wrote to the bot (``fake.user()`` or any update from them),
+    # a group once registered or seen; Telegram answers "chat not found" otherwise.
 
     def _m_setMyCommands(self, p: dict[str, Any]) -> bool:
         commands = p.get("commands") or []
@@ -531,7 +534,7 @@ class MethodHandlers:
         return True
 
     def _commands_key(
-        self, scope: Any, language_code: Any
+        self, scope: Any, language_code: Any, check: bool = True
     ) -> tuple[tuple[Any, ...], str]:
         lang = language_code or ""
         if lang and not _LANG_RE.fullmatch(lang):
@@ -543,8 +546,36 @@ class MethodHandlers:
         chat_id = scope.get("chat_id")
         if isinstance(chat_id, str) and chat_id.lstrip("-").isdigit():
             chat_id = int(chat_id)
+        if chat_id is not None and check:
+            self._check_scope_chat(scope.get("type"), chat_id)
         parts = (scope.get("type"), chat_id, scope.get("user_id"))
         return tuple(x for x in parts if x is not None), lang
+
+    def _check_scope_chat(self, scope_type: Any, chat_id: Any) -> None:
+        if isinstance(chat_id, str):  # @username of a supergroup
+            self._target_chat({"chat_id": chat_id})
+            return
+        if chat_id > 0:
+            if chat_id not in self._users:  # type: ignore[attr-defined]
+                raise bad("chat not found")
+            if scope_type != "chat":
+                raise bad("a private chat has no administrators or members scope",
+                          violation=True)
+            return
+        chat = self._chats.get(chat_id)
+        if chat is not None and chat.get("type") == "channel":
+            raise bad("channel chats aren't supported in command scopes", violation=True)
+
+    def menu_for(self, chat_id: int, language_code: str = "") -> list[dict[str, str]]:
+        """The menu a user sees in their private chat with the bot, as Telegram picks it:
+        the chat's own (its language's, then any), then all private chats', then the
+        default (each: the user's language first)."""
+        lang = language_code or ""
+        for scope in (("chat", chat_id), ("all_private_chats",), ("default",)):
+            for key_lang in dict.fromkeys((lang, "")):
+                if (scope, key_lang) in self._commands:
+                    return [dict(c) for c in self._commands[(scope, key_lang)]]
+        return []
 
     # ---------------------------------------------------------------- payments
 

@@ -51,7 +51,7 @@ class TelegramHarness:
                 await asyncio.sleep(0.01)
             else:
                 raise AssertionError("the bot never polled")
-        await self.platform.groups.start()
+        await self.platform.started()
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -565,6 +565,7 @@ async def test_commands_per_scope_and_language(bot, fake_telegram):
     admin = [BotCommand(command="stats", description="Sales")]
     await bot.set_my_commands(en)
     await bot.set_my_commands(ru, language_code="ru")
+    fake.user(7)  # a chat scope names a chat the bot knows
     await bot.set_my_commands(admin, scope=BotCommandScopeChat(chat_id=7))
     assert [c.command for c in await bot.get_my_commands()] == ["start", "courses"]
     assert [c.description for c in await bot.get_my_commands(language_code="ru")] == ["Начать"]
@@ -587,6 +588,35 @@ def _png(width: int, height: int) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+async def test_the_menu_a_user_sees_and_chat_scopes_telegram_refuses(bot, fake_telegram):
+    fake = fake_telegram
+    await bot.set_my_commands([BotCommand(command="start", description="Start")])
+    await bot.set_my_commands([BotCommand(command="start", description="Начать")],
+                              language_code="ru")
+    fake.user(7, language_code="ru")
+    staff = [BotCommand(command="start", description="Start"),
+             BotCommand(command="audit", description="Who did what")]
+    await bot.set_my_commands(staff, scope=BotCommandScopeChat(chat_id=7))
+    # The chat's own menu comes before every language's default one.
+    assert [c["command"] for c in fake.menu_for(7, "ru")] == ["start", "audit"]
+    assert fake.menu_for(8, "ru") == [{"command": "start", "description": "Начать"}]
+    assert fake.menu_for(8, "de") == [{"command": "start", "description": "Start"}]
+    assert await bot.delete_my_commands(scope=BotCommandScopeChat(chat_id=7))
+    assert fake.menu_for(7, "ru") == [{"command": "start", "description": "Начать"}]
+    assert fake.commands({"type": "chat", "chat_id": 7}) == []
+
+    # A private chat the bot never talked with is not found; that is no mistake of the bot's.
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await bot.set_my_commands(staff, scope=BotCommandScopeChat(chat_id=9))
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await bot.delete_my_commands(scope=BotCommandScopeChat(chat_id=9))
+    assert fake.violations == []
+    fake.group(-1002000000001, "News", type="channel")
+    with pytest.raises(TelegramBadRequest, match="channel"):
+        await bot.set_my_commands(staff, scope=BotCommandScopeChat(chat_id=-1002000000001))
+    assert [v.method for v in fake.violations] == ["setMyCommands"]
 
 
 async def test_other_methods(bot, fake_telegram):
