@@ -30,7 +30,7 @@ from core.models import (
     SubscriptionLink,
     User,
 )
-from core.staff import AuditEntry, StaffMember
+from core.staff import AuditEntry, StaffMember, StaffNote
 
 
 class Clock(Protocol):
@@ -309,6 +309,35 @@ class AuditRepository(Protocol):
         ...
 
 
+class StaffNoteRepository(Protocol):
+    async def add(self, note: StaffNote) -> StaffNote: ...
+
+    async def for_user(self, user_id: int, limit: int) -> list[StaffNote]:
+        """The student's notes, newest first."""
+        ...
+
+    async def count(self, user_id: int) -> int: ...
+
+
+class StudentRepository(Protocol):
+    """Looking students up for the staff (``/find``). Students merged into another (linked
+    accounts) are never returned: their identities and rows moved to the one they joined."""
+
+    async def with_external_id(self, external_id: str) -> list[Identity]:
+        """Identities of any messenger with exactly this external id."""
+        ...
+
+    async def with_username(self, username: str) -> list[Identity]:
+        """Identities whose username is ``username`` (without "@"), ignoring case."""
+        ...
+
+    async def named(self, text: str, limit: int) -> tuple[list[User], int]:
+        """Students whose name, or the name of one of their identities, contains ``text``
+        ignoring case (also beyond ASCII): the first ``limit`` by number, and how many in
+        all."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``async with factory() as uow``: leaving without ``commit`` rolls back."""
 
@@ -327,6 +356,8 @@ class UnitOfWork(Protocol):
     link_codes: LinkCodeRepository
     staff: StaffRepository
     audit: AuditRepository
+    notes: StaffNoteRepository
+    students: StudentRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, *exc: object) -> None: ...

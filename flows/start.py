@@ -80,5 +80,11 @@ async def unknown_text(ctx: Context, _: str) -> Reply:
 
 
 def title_of_offer(ctx: Context, offer_code: str) -> str:
+    """The offer's title; for access the staff granted as one product, the product's."""
     offer = ctx.school.offer(offer_code)
-    return pick(offer.title, ctx.t.language, ctx.school.default_language) if offer else offer_code
+    if offer is not None:
+        return pick(offer.title, ctx.t.language, ctx.school.default_language)
+    product = ctx.school.products.get(offer_code)
+    if product is not None:
+        return pick(product.title, ctx.t.language, ctx.school.default_language)
+    return offer_code

@@ -49,7 +49,8 @@ from core.models import (
     SubscriptionLink,
     User,
 )
-from core.staff import AuditEntry, StaffMember
+from core.staff import AuditEntry, StaffMember, StaffNote
+from storage.engine import UNICODE_LOWER
 from storage.tables import (
     AuditRow,
     ChatStateRow,
@@ -65,6 +66,7 @@ from storage.tables import (
     PurchaseRow,
     RenewalRow,
     StaffMemberRow,
+    StaffNoteRow,
     SubscriptionLinkRow,
     UserRow,
 )
@@ -87,8 +89,10 @@ renewals = RenewalRow.__table__
 link_codes = LinkCodeRow.__table__
 staff_members = StaffMemberRow.__table__
 audit_log = AuditRow.__table__
+staff_notes = StaffNoteRow.__table__
 # Tables whose rows belong to a student: they follow the student when accounts are linked.
-OWNED_BY_USER = (identities, orders, purchases, outbox, invite_links, link_codes, audit_log)
+OWNED_BY_USER = (identities, orders, purchases, outbox, invite_links, link_codes, audit_log,
+                 staff_notes)
 
 
 @cache
@@ -632,3 +636,52 @@ class SqlAudit(Adds[AuditEntry]):
         where = [c.user_id == user_id] if user_id is not None else []
         where += [c.actor == actor] if actor is not None else []
         return await self._all(self._select(*where).order_by(c.id.desc()).limit(limit))
+
+
+class SqlStaffNotes(Adds[StaffNote]):
+    table, entity = staff_notes, StaffNote
+
+    async def for_user(self, user_id: int, limit: int) -> list[StaffNote]:
+        c = staff_notes.c
+        return await self._all(self._select(c.user_id == user_id).order_by(c.id.desc())
+                               .limit(limit))
+
+    async def count(self, user_id: int) -> int:
+        c = staff_notes.c
+        query = select(func.count()).select_from(staff_notes).where(c.user_id == user_id)
+        return (await self._session.execute(query)).scalar_one()
+
+
+def _like_pattern(text: str) -> str:
+    """``%text%`` for LIKE ... ESCAPE '\\', with the wildcards of ``text`` taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class SqlStudents(_SqlRepo[User]):
+    table, entity = users, User
+
+    def _lower(self, column: Any) -> Any:
+        return func.lower(column) if self._postgres else getattr(func, UNICODE_LOWER)(column)
+
+    async def with_external_id(self, external_id: str) -> list[Identity]:
+        c = identities.c
+        query = select(identities).where(c.external_id == external_id).order_by(c.id)
+        return await self._all(query, Identity)
+
+    async def with_username(self, username: str) -> list[Identity]:
+        c = identities.c
+        query = select(identities).where(c.username.is_not(None),
+                                         self._lower(c.username) == username.lower())
+        return await self._all(query.order_by(c.id), Identity)
+
+    async def named(self, text: str, limit: int) -> tuple[list[User], int]:
+        u, i = users.c, identities.c
+        pattern = _like_pattern(text.lower())
+        by_identity = select(i.user_id).where(self._lower(i.name).like(pattern, escape="\\"))
+        where = and_(u.merged_into.is_(None),
+                     or_(self._lower(u.name).like(pattern, escape="\\"), u.id.in_(by_identity)))
+        total = (await self._session.execute(
+            select(func.count()).select_from(users).where(where))).scalar_one()
+        found = await self._all(self._select(where).order_by(u.id).limit(limit))
+        return found, total

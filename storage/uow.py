@@ -21,6 +21,8 @@ from storage.repositories import (
     SqlPurchases,
     SqlRenewals,
     SqlStaff,
+    SqlStaffNotes,
+    SqlStudents,
     SqlSubscriptionLinks,
     SqlUsers,
 )
@@ -42,6 +44,8 @@ REPOSITORIES = {
     "link_codes": SqlLinkCodes,
     "staff": SqlStaff,
     "audit": SqlAudit,
+    "notes": SqlStaffNotes,
+    "students": SqlStudents,
 }
 
 

@@ -133,7 +133,8 @@ class TelegramMessenger(TelegramGroups):
                                          F.chat.type.in_({"group", "supergroup"}))
 
     def _incoming(self, chat_id: int, user, kind: IncomingKind, **fields) -> Incoming:
-        sender = Sender(str(user.id), user.full_name, user.language_code)
+        sender = Sender(str(user.id), user.full_name, user.language_code,
+                        username=user.username or "")
         return Incoming(Peer(NAME, str(chat_id)), sender, kind, **fields)
 
     async def _deliver(self, incoming: Incoming) -> None:
