@@ -40,6 +40,7 @@ GRANT_KEY = "card_grant"  # the grant waiting for its confirmation, in the chat'
 
 async def _card(ctx: Context, user_id: int, lead: str) -> Reply:
     """``lead`` above the student's card as it is now."""
+    leave_steps(ctx)
     shown = await card_screen(View.of(ctx), user_id, lead)
     return Reply(shown or screen(lead), edit=ctx.incoming.message is not None)
 
@@ -180,6 +181,7 @@ async def ask_revoke(ctx: Context, arg: str) -> Reply:
     """``sr:<purchase>:<stamp>``: asks to confirm."""
     t, actor = ctx.t, ctx.staff
     assert actor is not None
+    leave_steps(ctx)
     text_id, _, seen = arg.partition(":")
     purchase = await _purchase(ctx, text_id)
     view = View.of(ctx)
@@ -225,6 +227,7 @@ async def grant_menu(ctx: Context, arg: str) -> Reply:
     """``sg:<user>``: the school's offers and products to grant."""
     t, actor, school = ctx.t, ctx.staff, ctx.school
     assert actor is not None
+    leave_steps(ctx)
     user_id = await _student(ctx, arg)
     ctx.state.data.pop(GRANT_KEY, None)
     actor.nothing("opened the grant menu", user_id=user_id)
@@ -247,6 +250,7 @@ async def grant_offer(ctx: Context, arg: str) -> Reply:
     """``sgo:<user>:<offer>``: confirm the grant of an offer."""
     t, actor, school = ctx.t, ctx.staff, ctx.school
     assert actor is not None
+    leave_steps(ctx)
     user_id, code = _user_and_code(arg)
     user_id = await _student(ctx, str(user_id))
     offer = school.offer(code)
@@ -266,6 +270,7 @@ async def grant_product(ctx: Context, arg: str) -> Reply:
     """``sgp:<user>:<product>``: for how long; each choice confirms the grant."""
     t, actor, school = ctx.t, ctx.staff, ctx.school
     assert actor is not None
+    leave_steps(ctx)
     user_id, code = _user_and_code(arg)
     user_id = await _student(ctx, str(user_id))
     if code not in school.products:
@@ -338,6 +343,7 @@ async def refund_menu(ctx: Context, arg: str) -> Reply:
     """``sf:<user>``: the student's orders with money taken, to pick one to refund."""
     t, actor = ctx.t, ctx.staff
     assert actor is not None
+    leave_steps(ctx)
     user_id = await _student(ctx, arg)
     buttons = []
     for order in reversed(await ctx.uow.orders.for_user(user_id)):
@@ -367,6 +373,7 @@ async def ask_refund(ctx: Context, arg: str) -> Reply:
     """``sfo:<order>``: asks to confirm."""
     t, actor = ctx.t, ctx.staff
     assert actor is not None
+    leave_steps(ctx)
     order = await ctx.uow.orders.get(parse_id(arg))
     if order is None:
         raise Stale(arg)

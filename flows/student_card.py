@@ -33,7 +33,7 @@ from flows.staff import staff_only
 from flows.texts import Texts
 from flows.ui import Button, Screen, screen
 
-CARD_LIMIT = 3500  # characters: under Telegram's 4096 with room for a line on top
+CARD_LIMIT = 3500  # UTF-16 units, as Telegram counts its 4096: room for a line on top
 ORDERS_SHOWN = 5
 NOTES_SHOWN = 3
 NOTE_CLIP = 300  # characters of a note on the card (the notes page shows it whole)
@@ -128,13 +128,18 @@ def fit(top: list[list[str]], parts: list[list[str]], limit: int, cut: str) -> s
         return "\n\n".join("\n".join(part + ([cut] if i in clipped else []))
                            for i, part in enumerate(top + parts))
 
-    while len(text()) > limit:
+    while _units(text()) > limit:
         longest = max(range(len(parts)), key=lambda i: len("\n".join(parts[i])))
         if len(parts[longest]) <= 1:
             return text()[: limit - 1] + "…"
         parts[longest].pop()
         clipped.add(longest + len(top))
     return text()
+
+
+def _units(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji is two)."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def _identity(view: View, identity: Identity, card: Card) -> str:

@@ -613,5 +613,9 @@ async def test_notes_are_typed_checked_and_kept_with_their_author(harness):
                      (AuditResult.DONE, f"note #{note.id} added: Wants an invoice for her "
                                         "company")]
     await boss.send("Another thought")  # the step is over: it is not a note
+    await boss.click("Add a note")
+    await boss.click("⬅️ Card")  # changed their mind: the card ends the step
+    await boss.send("A stray message")
+    assert "didn't get that" in boss.last.text
     async with harness.uow_factory() as uow:
         assert await uow.notes.count(1) == 1
