@@ -331,6 +331,11 @@ class StudentRepository(Protocol):
         """Identities whose username is ``username`` (without "@"), ignoring case."""
         ...
 
+    async def with_contact(self, contact: str) -> list[User] | None:
+        """Students whose recorded contact (where their receipts go) is ``contact``: an email
+        in lower case or a phone as ``+`` and digits. None where no contacts are recorded."""
+        ...
+
     async def named(self, text: str, limit: int) -> tuple[list[User], int]:
         """Students whose name, or the name of one of their identities, contains ``text``
         ignoring case (also beyond ASCII): the first ``limit`` by number, and how many in

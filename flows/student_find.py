@@ -4,7 +4,6 @@ number or a part of the name; one match opens the card, several are a list to pi
 from __future__ import annotations
 
 from core.services import students
-from core.services.students import Kind
 from core.staff import Right
 from flows.engine import Context, Reply
 from flows.staff import staff_only
@@ -24,9 +23,9 @@ async def find(ctx: Context, arg: str) -> Reply:
         return Reply(screen(t("find_usage")))
     found = await students.find(ctx.uow, query, LISTED)
     said = f"{query.kind.value} {query.value!r}"
-    if query.kind is Kind.CONTACT:
+    if not found.contacts_recorded:
         actor.nothing(f"{said}: contacts are not recorded")
-        return Reply(screen(t("find_contact", query=query.value)))
+        return Reply(screen(t("find_contact", query=arg.strip())))
     if not found.users:
         actor.nothing(f"{said}: nobody")
         return Reply(screen(t(f"find_none_{query.kind.value}", query=arg.strip())))

@@ -652,6 +652,9 @@ class SqlStaffNotes(Adds[StaffNote]):
         return (await self._session.execute(query)).scalar_one()
 
 
+CONTACT_COLUMN = "receipt_contact"  # a student's email or phone, where a schema keeps one
+
+
 def _like_pattern(text: str) -> str:
     """``%text%`` for LIKE ... ESCAPE '\\', with the wildcards of ``text`` taken literally."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -674,6 +677,13 @@ class SqlStudents(_SqlRepo[User]):
         query = select(identities).where(c.username.is_not(None),
                                          self._lower(c.username) == username.lower())
         return await self._all(query.order_by(c.id), Identity)
+
+    async def with_contact(self, contact: str) -> list[User] | None:
+        column = users.c.get(CONTACT_COLUMN)
+        if column is None:
+            return None  # this schema keeps no contacts
+        query = self._select(column == contact, users.c.merged_into.is_(None))
+        return await self._all(query.order_by(users.c.id))
 
     async def named(self, text: str, limit: int) -> tuple[list[User], int]:
         u, i = users.c, identities.c

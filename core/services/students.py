@@ -34,7 +34,7 @@ class Kind(enum.StrEnum):
     USERNAME = "username"  # ``@anna``
     STUDENT = "student"  # ``#42``: the student number
     ORDER = "order"  # ``order 42``, ``o42``
-    CONTACT = "contact"  # an email or a phone number
+    CONTACT = "contact"  # an email (lower case) or a phone number (``+`` and digits)
     NAME = "name"  # a part of the name
 
 
@@ -64,8 +64,10 @@ def parse(text: str) -> Query | None:
         return Query(Kind.ORDER, match.group(1))
     if match := _USERNAME.match(text):
         return Query(Kind.USERNAME, match.group(1))
-    if _EMAIL.match(text) or _PHONE.match(text):
-        return Query(Kind.CONTACT, text)
+    if _EMAIL.match(text):
+        return Query(Kind.CONTACT, text.lower())
+    if _PHONE.match(text):
+        return Query(Kind.CONTACT, "+" + re.sub(r"\D", "", text))
     if match := _ACCOUNT.match(text):
         return Query(Kind.ACCOUNT, match.group(2), messenger=match.group(1))
     if text.isascii() and text.isdigit():
@@ -79,6 +81,7 @@ class Found:
     users: list[User] = field(default_factory=list)  # by student number
     total: int = 0  # how many match in all (``users`` may show fewer)
     order: Order | None = None  # the order looked up by its number
+    contacts_recorded: bool = True  # False: this platform keeps no emails or phones
 
 
 def _number(text: str) -> int | None:
@@ -123,7 +126,10 @@ async def find(uow: UnitOfWork, query: Query, limit: int) -> Found:
     if query.kind is Kind.USERNAME:
         return await _owners(uow, query, await uow.students.with_username(query.value), limit)
     if query.kind is Kind.CONTACT:
-        return Found(query)  # students' emails and phones are not recorded
+        found = await uow.students.with_contact(query.value)
+        if found is None:
+            return Found(query, contacts_recorded=False)
+        return Found(query, found[:limit], len(found))
     users, total = await uow.students.named(query.value, limit)
     return Found(query, users, total)
 

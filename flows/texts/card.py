@@ -3,8 +3,8 @@ and the two messages its actions send a student (access extended, lessons again)
 
 TEXTS = {
     "en": {
-        "staffcmd_find": "a student's card: /find name | @username | messenger:id | id | #student | order 42",
-        "find_usage": "Use: /find followed by a name (or part of it), @username, messenger:id (telegram:123456789), a bare account id, #STUDENT_NUMBER or order 42 (o42).",
+        "staffcmd_find": "a student's card: /find name | @username | messenger:id | id | #student | order 42 | email or +phone",
+        "find_usage": "Use: /find followed by a name (or part of it), @username, messenger:id (telegram:123456789), a bare account id, #STUDENT_NUMBER, order 42 (o42), or the email or +phone a student gave for receipts.",
         "find_contact": "Students' emails and phone numbers are not recorded here, so “{query}” finds nobody. Try a name, @username, an account id or an order number.",
         "find_none_account": "No student has the account {query}.",
         "find_none_external_id": "No student has an account with the id {query} in any messenger. For a student number write #{query}, for an order: order {query}.",
@@ -12,6 +12,7 @@ TEXTS = {
         "find_none_student": "There is no student {query}.",
         "find_none_order": "There is no {query}.",
         "find_none_name": "No student's name contains “{query}”.",
+        "find_none_contact": "No student gave {query} as their contact.",
         "find_order": "Order #{id} ({status}) is this student's:",
         "find_many": "{n} students match “{query}”:",
         "find_more": "{n} more: refine the search.",
@@ -129,8 +130,8 @@ TEXTS = {
         "lessons_again": "Your lessons of “{title}” open now:",
     },
     "ru": {
-        "staffcmd_find": "карточка ученика: /find имя | @username | мессенджер:id | id | #ученик | заказ 42",
-        "find_usage": "Так: /find и имя (или его часть), @username, мессенджер:id (telegram:123456789), id аккаунта, #НОМЕР_УЧЕНИКА или заказ 42 (o42).",
+        "staffcmd_find": "карточка ученика: /find имя | @username | мессенджер:id | id | #ученик | заказ 42 | email или +телефон",
+        "find_usage": "Так: /find и имя (или его часть), @username, мессенджер:id (telegram:123456789), id аккаунта, #НОМЕР_УЧЕНИКА, заказ 42 (o42) или email либо +телефон, который ученик дал для чеков.",
         "find_contact": "Email и телефоны учеников здесь не хранятся, поэтому по «{query}» никто не найден. Попробуйте имя, @username, id аккаунта или номер заказа.",
         "find_none_account": "Ни у одного ученика нет аккаунта {query}.",
         "find_none_external_id": "Ни у одного ученика нет аккаунта с id {query} ни в одном мессенджере. Номер ученика пишется #{query}, заказ — заказ {query}.",
@@ -138,6 +139,7 @@ TEXTS = {
         "find_none_student": "Ученика {query} нет.",
         "find_none_order": "Такого заказа нет: {query}.",
         "find_none_name": "Нет ученика, в имени которого есть «{query}».",
+        "find_none_contact": "Ни один ученик не указал {query} как свой контакт.",
         "find_order": "Заказ #{id} ({status}) — этого ученика:",
         "find_many": "Под «{query}» подходят {n} учеников:",
         "find_more": "Ещё {n}: уточните поиск.",
@@ -255,8 +257,8 @@ TEXTS = {
         "lessons_again": "Ваши открытые уроки «{title}»:",
     },
     "fr": {
-        "staffcmd_find": "la fiche d'un élève : /find nom | @username | messagerie:id | id | #élève | commande 42",
-        "find_usage": "Utilisation : /find suivi d'un nom (ou d'une partie), d'un @username, de messagerie:id (telegram:123456789), d'un id de compte, de #NUMÉRO_ÉLÈVE ou de commande 42 (o42).",
+        "staffcmd_find": "la fiche d'un élève : /find nom | @username | messagerie:id | id | #élève | commande 42 | e-mail ou +téléphone",
+        "find_usage": "Utilisation : /find suivi d'un nom (ou d'une partie), d'un @username, de messagerie:id (telegram:123456789), d'un id de compte, de #NUMÉRO_ÉLÈVE, de commande 42 (o42), ou de l'e-mail ou du +téléphone donné par l'élève pour ses reçus.",
         "find_contact": "Les e-mails et numéros de téléphone des élèves ne sont pas enregistrés ici : « {query} » ne trouve personne. Essayez un nom, un @username, un id de compte ou un numéro de commande.",
         "find_none_account": "Aucun élève n'a le compte {query}.",
         "find_none_external_id": "Aucun élève n'a de compte avec l'id {query}, dans aucune messagerie. Pour un numéro d'élève écrivez #{query}, pour une commande : commande {query}.",
@@ -264,6 +266,7 @@ TEXTS = {
         "find_none_student": "Il n'y a pas d'élève {query}.",
         "find_none_order": "Cette commande n'existe pas : {query}.",
         "find_none_name": "Aucun nom d'élève ne contient « {query} ».",
+        "find_none_contact": "Aucun élève n'a donné {query} comme contact.",
         "find_order": "La commande #{id} ({status}) est celle de cet élève :",
         "find_many": "{n} élèves correspondent à « {query} » :",
         "find_more": "{n} de plus : affinez la recherche.",

@@ -16,12 +16,16 @@ from core.models import (
     OrderStatus,
     PaymentStatus,
     PurchaseStatus,
+    User,
 )
 from core.services import staff_access
 from core.staff import AuditResult, Role, StaffRef
 from flows.ui import Incoming, IncomingKind, Sender
 
 CLUB_CHAT = -100123
+# Students' contacts (for receipts) are searched where the platform keeps them.
+CONTACTS = hasattr(User(), "receipt_contact")
+NOT_RECORDED = "Students' emails and phone numbers are not recorded here"
 
 
 @pytest.fixture
@@ -136,6 +140,23 @@ async def test_the_username_is_stored_from_the_sender_and_kept_current(harness):
     assert "• console 1001 @anna_new “Anna” — reachable" in admin.last.text
 
 
+@pytest.mark.skipif(not CONTACTS, reason="students' contacts are not recorded here")
+@pytest.mark.parametrize(("contact", "query"), [
+    ("anna@example.com", "Anna@Example.COM"),
+    ("+79001234567", "+7 (900) 123-45-67"),
+])
+async def test_find_by_the_contact_a_student_gave(harness, contact, query):
+    await _students(harness)
+    async with harness.uow_factory() as uow:
+        anna = await uow.users.get(1)
+        anna.receipt_contact = contact
+        await uow.users.update(anna)
+        await uow.commit()
+    admin = harness.chat("admin", "Ada")
+    await admin.send(f"/find {query}")
+    assert admin.last.text.startswith("👤 Anna — student #1")
+
+
 async def test_several_matches_are_a_list_of_ten_and_a_count_of_the_rest(harness):
     for number in range(12):
         await harness.chat(f"20{number:02}", f"Student {number}").start()
@@ -158,8 +179,8 @@ async def test_several_matches_are_a_list_of_ten_and_a_count_of_the_rest(harness
     ("telegram:5", "No student has the account telegram:5."),
     ("777", "No student has an account with the id 777 in any messenger."),
     ("@ghost", "Nobody with the username @ghost has written to the bot"),
-    ("anna@example.com", "Students' emails and phone numbers are not recorded here"),
-    ("+49 170 1234567", "Students' emails and phone numbers are not recorded here"),
+    ("anna@example.com", "No student gave anna@example.com" if CONTACTS else NOT_RECORDED),
+    ("+49 170 1234567", "No student gave +491701234567" if CONTACTS else NOT_RECORDED),
     ("100%_", "No student's name contains “100%_”."),  # no wildcards
 ])
 async def test_nothing_found_is_said_clearly(harness, query, answer):
