@@ -90,14 +90,6 @@ async def refund(ctx: Context, arg: str) -> Reply:
     """``/refund ORDER``: give back every payment of the order through the gateway that took
     it, and withdraw the access it gave (a payment that granted nothing is simply returned).
     Only when every such payment's gateway can give it back from here (Telegram: Stars)."""
-    return await give_back(ctx, arg, "/refund")
-
-
-async def give_back(ctx: Context, arg: str, action: str,
-                    follow: Callable[[str], Awaitable[Screen]] | None = None) -> Reply:
-    """``/refund``'s work, for any staff action guarded by the REFUND right (the student
-    card's refund button): ``action`` names it in the audit log, ``follow`` turns the final
-    answer into the screen sent (the card under it)."""
     t, actor = ctx.t, ctx.staff
     assert actor is not None
     try:
@@ -136,11 +128,11 @@ async def give_back(ctx: Context, arg: str, action: str,
             try:
                 await payments.refund_through(uow_factory, give_back, payment, now)
             except Exception as exc:
-                await audit_later(uow_factory, now, actor, action, f"#{order.id}",
+                await audit_later(uow_factory, now, actor, "/refund", f"#{order.id}",
                                   f"{payment.gateway}/{payment.gateway_payment_id} failed: "
                                   f"{type(exc).__name__}", AuditResult.FAILED)
                 raise
-        await audit_later(uow_factory, now, actor, action, f"#{order.id}",
+        await audit_later(uow_factory, now, actor, "/refund", f"#{order.id}",
                           f"refunded {_amounts([p for p, _ in through], 'en')}"
                           f"{'' if granted_nothing else ', access withdrawn'}")
         log.info("%s refunded order %s: %s", by, order.id,
@@ -151,7 +143,7 @@ async def give_back(ctx: Context, arg: str, action: str,
         by_hand = [p for p, _ in through if p.gateway == manual_payments.GATEWAY]
         if by_hand:
             text += "\n" + t("admin_refund_by_hand", amount=_amounts(by_hand, t.language))
-        return await follow(text) if follow is not None else screen(text)
+        return screen(text)
 
     return Reply(None, after=after)
 

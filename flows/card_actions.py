@@ -10,6 +10,7 @@ alone and the card shown again."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 from core.models import RENEWED_BY_TELEGRAM, OrderStatus, Purchase, PurchaseStatus
@@ -390,26 +391,29 @@ async def ask_refund(ctx: Context, arg: str) -> Reply:
          Button(t("btn_card_cancel"), action=f"sf:{order.user_id}")]), edit=True)
 
 
-@staff_only(Right.REFUND, "card.refund")
 async def refund(ctx: Context, arg: str) -> Reply:
-    """``sfy:<order>``: ``/refund``'s own work, then the card."""
-    order = await ctx.uow.orders.get(parse_id(arg))
-    if order is None or ctx.uow_factory is None:
-        raise Stale(arg)
-    uow_factory, school, t, now, user_id = ctx.uow_factory, ctx.school, ctx.t, ctx.now, \
-        order.user_id
-    assert ctx.staff is not None
-    role = ctx.staff.role
+    """``sfy:<order>``: exactly ``/refund ORDER`` (its own guard, audit lines and answer),
+    then the card under that answer."""
+    reply = await admin.refund(ctx, arg)
+    if ctx.staff is None or ctx.staff.user_id is None:  # refused, or no such order
+        return reply
+    user_id = ctx.staff.user_id
+    if reply.after is None:  # nothing to give back: why, above the card
+        return await _card(ctx, user_id, reply.screen.text if reply.screen else "")
+    given_back, uow_factory = reply.after, ctx.uow_factory
+    assert uow_factory is not None
+    view = View.of(ctx)
 
-    async def with_card(text: str) -> Screen:
+    async def with_card() -> Screen | None:
+        answer = await given_back()
+        if answer is None:
+            return None
         async with uow_factory() as uow:
-            shown = await card_screen(View(uow, school, t, now, role), user_id, text)
-        return shown or screen(text)
+            shown = await card_screen(dataclasses.replace(view, uow=uow), user_id,
+                                      answer.text)
+        return shown or answer
 
-    reply = await admin.give_back(ctx, str(order.id), "card.refund", follow=with_card)
-    if reply.after is None and reply.screen is not None:  # nothing to give back: why, on the card
-        return await _card(ctx, user_id, reply.screen.text)
-    return reply
+    return Reply(None, after=with_card)
 
 
 # --- links again, notes ---------------------------------------------------------------------

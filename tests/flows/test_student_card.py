@@ -272,7 +272,7 @@ async def test_support_reads_the_card_but_is_refused_every_change(harness):
     for action in ("sg:1", "sgy:1:0", f"sx:{before.id}:30:{seen}", f"sxd:{before.id}:{seen}",
                    f"sry:{before.id}:{seen}", "sf:1", "sfy:1", "sl:1", "sn:1"):
         await support.press(action)
-        assert support.last.text.startswith("Your role (support) does not allow card.")
+        assert support.last.text.startswith("Your role (support) does not allow ")
 
     assert await _purchases(harness, 1) == [before]
     assert [o.status for o in await _orders(harness, 1)] == [OrderStatus.PAID]
@@ -281,7 +281,7 @@ async def test_support_reads_the_card_but_is_refused_every_change(harness):
     assert lines[1:] == [
         (action, AuditResult.REFUSED, f"role support lacks the right {action}")
         for action in ("card.grant", "card.grant", "card.extend", "card.extend",
-                       "card.revoke", "card.refund", "card.refund", "card.resend",
+                       "card.revoke", "card.refund", "/refund", "card.resend",
                        "card.note")]
 
 
@@ -565,11 +565,11 @@ async def test_refund_from_the_card_goes_through_refund_and_shows_the_card(stars
         assert payment.status is PaymentStatus.REFUNDED
     [purchase] = await _purchases(stars, 1)
     assert purchase.status is PurchaseStatus.REVOKED
-    lines = [(e.action, e.result, e.detail) for e in await _audit(stars)
-             if e.action == "card.refund" and e.result is AuditResult.DONE]
-    assert lines == [("card.refund", AuditResult.DONE, "order #1: refund of 250 ⭐ asked of "
-                                                       "telegram"),
-                     ("card.refund", AuditResult.DONE, "refunded 250 ⭐, access withdrawn")]
+    lines = [(e.action, e.result, e.user_id, e.detail) for e in await _audit(stars)
+             if e.result is AuditResult.DONE]
+    assert lines == [("/refund", AuditResult.DONE, 1, "order #1: refund of 250 ⭐ asked of "
+                                                      "telegram"),
+                     ("/refund", AuditResult.DONE, 1, "refunded 250 ⭐, access withdrawn")]
 
     await admin.press("sfy:1")  # again: nothing left to give back
     assert admin.last.text.startswith("Order #1 is not paid (it is refunded).\n\n👤 Anna")
@@ -585,8 +585,9 @@ async def test_an_order_paid_with_a_gateway_that_cannot_refund_is_refused(harnes
     assert admin.last.text.startswith("Order #1")
     assert "👤 Anna" in admin.last.text
     assert [o.status for o in await _orders(harness, 1)] == [OrderStatus.PAID]
-    [line] = [e for e in await _audit(harness) if e.action == "card.refund"][-1:]
-    assert line.result is AuditResult.NOTHING
+    [line] = (await _audit(harness))[-1:]
+    assert (line.action, line.result, line.detail) == (
+        "/refund", AuditResult.NOTHING, "order #1: its gateway cannot refund from here")
 
 
 # --- links again, notes -----------------------------------------------------------------------
