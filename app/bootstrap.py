@@ -19,6 +19,7 @@ from core.ports import Charger, Clock, PaymentGateway, UnitOfWorkFactory
 from core.school import School
 from core.services.payment_desk import Desk
 from flows.channel import GroupAdmin
+from flows.checkout_ways import CheckoutWays, unpayable
 from flows.engine import FlowEngine
 from flows.groups import GroupKeeper
 from flows.outbound import OutboundDispatcher
@@ -62,6 +63,12 @@ class Platform:
         if count:
             self.dispatcher.wake()
         return count
+
+    def unpayable_offers(self) -> list[str]:
+        """``code (currency)`` of each offer that no gateway and no messenger here takes."""
+        offers = unpayable(self.school().offers.values(), self.flows.checkout,
+                           (c.capabilities for c in self.channels.values()))
+        return [f"{offer.code} ({offer.price.currency})" for offer in offers]
 
     def chargers(self) -> dict[str, Charger]:
         """The gateways that can charge a saved method again."""
@@ -122,17 +129,17 @@ def build_platform(
             and not any(c.capabilities.invoices for c in channels.values()):
         raise SystemExit("no way to take payments: configure a payment gateway or a messenger "
                          "that takes payments in the chat (TEST_PAYMENTS=1 for the demo)")
-    checkout_url = next((g.checkout_url for g in gateways.values() if not g.in_chat), None)
+    checkout = CheckoutWays.of(gateways.values())  # the registry's order
 
     metrics = Metrics()
     # Paid groups live in Telegram: the Telegram messenger is the one that can manage them.
     group_admin = next((c for c in channels.values() if isinstance(c, GroupAdmin)), None)
     keeper = GroupKeeper(uow_factory, clock, holder, channels, group_admin)
-    dispatcher = OutboundDispatcher(uow_factory, clock, holder, channels, checkout_url,
+    dispatcher = OutboundDispatcher(uow_factory, clock, holder, channels, checkout,
                                     prepare={GroupInvite: keeper.prepare_invite},
                                     metrics=metrics)
     flows = FlowEngine(
-        uow_factory, clock, holder, student_router(), channels, checkout_url, dispatcher,
+        uow_factory, clock, holder, student_router(), channels, checkout, dispatcher,
         gateways, groups=keeper.handle,
         group_links=keeper.personal_link if group_admin is not None else None,
         metrics=metrics, titles=titles(settings.messenger_entries),

@@ -305,6 +305,11 @@ async def serve(settings: PlatformSettings, school: School, terminal: bool = Fal
         if "test" in platform.gateways and not terminal:
             log.warning("TEST PAYMENTS ARE ON: anyone can 'pay' without money. "
                         "Never go live so.")
+        unpayable = platform.unpayable_offers()
+        if unpayable:
+            log.warning("no payment gateway or messenger here takes the currency of %s: "
+                        "nobody can buy them (configure a gateway that takes it)",
+                        ", ".join(unpayable))
 
         settle_memory()
         runner = web.AppRunner(platform.app, access_log=None, shutdown_timeout=5)

@@ -67,6 +67,12 @@ class LinkSameMessenger(DomainError):
     code = "link_same_messenger"
 
 
+class ReceiptContactInvalid(DomainError):
+    """Not an email or a phone a fiscal receipt can be sent to."""
+
+    code = "receipt_contact_invalid"
+
+
 class SchoolFileError(Exception):
     """The school file is malformed. ``problems`` are lines like ``offers[2].price: ...``."""
 

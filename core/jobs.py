@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from core.ports import Charger, UnitOfWorkFactory
+from core.ports import Charger, ChargeResult, ReceiptIssuer, UnitOfWorkFactory
 from core.school import School
 from core.services import access, checkout, lessons, reminders, renewals, star_subscriptions
 
@@ -74,7 +74,7 @@ async def charge_renewals(
     total = 0
     while True:
         async with uow_factory() as uow:
-            claimed = await renewals.claim(uow, now, batch)
+            claimed = await renewals.claim(uow, now, batch, school)
             await uow.commit()
         for charge in claimed:
             charger = chargers.get(charge.gateway)
@@ -82,12 +82,17 @@ async def charge_renewals(
                 log.error("renewal %s: gateway %r is not configured", charge.renewal_id,
                           charge.gateway)
                 continue
-            try:
-                result = await charger.charge(charge.method, charge.amount, charge.currency,
-                                              charge.key)
-            except Exception:  # nothing known: the lease runs out, the same key is used again
-                log.exception("renewal %s: the gateway did not answer", charge.renewal_id)
-                continue
+            if charge.receipt_missing and isinstance(charger, ReceiptIssuer):
+                result = ChargeResult(False, "", renewals.NO_RECEIPT_CONTACT)
+            else:
+                try:
+                    result = await charger.charge(charge.method, charge.amount,
+                                                  charge.currency, charge.key,
+                                                  receipt=charge.receipt,
+                                                  sent_at=charge.sent_at)
+                except Exception:  # nothing known: the lease runs out, the same key again
+                    log.exception("renewal %s: the gateway did not answer", charge.renewal_id)
+                    continue
             async with uow_factory() as uow:
                 if result.succeeded:
                     await renewals.record_success(uow, school, charge, result, now)

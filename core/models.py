@@ -26,6 +26,8 @@ class User:
     # student used last.
     preferred_messenger: str | None = None
     merged_into: int | None = None  # this student linked their accounts into that one
+    # Where fiscal receipts go: an email (lower case) or a phone (E.164, "+79001234567").
+    receipt_contact: str | None = None
 
 
 @dataclass
@@ -98,9 +100,17 @@ class Payment:
     status: PaymentStatus = PaymentStatus.SUCCEEDED
     created_at: datetime | None = None
     details: dict[str, Any] = field(default_factory=dict)
-    # Why this money must go back (it granted nothing: "extra", "underpaid", "currency");
-    # listed to staff by ``/refunds`` until the payment is REFUNDED.
+    # Why this money must go back (it granted nothing: "extra", "underpaid", "currency",
+    # "offer_gone"); listed to staff by ``/refunds`` until the payment is REFUNDED.
     refund_reason: str | None = None
+    # Minor units given back so far by partial refunds (the access stays); a payment given
+    # back in full is REFUNDED.
+    refunded_amount: int = 0
+
+    @property
+    def refundable_amount(self) -> int:
+        """What is left to give back."""
+        return max(self.amount - self.refunded_amount, 0)
 
 
 class PurchaseStatus(enum.StrEnum):
@@ -165,6 +175,9 @@ class Renewal:
     last_error: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # When the current key was first sent to the gateway, while its outcome is unknown (None:
+    # not sent yet). A gateway whose idempotency keys expire looks such a charge up first.
+    key_sent_at: datetime | None = None
 
     def charge_key(self) -> str:
         assert self.period_end is not None
@@ -191,10 +204,13 @@ class OutboxMessage:
     created_at: datetime | None = None
     due_at: datetime | None = None
     attempts: int = 0
-    identity_id: int | None = None  # chosen when the message is claimed
+    # The account it goes to: set when recorded to send it there (an answer goes where the
+    # question came from), else chosen when it is sent; the one it went to once sent.
+    identity_id: int | None = None
     claimed_at: datetime | None = None
     sent_at: datetime | None = None
     error: str | None = None
+    external_message_id: str | None = None  # the messenger's id of the message sent
 
 
 @dataclass
@@ -274,3 +290,15 @@ class LinkCode:
     created_at: datetime | None = None
     expires_at: datetime | None = None
     used_at: datetime | None = None
+
+
+@dataclass
+class Tag:
+    """A label on a student (``vip``, ``webinar-2027``), set by staff or an automation; a
+    broadcast's segment and an automation's condition or trigger."""
+
+    user_id: int = 0
+    tag: str = ""
+    added_at: datetime | None = None
+    added_by: str = ""  # ``telegram:1`` for staff, ``automation:<code>``
+    id: int = 0

@@ -159,6 +159,47 @@ class RefundDue(Notice):
 
 
 @dataclass(frozen=True)
+class InboxQuestion(Notice):
+    """To a staff member: a student's message in the support inbox."""
+
+    KIND = "inbox_question"
+    conversation: int
+    message: int
+
+
+@dataclass(frozen=True)
+class InboxAnswer(Notice):
+    """To the student: the school's answer in their conversation."""
+
+    KIND = "inbox_answer"
+    conversation: int
+    message: int
+
+
+@dataclass(frozen=True)
+class InboxAnswered(Notice):
+    """To the other staff: a colleague answered the conversation."""
+
+    KIND = "inbox_answered"
+    conversation: int
+    message: int
+
+
+@dataclass(frozen=True)
+class RefundReported(Notice):
+    """To an admin: a card gateway reports it gave (a part of) a payment back, and what that
+    changed here (``core.services.payments.Returned`` value)."""
+
+    KIND = "refund_reported"
+    order: int
+    gateway: str
+    payment: str  # the gateway's payment id
+    outcome: str
+    returned: int  # minor units this report added
+    refunded: int  # of the payment, given back by now in all
+
+
+@dataclass(frozen=True)
 class AccessExtended(Notice):
     """The school's staff added ``days`` to the purchase: it now ends at ``ends_at``."""
 
@@ -180,7 +221,8 @@ KINDS: dict[str, type[Notice]] = {
     kind.KIND: kind
     for kind in (OrderPaid, LessonOpened, AccessEnded, PaymentFailed, PaymentPartial,
                  PaymentExtra, GroupInvite, GroupRemoved, Reminder, RenewalNotice,
-                 RenewalFailed, RenewalDoubled, RefundDue, AccessExtended, LessonLinks)
+                 RenewalFailed, RenewalDoubled, RefundDue, RefundReported, InboxQuestion,
+                 InboxAnswer, InboxAnswered, AccessExtended, LessonLinks)
 }
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from core.inbox import Conversation, ConversationMessage, ConversationStatus
 from core.models import (
     ChatState,
     Identity,
@@ -28,6 +29,7 @@ from core.models import (
     Purchase,
     Renewal,
     SubscriptionLink,
+    Tag,
     User,
 )
 from core.staff import AuditEntry, StaffMember, StaffNote
@@ -204,7 +206,15 @@ class OutboxRepository(Protocol):
 
     async def get(self, message_id: int) -> OutboxMessage | None: ...
 
-    async def mark_sent(self, message_id: int, identity_id: int | None, at: datetime) -> None: ...
+    async def mark_sent(self, message_id: int, identity_id: int | None, at: datetime,
+                        external_message_id: str | None = None) -> None:
+        """Sent to ``identity_id`` as the messenger's message ``external_message_id``."""
+        ...
+
+    async def sent_as(self, identity_id: int, external_message_id: str) -> OutboxMessage | None:
+        """The message sent to that account as the messenger's message of that id (what a
+        reply to it answers)."""
+        ...
 
     async def mark_retry(self, message_id: int, due_at: datetime, error: str) -> None:
         """Back to PENDING, due again at ``due_at``."""
@@ -309,6 +319,48 @@ class AuditRepository(Protocol):
         ...
 
 
+        ...
+
+
+class TagRepository(Protocol):
+    async def add(self, tag: Tag) -> bool:
+        """False when the student has the tag already."""
+        ...
+
+    async def remove(self, user_id: int, tag: str) -> bool: ...
+    async def of_user(self, user_id: int) -> list[Tag]: ...
+
+    async def users_with(self, tag: str, after_id: int, limit: int) -> list[int]:
+        """Students with ``tag``, by id after ``after_id``."""
+        ...
+
+
+class ConversationRepository(Protocol):
+    """The support inbox (``core.inbox``)."""
+
+    async def get(self, conversation_id: int) -> Conversation | None: ...
+    async def update(self, conversation: Conversation) -> None: ...
+
+    async def open_for(self, user_id: int, identity_id: int, now: datetime) -> Conversation:
+        """The student's open conversation, opened now if they have none; locked until the
+        transaction ends (two messages at once land in one conversation)."""
+        ...
+
+    async def close(self, conversation_id: int, by: str, at: datetime) -> bool:
+        """Close it if it is open; False if it was closed already."""
+        ...
+
+    async def latest(self, status: ConversationStatus, limit: int) -> list[Conversation]:
+        """Open ones by their last message, closed ones by when they closed; newest first."""
+        ...
+
+    async def add_message(self, message: ConversationMessage) -> ConversationMessage: ...
+    async def message(self, message_id: int) -> ConversationMessage | None: ...
+
+    async def messages(self, conversation_id: int, limit: int) -> list[ConversationMessage]:
+        """The conversation's last ``limit`` messages, oldest first."""
+
+
 class StaffNoteRepository(Protocol):
     async def add(self, note: StaffNote) -> StaffNote: ...
 
@@ -361,6 +413,8 @@ class UnitOfWork(Protocol):
     link_codes: LinkCodeRepository
     staff: StaffRepository
     audit: AuditRepository
+    tags: TagRepository
+    conversations: ConversationRepository
     notes: StaffNoteRepository
     students: StudentRepository
 
@@ -397,10 +451,14 @@ class PaymentNotice:
 
 @dataclass(frozen=True)
 class PaymentReturned:
-    """A gateway's word that it gave a payment back (a refund made in its own dashboard)."""
+    """A gateway's word that it gave a payment back (a refund made in its own dashboard, or
+    the school's own), in full or in part."""
 
     gateway: str
     gateway_payment_id: str
+    # How much of the payment the gateway has given back by now, in all (minor units); None:
+    # all of it. A total, not this refund's amount, so a repeated or late report adds nothing.
+    refunded: int | None = None
 
 
 class InvalidNotification(Exception):
@@ -441,6 +499,22 @@ class WebRoute:
 
 
 @dataclass(frozen=True)
+class Receipt:
+    """The fiscal receipt (54-FZ) a payment carries: one item, the whole amount."""
+
+    contact: str  # where it goes: an email, or a phone in E.164 ("+79001234567")
+    item: str  # what was sold (the offer's title), at most 128 characters
+    amount: int  # minor units, the payment's
+    currency: str
+    vat_code: int  # YooKassa's codes
+    tax_system_code: int | None = None
+
+    @property
+    def email(self) -> str | None:
+        return self.contact if "@" in self.contact else None
+
+
+@dataclass(frozen=True)
 class CheckoutView:
     """An order as a checkout page shows it, in the student's language."""
 
@@ -449,6 +523,8 @@ class CheckoutView:
     title: str  # the offer's
     price: str  # formatted for ``language``
     language: str
+    receipts: bool = False  # the school sends a receipt with each payment
+    receipt: Receipt | None = None  # None while the student has given no contact for it
 
 
 class PaymentDesk(Protocol):
@@ -479,6 +555,13 @@ class PaymentGateway(Protocol):
 
     name: str  # stored with each payment: ``(gateway, gateway_payment_id)`` is unique
     in_chat: bool
+    # What the pay button calls this way where a student has several: "card" for a plain
+    # card page (worded in the student's language), else the provider's own name, shown as is.
+    label: str
+
+    def accepts(self, currency: str) -> bool:
+        """Can an order in ``currency`` be paid through this gateway (ISO code, ``XTR``)?"""
+        ...
 
     def checkout_url(self, order: Order) -> str | None: ...
 
@@ -491,13 +574,16 @@ class Refunder(Protocol):
 
     name: str
 
-    def refundable(self, payment: Payment) -> bool:
-        """Can this payment be given back through the gateway (Telegram: only Stars)?"""
+    def refundable(self, payment: Payment, amount: int | None = None) -> bool:
+        """Can this payment be given back through the gateway (Telegram: only Stars), and
+        ``amount`` of it alone (None: all that is left; Telegram: only in full)?"""
         ...
 
-    async def refund(self, payment: Payment) -> None:
-        """Give ``payment`` back in full. A refund already made counts as done (a repeat
-        after a crash must not fail); raises on any other failure, nothing recorded."""
+    async def refund(self, payment: Payment, amount: int | None = None) -> int | None:
+        """Give back ``amount`` of ``payment`` (None: all that is left of it). Returns how
+        much of the payment the gateway has given back by now in all, if it says. A refund
+        already made counts as done (a repeat after a crash must not fail, nor move money
+        again); raises on any other failure, nothing recorded."""
         ...
 
 
@@ -514,10 +600,24 @@ class Charger(Protocol):
 
     name: str
 
-    async def charge(self, method: str, amount: int, currency: str, key: str) -> ChargeResult:
+    async def charge(self, method: str, amount: int, currency: str, key: str,
+                     receipt: Receipt | None = None,
+                     sent_at: datetime | None = None) -> ChargeResult:
         """Charge ``method`` once per ``key``: a repeated key returns the first charge's
-        result and moves no money. Raises on a transport error (nothing known)."""
+        result and moves no money. ``receipt``: the school's fiscal receipt, for a gateway that
+        issues them (``ReceiptIssuer``). ``sent_at``: when this key was first sent, its outcome
+        unknown since (None: never sent); a gateway whose keys expire looks that charge up
+        before charging again. Raises on a transport error (nothing known)."""
         ...
+
+
+@runtime_checkable
+class ReceiptIssuer(Protocol):
+    """A gateway that sends the school's fiscal receipt (``School.receipts``) with each
+    payment: it needs the student's email or phone before the student can pay through it."""
+
+    name: str
+    issues_receipts: bool
 
 
 class InChatPaymentsApi(Protocol):

@@ -123,6 +123,7 @@ class Offer:
     extends: tuple[str, ...] = ()  # product codes; only their holders may buy
     stars: Money | None = None  # a price in Telegram Stars (XTR) beside ``price``
     reminders: tuple[int, ...] | None = None  # days relative to the end; None: the school's
+    vat_code: int | None = None  # on its receipts; None: the school's (``ReceiptRules``)
 
     def price_in(self, stars: bool) -> Money | None:
         return self.stars if stars else self.price
@@ -170,6 +171,21 @@ class RenewalRules:
 
 
 @dataclass(frozen=True)
+class ReceiptRules:
+    """Fiscal receipts (Russia's 54-FZ), sent with each payment through a gateway that issues
+    them (YooKassa): the codes are YooKassa's. The student is asked once for the email or phone
+    a receipt goes to."""
+
+    vat_code: int  # 1 no VAT, 2 0 %, 3 10 %, 4 20 %, ... 11 22 %: an offer may set its own
+    tax_system_code: int | None = None  # 1-6, for shops with several tax systems
+    email_only: bool = False  # receipts go by email only (YooKassa's own receipts)
+
+    def vat_of(self, offer: Offer | None) -> int:
+        return offer.vat_code if offer is not None and offer.vat_code is not None \
+            else self.vat_code
+
+
+@dataclass(frozen=True)
 class AdminRef:
     messenger: str
     external_id: str
@@ -195,6 +211,7 @@ class School:
     reminders: tuple[int, ...] = (-3, -1, 0, 2)
     remind_hour: int = 10
     renewals: RenewalRules = RenewalRules()
+    receipts: ReceiptRules | None = None  # None: no receipts are sent
 
     def text(self, key: str, language: str) -> str | None:
         """The school's own wording for ``key``, if the file sets one."""

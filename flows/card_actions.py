@@ -19,7 +19,7 @@ from core.school import pick
 from core.services import staff_access, students
 from core.services.staff_access import Refused
 from core.staff import MAX_NOTE, Right
-from flows import admin
+from flows import refunds
 from flows.engine import Context, Reply, Stale, parse_id
 from flows.staff import staff_only
 from flows.student_card import (
@@ -394,7 +394,7 @@ async def ask_refund(ctx: Context, arg: str) -> Reply:
 async def refund(ctx: Context, arg: str) -> Reply:
     """``sfy:<order>``: exactly ``/refund ORDER`` (its own guard, audit lines and answer),
     then the card under that answer."""
-    reply = await admin.refund(ctx, arg)
+    reply = await refunds.refund(ctx, arg)
     if ctx.staff is None or ctx.staff.user_id is None:  # refused, or no such order
         return reply
     user_id = ctx.staff.user_id

@@ -11,8 +11,11 @@ from core.school import AccessKind, Offer, School, pick
 from core.services import catalog as shop
 from core.services import star_channels
 from flows.channel import Capabilities
+from flows.checkout_ways import CheckoutWay, CheckoutWays
 from flows.engine import Context, Reply, Stale, error_text
 from flows.ui import Button, Screen, screen
+
+STARS = "XTR"  # Telegram Stars: paid only in a chat that takes them
 
 
 def _title(ctx: Context, offer: Offer) -> str:
@@ -94,17 +97,20 @@ async def offer_screen(ctx: Context, code: str, notice: str = "") -> Screen:
         channel = star_channels.channel_of(ctx.school, offer) is not None
         if channel:
             rows += await _subscription(ctx, offer, lines)
-        ways = pay_ways(ctx.school, offer, price, promo_code, ctx.now, ctx.capabilities,
-                        ctx.checkout_url is not None)
-        if price.amount == 0 and not channel:  # a 100 % code: one button, nothing to pay
+        ways = by_price(pay_ways(ctx.school, offer, price, promo_code, ctx.now,
+                                 ctx.capabilities, ctx.checkout))
+        if not ways and not channel:
+            lines += ["", t("pay_not_here")]
+            if price.currency == STARS and "telegram" in ctx.messengers:
+                lines.append(t("pay_stars_in_telegram"))
+        elif price.amount == 0 and not channel:  # a 100 % code: one button, nothing to pay
             rows += _get_free(ctx, offer, ways)
         else:
             for way in ways:
                 if way.stars or not channel:
                     rows.append(Button(t("btn_buy", price=way.price.format(t.language)),
                                        action=f"{'bs' if way.stars else 'b'}:{offer.code}"))
-        if ctx.school.promo_codes and not promo_code and (
-                star_channels.channel_of(ctx.school, offer) is None):
+        if ctx.school.promo_codes and not promo_code and ways and not channel:
             rows.append(Button(t("btn_promo"), action=f"pr:{offer.code}"))
     rows.append(Button(t("btn_back"), action="cat"))
     return screen("\n".join(lines), *rows)
@@ -125,23 +131,36 @@ async def _subscription(ctx: Context, offer: Offer, lines: list[str]) -> list[Bu
 class PayWay:
     price: Money
     stars: bool  # the offer's Stars price (bought with ``bs``), not its own price (``b``)
+    page: CheckoutWay | None = None  # the web page that takes it; None: an invoice in the chat
 
 
 def pay_ways(
     school: School, offer: Offer, price: Money, promo_code: str | None, now: datetime,
-    capabilities: Capabilities, checkout: bool,
+    capabilities: Capabilities, checkout: CheckoutWays,
 ) -> list[PayWay]:
-    """Every way ``offer`` can be paid where the student is, its own price first: ``price``
-    (the offer's, after any promo code) if the chat takes its currency or a checkout page
-    (``checkout``) does, then its Stars price where the messenger takes Stars. The offer card
-    and every renew button offer exactly these."""
-    ways = []
-    if price.currency in capabilities.invoices or checkout:
+    """Every way ``offer`` can be paid where the student is: ``price`` (the offer's, after any
+    promo code) on each checkout page that takes its currency, then in the chat if the chat
+    takes it (Telegram's invoice), then its Stars price where the messenger takes Stars. The
+    offer card and every renew button offer exactly these (one button per price,
+    ``by_price``); the order then shows every way to pay it."""
+    ways = [PayWay(price, stars=False, page=page) for page in checkout.taking(price.currency)]
+    if price.currency in capabilities.invoices:
         ways.append(PayWay(price, stars=False))
     stars = _stars_price(school, offer, promo_code, now) if capabilities.stars else None
     if stars is not None:
         ways.append(PayWay(stars, stars=True))
     return ways
+
+
+def by_price(ways: list[PayWay]) -> list[PayWay]:
+    """The first way of each price (its own, its Stars price): what a buy button orders."""
+    seen: set[tuple[Money, bool]] = set()
+    first = []
+    for way in ways:
+        if (way.price, way.stars) not in seen:
+            seen.add((way.price, way.stars))
+            first.append(way)
+    return first
 
 
 def _get_free(ctx: Context, offer: Offer, ways: list[PayWay]) -> list[Button]:

@@ -7,18 +7,12 @@ outbound dispatcher must use them and dependencies point ``bots -> flows``, neve
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from core.models import Order
 from core.models import Payment as Payment  # what a refund is of, for the adapters
 from flows.ui import Incoming, MessageRef, Peer, Screen
-
-# Where a student pays for an order on the web; None when no web gateway is configured
-# (a school that takes money only inside Telegram).
-CheckoutUrl = Callable[[Order], str] | None
 
 
 @dataclass(frozen=True)
@@ -27,6 +21,7 @@ class Capabilities:
     max_buttons: int | None = None  # per message; the adapter's renderer pages longer lists
     url_buttons: bool = True
     invoices: frozenset[str] = frozenset()  # currencies it can take payment in, in the chat
+    replies: bool = False  # a typed message says which message it replies to
 
     @property
     def stars(self) -> bool:

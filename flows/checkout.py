@@ -9,7 +9,7 @@ from core.models import Order
 from core.money import Money
 from core.school import pick
 from core.services import checkout, star_subscriptions
-from flows import catalog
+from flows import catalog, receipts
 from flows.engine import Context, Reply, Stale, error_text, parse_id
 from flows.start import title_of_offer
 from flows.ui import Button, Invoice, screen
@@ -31,6 +31,8 @@ async def _buy(ctx: Context, code: str, stars: bool) -> Reply:
     price = offer.price_in(stars)
     if price is None or not ctx.can_pay(price.currency):
         raise Stale(code)
+    if receipts.must_ask(ctx, offer, stars):
+        return receipts.ask(ctx, offer.code)
     promos = ctx.state.data.get("promos", {})
     try:
         placed = await checkout.place_order(
@@ -68,8 +70,7 @@ async def _buy(ctx: Context, code: str, stars: bool) -> Reply:
     bill = invoice(ctx, order) if order.currency in ctx.capabilities.invoices else None
     if bill is not None and bill.renews_every:
         text += "\n\n" + t("stars_subscription_terms", price=price_text)
-    pay = [Button(t("btn_pay", price=price_text), url=ctx.checkout_url(order), pays=True)] \
-        if ctx.checkout_url is not None and not (bill and bill.renews_every) else []
+    pay = ctx.checkout.buttons(t, order) if not (bill and bill.renews_every) else []
     order_screen = screen(
         text,
         *pay,

@@ -30,11 +30,11 @@ from flows.admin_alerts import tell_admins
 from flows.channel import (
     Capabilities,
     Channel,
-    CheckoutUrl,
     MessengerError,
     StarSubscriptions,
     UserBlocked,
 )
+from flows.checkout_ways import CheckoutWays
 from flows.texts import Texts, normalize
 from flows.ui import Button, Incoming, IncomingKind, Peer, Screen
 from observability.metrics import Metrics
@@ -108,7 +108,7 @@ class Context:
     state: ChatState
     t: Texts
     incoming: Incoming
-    checkout_url: CheckoutUrl
+    checkout: CheckoutWays  # the web pages that take payment
     capabilities: Capabilities = Capabilities()
     # The school's payment gateways by name (``/refund`` asks the one a payment came from).
     gateways: Mapping[str, PaymentGateway] = field(default_factory=dict)
@@ -127,7 +127,7 @@ class Context:
 
     def can_pay(self, currency: str) -> bool:
         """Can this student pay in ``currency`` here: in the chat, or on a checkout page?"""
-        return currency in self.capabilities.invoices or self.checkout_url is not None
+        return currency in self.capabilities.invoices or bool(self.checkout.taking(currency))
 
     @property
     def unlocked(self) -> list[str]:
@@ -195,7 +195,7 @@ class FlowEngine:
         school: Callable[[], School],
         router: Router,
         channels: dict[str, Channel],
-        checkout_url: CheckoutUrl,
+        checkout: CheckoutWays,
         notifier: Notifier | None = None,
         gateways: Mapping[str, PaymentGateway] | None = None,
         groups: Callable[[Incoming], Awaitable[None]] | None = None,
@@ -211,7 +211,7 @@ class FlowEngine:
         self.school = school
         self.router = router
         self.channels = channels
-        self.checkout_url = checkout_url
+        self.checkout = checkout
         self.notifier = notifier
         self.gateways = dict(gateways or {})
         # Paid groups (flows.groups.GroupKeeper): their updates, and personal links.
@@ -327,7 +327,7 @@ class FlowEngine:
                 state=state,
                 t=Texts(school, user.language or incoming.sender.language, user.timezone),
                 incoming=incoming,
-                checkout_url=self.checkout_url,
+                checkout=self.checkout,
                 capabilities=self._capabilities(incoming),
                 gateways=self.gateways,
                 uow_factory=self.uow_factory,

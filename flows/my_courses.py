@@ -59,7 +59,7 @@ async def my_courses(ctx: Context, _: str) -> Reply:
     for purchase in ended:  # one tap back to what lapsed, unless they have it again
         if not set(purchase.products) <= running:
             buttons += renewals.renew_buttons(t, ctx.school, purchase, ctx.now,
-                                              ctx.capabilities, ctx.checkout_url is not None,
+                                              ctx.capabilities, ctx.checkout,
                                               offers=1)
             running |= set(purchase.products)
     return Reply(
@@ -104,7 +104,7 @@ async def purchase_detail(ctx: Context, purchase_id: str) -> Reply:
         buttons.append(toggle)
     if purchase.renewal is None:
         buttons += renewals.renew_buttons(t, ctx.school, purchase, ctx.now,
-                                          ctx.capabilities, ctx.checkout_url is not None)
+                                          ctx.capabilities, ctx.checkout)
     upcoming = lessons.next_opening(ctx.school, purchase, ctx.now)
     if upcoming is not None and purchase.status is PurchaseStatus.ACTIVE:
         lines.append(

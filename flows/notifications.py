@@ -15,7 +15,9 @@ from core.ports import UnitOfWork
 from core.school import Course, Lesson, LocalText, School, pick
 from core.services import groups, lessons, star_subscriptions
 from core.services.upcoming import renews_automatically
-from flows.channel import Capabilities, CheckoutUrl
+from flows import inbox_notices
+from flows.channel import Capabilities
+from flows.checkout_ways import CheckoutWays
 from flows.groups import included_line, invite_screen, offer_buttons
 from flows.payments import GATEWAY
 from flows.renewals import renew_buttons, switch_button
@@ -30,13 +32,13 @@ class Render:
     t: Texts
     message: OutboxMessage
     notice: Notice  # the message's record
-    checkout_url: CheckoutUrl
+    checkout: CheckoutWays  # the web pages that take payment
     capabilities: Capabilities  # of the messenger it goes out in
     now: datetime  # when it is sent: what it says holds then
 
     def renew(self, purchase: Purchase) -> list[Button]:
         return renew_buttons(self.t, self.school, purchase, self.now, self.capabilities,
-                             self.checkout_url is not None)
+                             self.checkout)
 
     def text(self, value: LocalText | None) -> str:
         return pick(value, self.t.language, self.school.default_language)
@@ -118,10 +120,7 @@ async def payment_failed(r: Render, n: notices.PaymentFailed) -> Screen | None:
     order = await r.uow.orders.get(n.order)
     if order is None:
         return None
-    rows = []
-    if order.status is OrderStatus.NEW and r.checkout_url is not None:
-        price = Money(order.amount, order.currency).format(r.t.language)
-        rows.append(Button(r.t("btn_pay", price=price), url=r.checkout_url(order)))
+    rows = r.checkout.buttons(r.t, order) if order.status is OrderStatus.NEW else []
     return screen(r.t("payment_failed", id=order.id), *rows, r.my_courses())
 
 
@@ -208,7 +207,8 @@ async def renewal_failed(r: Render, n: notices.RenewalFailed) -> Screen | None:
         return None
     reason = n.reason or ""
     reason_text = t(f"reason_{reason}") if reason in (
-        "card_declined", "unknown_card", "authentication_required") \
+        "card_declined", "unknown_card", "authentication_required",
+        "receipt_contact_missing") \
         else reason
     lines = [t("renewal_failed", title=r.offer_title(purchase.offer_code), reason=reason_text)]
     lines.append(t("renewal_retry", date=t.datetime(n.retry_at))
@@ -240,9 +240,26 @@ async def refund_due(r: Render, n: notices.RefundDue) -> Screen | None:
         return None
     student = await r.uow.users.get(order.user_id)
     return screen(r.t("admin_refund_due", id=order.id,
-                      amount=Money(payment.amount, payment.currency).format(r.t.language),
+                      amount=Money(payment.refundable_amount,
+                                   payment.currency).format(r.t.language),
                       gateway=payment.gateway, student=student.name if student else "?",
                       reason=r.t(f"refund_reason_{payment.refund_reason}")))
+
+
+async def refund_reported(r: Render, n: notices.RefundReported) -> Screen | None:
+    """To an admin: a card gateway gave (a part of) a payment back, and what that changed."""
+    payment = await r.uow.payments.get(n.gateway, n.payment)
+    order = await r.uow.orders.get(n.order)
+    if payment is None or order is None:
+        return None
+    student = await r.uow.users.get(order.user_id)
+
+    def money(amount: int) -> str:
+        return Money(amount, payment.currency).format(r.t.language)
+
+    return screen(r.t(f"admin_gateway_refund_{n.outcome}", id=order.id, gateway=n.gateway,
+                      amount=money(n.returned), paid=money(payment.amount),
+                      refunded=money(n.refunded), student=student.name if student else "?"))
 
 
 async def access_extended(r: Render, n: notices.AccessExtended) -> Screen | None:
@@ -288,7 +305,11 @@ RENDERERS: dict[type[Notice], Callable[[Render, Any], Awaitable[Screen | None]]]
     notices.RenewalNotice: renewal_notice,
     notices.RenewalFailed: renewal_failed,
     notices.RefundDue: refund_due,
+    notices.RefundReported: refund_reported,
     notices.RenewalDoubled: renewal_doubled,
+    notices.InboxQuestion: inbox_notices.question,
+    notices.InboxAnswer: inbox_notices.answer,
+    notices.InboxAnswered: inbox_notices.answered,
     notices.AccessExtended: access_extended,
     notices.LessonLinks: lesson_links,
 }
@@ -299,7 +320,7 @@ async def render(
     school: School,
     t: Texts,
     message: OutboxMessage,
-    checkout_url: CheckoutUrl,
+    checkout: CheckoutWays,
     capabilities: Capabilities | None = None,
     now: datetime | None = None,
 ) -> Screen | None:
@@ -309,5 +330,5 @@ async def render(
     sent_at = now or message.created_at
     capabilities = capabilities or Capabilities()
     assert sent_at is not None, "an outbox message has its creation time"
-    context = Render(uow, school, t, message, notice, checkout_url, capabilities, sent_at)
+    context = Render(uow, school, t, message, notice, checkout, capabilities, sent_at)
     return await RENDERERS[type(notice)](context, notice)

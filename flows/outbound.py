@@ -22,7 +22,8 @@ from core.ports import Clock, UnitOfWorkFactory
 from core.school import School
 from core.services import delivery
 from flows import notifications
-from flows.channel import Channel, CheckoutUrl, MessengerError, RetryAfter, UserBlocked
+from flows.channel import Channel, MessengerError, RetryAfter, UserBlocked
+from flows.checkout_ways import CheckoutWays
 from flows.texts import Texts
 from flows.ui import Peer, Screen
 from observability.metrics import Metrics
@@ -37,7 +38,7 @@ class OutboundDispatcher:
         clock: Clock,
         school: Callable[[], School],
         channels: dict[str, Channel],
-        checkout_url: CheckoutUrl,
+        checkout: CheckoutWays,
         batch: int = 50,
         prepare: Mapping[type[Notice], Callable[[Any], Awaitable[None]]] | None = None,
         metrics: Metrics | None = None,
@@ -49,7 +50,7 @@ class OutboundDispatcher:
         self.clock = clock
         self.school = school
         self.channels = channels
-        self.checkout_url = checkout_url
+        self.checkout = checkout
         self.batch = batch
         self._wake = asyncio.Event()
         self.metrics = metrics or Metrics()
@@ -101,7 +102,7 @@ class OutboundDispatcher:
             if user is not None and identity is not None:
                 t = Texts(school, user.language, user.timezone)
                 screen = await notifications.render(
-                    uow, school, t, message, self.checkout_url,
+                    uow, school, t, message, self.checkout,
                     self.channels[identity.messenger].capabilities, self.clock.now())
         if user is None:
             await self._record(delivery.dropped, message, "no such student")
@@ -116,8 +117,8 @@ class OutboundDispatcher:
     async def _send(self, message: OutboxMessage, messenger: str, external_id: str,
                     identity_id: int, screen: Screen) -> None:
         try:
-            await self.channels[messenger].send(Peer(messenger, external_id), screen,
-                                                bulk=True, key=f"outbox:{message.id}")
+            ref = await self.channels[messenger].send(Peer(messenger, external_id), screen,
+                                                      bulk=True, key=f"outbox:{message.id}")
         except UserBlocked as exc:
             await self._record(delivery.blocked, message, identity_id, str(exc))
         except RetryAfter as exc:
@@ -128,7 +129,7 @@ class OutboundDispatcher:
             await self._record(delivery.failed, message, str(exc))
         else:
             self.metrics.sent(messenger)
-            await self._record(delivery.sent, message, identity_id)
+            await self._record(delivery.sent, message, identity_id, ref.message_id)
 
     async def _record(
         self, outcome: Callable[..., Awaitable[None]], message: OutboxMessage, *args: object

@@ -10,8 +10,9 @@ from core.school import Offer, School, pick
 from core.services import renewals
 from core.services.upcoming import renews_automatically
 from flows import checkout
-from flows.catalog import pay_ways
+from flows.catalog import by_price, pay_ways
 from flows.channel import Capabilities
+from flows.checkout_ways import CheckoutWays
 from flows.engine import Context, Reply, Stale, parse_id
 from flows.texts import Texts
 from flows.ui import Button
@@ -21,15 +22,16 @@ MAX_OFFERS = 3
 
 def renew_buttons(
     t: Texts, school: School, purchase: Purchase, now: datetime,
-    capabilities: Capabilities, checkout: bool, offers: int = MAX_OFFERS,
+    capabilities: Capabilities, checkout: CheckoutWays, offers: int = MAX_OFFERS,
 ) -> list[Button]:
     """One tap per offer that renews ``purchase``, the student's own period first, and per
-    way it can be paid here (``catalog.pay_ways``, as on the offer card): its own price
-    (``rn``) and its Stars price (``rs``). ``checkout``: a checkout page takes payment."""
+    price it can be paid in here (``catalog.pay_ways``, as on the offer card): its own price
+    (``rn``) and its Stars price (``rs``); the order then offers every way to pay it."""
     buttons = []
     for offer in renewals.options(school, purchase, now)[:offers]:
         title = pick(offer.title, t.language, school.default_language)
-        for way in pay_ways(school, offer, offer.price, None, now, capabilities, checkout):
+        ways = pay_ways(school, offer, offer.price, None, now, capabilities, checkout)
+        for way in by_price(ways):
             buttons.append(Button(t("btn_renew", title=title,
                                     price=way.price.format(t.language)),
                                   action=f"{'rs' if way.stars else 'rn'}:{purchase.id}:"

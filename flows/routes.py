@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flows import (
     admin,
     audit,
     card_actions,
     catalog,
     checkout,
+    inbox,
     linking,
     my_courses,
     payments,
+    receipts,
+    refunds,
     renewals,
     start,
     student_card,
@@ -28,13 +33,14 @@ def student_router() -> Router:
             "/help": start.help_screen,
             "/courses": catalog.show_catalog,
             "/my": my_courses.my_courses,
-            "/refund": admin.refund,
-            "/refunds": admin.refunds,
+            "/refund": refunds.refund,
+            "/refunds": refunds.refunds,
             "/paid": admin.paid,
             "/members": admin.members,
             "/staff": team.staff_command,
             "/audit": audit.audit_command,
             "/link": linking.enter_code,
+            "/inbox": inbox.inbox_command,
             "/find": student_find.find,
         },
         actions={
@@ -53,6 +59,10 @@ def student_router() -> Router:
             "rs": renewals.renew_with_stars,
             "ar": my_courses.auto_renewal,
             "lk": linking.link_menu,
+            "il": inbox.inbox_command,
+            "io": inbox.open_conversation,
+            "ia": inbox.ask_answer,
+            "ic": inbox.close,
             # the student card (staff): ``s`` and a letter or two
             "sc": student_card.open_card,
             "so": student_card.all_orders,
@@ -73,9 +83,11 @@ def student_router() -> Router:
             "sn": card_actions.ask_note,
         },
         steps={"promo": catalog.enter_promo, linking.STEP: linking.enter_code,
+               receipts.STEP: partial(receipts.enter_contact, buy=checkout.buy),
+               inbox.STEP: inbox.typed_answer,
                card_actions.DAYS_STEP: card_actions.typed_days,
                card_actions.NOTE_STEP: card_actions.typed_note},
-        fallback=start.unknown_text,
+        fallback=inbox.free_text,
         payment_check=payments.check,
         payment=payments.received,
         refunded=payments.refunded,

@@ -49,6 +49,7 @@ STAFF_COMMANDS: list[StaffCommand] = [
     StaffCommand("members", Right.ACCESS),
     StaffCommand("audit", Right.AUDIT),
     StaffCommand("staff", Right.STAFF),
+    StaffCommand("inbox", Right.INBOX),
     StaffCommand("find", Right.STUDENTS),
 ]
 

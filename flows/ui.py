@@ -140,3 +140,4 @@ class Incoming:
     event_id: str | None = None  # the messenger's id for acknowledging a button press
     payment: InChatPayment | None = None
     group: GroupEvent | None = None
+    reply_to: MessageRef | None = None  # the message a typed one replies to (Telegram)

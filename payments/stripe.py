@@ -10,7 +10,10 @@ payment path, which checks amount and currency against the order. Copies of one 
 arrive together are handled once (the first; the rest get its answer). A renewal is charged
 with the renewal's deterministic key as Stripe's ``Idempotency-Key``: a charge whose answer
 was lost is replayed by Stripe, never made twice, and a payment still processing is looked up
-again rather than taken for a failure."""
+again rather than taken for a failure. Stripe forgets a key after 24 hours, so a charge whose
+outcome is still unknown is first searched for by the key in its metadata, however late the
+retry. Refunds, in full or a part, go through ``/refund``; refund events (``charge.refunded``,
+``refund.*``) report what Stripe has given back of a payment by now, read from the charge."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
+from datetime import datetime
 from html import escape
 
 import stripe
@@ -32,6 +36,7 @@ from core.ports import (
     PaymentDesk,
     PaymentNotice,
     PaymentReturned,
+    Receipt,
     UnknownOrder,
     WebRequest,
     WebResponse,
@@ -43,9 +48,13 @@ NAME = "stripe"
 TOLERANCE = 300  # seconds a webhook's signature stays good
 EVENTS_KEPT = 10_000  # event ids remembered to answer repeats without handling them again
 PAID_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+REFUND_EVENTS = ("charge.refunded", "refund.created", "refund.updated",
+                 "charge.refund.updated")
+KEY_FIELD = "charge_key"  # the metadata of a renewal's charge that holds its key
 # Stripe's decline codes a student can act on; any other decline reads as a declined card.
 REASONS = {"authentication_required": "authentication_required",
            "card_declined": "card_declined"}
+STARS = "XTR"  # Telegram Stars: paid only inside Telegram
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +91,7 @@ class StripeGateway:
 
     name = NAME
     in_chat = False
+    label = "card"
 
     def __init__(self, api_key: str, webhook_secret: str, base_url: str, clock: Clock,
                  api_url: str | None = None, timeout: float = 30.0,
@@ -98,6 +108,11 @@ class StripeGateway:
     async def close(self) -> None:
         """Close the SDK's HTTP session."""
         await self._http.close_async()
+
+    def accepts(self, currency: str) -> bool:
+        """Stripe charges cards in 135+ currencies (docs.stripe.com/currencies), every one
+        the platform prices in (``core.money.CURRENCIES``) among them, Stars aside."""
+        return currency != STARS
 
     def checkout_url(self, order: Order) -> str:
         return f"{self.base_url}/payments/{NAME}/pay/{order.token}"
@@ -220,9 +235,19 @@ class StripeGateway:
         obj = event.data.object
         if event.type in PAID_EVENTS:
             return await self._session_notice(obj["id"])
-        if event.type == "charge.refunded" and obj.get("refunded") and obj.get("payment_intent"):
-            return PaymentReturned(NAME, obj["payment_intent"])
+        if event.type in REFUND_EVENTS and "payment_intent" in obj and obj["payment_intent"]:
+            return await self._returned(obj["payment_intent"])
         return None
+
+    async def _returned(self, intent_id: str) -> PaymentReturned | None:
+        """How much of the payment Stripe has given back by now, from its charge (events may
+        come late or out of order: the total as it is now is what counts)."""
+        intent = await self.client.v1.payment_intents.retrieve_async(
+            intent_id, {"expand": ["latest_charge"]})
+        charge = intent.latest_charge
+        if charge is None or isinstance(charge, str) or not charge.amount_refunded:
+            return None  # a refund that failed, or nothing refunded yet
+        return PaymentReturned(NAME, intent.id, refunded=charge.amount_refunded)
 
     async def _session_notice(self, session_id: str) -> PaymentNotice | None:
         session = await self.client.v1.checkout.sessions.retrieve_async(
@@ -239,15 +264,26 @@ class StripeGateway:
 
     # --- renewals and refunds --------------------------------------------------------------
 
-    async def charge(self, method: str, amount: int, currency: str, key: str) -> ChargeResult:
+    async def charge(self, method: str, amount: int, currency: str, key: str,
+                     receipt: Receipt | None = None,
+                     sent_at: datetime | None = None) -> ChargeResult:
         """Charge a saved card off-session once per ``key`` (Stripe's Idempotency-Key). A
-        timeout or 5xx raises: the next attempt with the same key gets the first answer."""
+        timeout or 5xx raises: the next attempt with the same key gets the first answer.
+        A key sent before (``sent_at``) whose answer was lost is looked up first: Stripe
+        replays a key for 24 hours only, the search finds the charge later too (its index
+        lags a minute or so, which the key's replay covers)."""
         customer, _, payment_method = method.partition("/")
         if not customer.startswith("cus_") or not payment_method:
             return ChargeResult(False, "", "unknown_card")
+        if sent_at is not None:
+            made = await self._charged_with(key)
+            if made is not None:
+                log.info("stripe: renewal %s was charged before (%s, %s)", key, made.id,
+                         made.status)
+                return await self._outcome(made)
         params = {"amount": amount, "currency": currency.lower(), "customer": customer,
                   "payment_method": payment_method, "off_session": True, "confirm": True,
-                  "metadata": {"charge_key": key}}
+                  "metadata": {KEY_FIELD: key}}
         try:
             intent = await self.client.v1.payment_intents.create_async(
                 params, options={"idempotency_key": key})
@@ -259,6 +295,19 @@ class StripeGateway:
             if exc.code == "resource_missing":  # the card was detached or the customer deleted
                 return ChargeResult(False, "", "unknown_card")
             raise
+        return await self._outcome(intent)
+
+    async def _charged_with(self, key: str) -> stripe.PaymentIntent | None:
+        """The PaymentIntent a charge with ``key`` made, if any (a succeeded one first)."""
+        quoted = key.replace("\\", "\\\\").replace("'", "\\'")
+        found = await self.client.v1.payment_intents.search_async(
+            {"query": f"metadata['{KEY_FIELD}']:'{quoted}'", "limit": 10})
+        intents = [i for i in found.data
+                   if i.metadata and KEY_FIELD in i.metadata and i.metadata[KEY_FIELD] == key]
+        return next((i for i in intents if i.status == "succeeded"),
+                    intents[0] if intents else None)
+
+    async def _outcome(self, intent: stripe.PaymentIntent) -> ChargeResult:
         if intent.status == "processing":  # the replay may be stale: ask for it as it is now
             intent = await self.client.v1.payment_intents.retrieve_async(intent.id)
         if intent.status == "succeeded":
@@ -269,14 +318,24 @@ class StripeGateway:
         return ChargeResult(False, intent.id,
                             REASONS.get((error.code if error else "") or "", "card_declined"))
 
-    def refundable(self, payment: Payment) -> bool:
+    def refundable(self, payment: Payment, amount: int | None = None) -> bool:
         return payment.gateway == NAME
 
-    async def refund(self, payment: Payment) -> None:
+    async def refund(self, payment: Payment, amount: int | None = None) -> int | None:
+        """Give back ``amount`` of the payment (None: what is left); returns what Stripe has
+        given back of it by now, read from its charge. The key names what was given back
+        before, so the same request repeated is Stripe's replay and a new part is new."""
+        params: dict = {"payment_intent": payment.gateway_payment_id, "expand": ["charge"]}
+        key = f"refund-{payment.gateway_payment_id}"
+        if amount is not None:
+            params["amount"] = amount
+            key += f"-{payment.refunded_amount}-{amount}"
         try:
-            await self.client.v1.refunds.create_async(
-                {"payment_intent": payment.gateway_payment_id},
-                options={"idempotency_key": f"refund-{payment.gateway_payment_id}"})
+            refund = await self.client.v1.refunds.create_async(
+                params, options={"idempotency_key": key})
         except stripe.InvalidRequestError as exc:
-            if exc.code != "charge_already_refunded":
+            if exc.code != "charge_already_refunded" or amount is not None:
                 raise
+            return None
+        charge = refund.charge
+        return None if charge is None or isinstance(charge, str) else charge.amount_refunded

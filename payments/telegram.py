@@ -22,9 +22,16 @@ class TelegramGateway:
 
     name = NAME
     in_chat = True
+    label = "Telegram"
 
     def __init__(self, api: InChatPaymentsApi) -> None:
         self.api = api
+
+    def accepts(self, currency: str) -> bool:
+        """Stars, and every other currency the platform prices in through the bot's payment
+        provider (``core.money`` follows Telegram Payments' table). Which of them a chat
+        takes is the messenger's to say (its capabilities' ``invoices``)."""
+        return True
 
     def checkout_url(self, order: Order) -> str | None:
         return None  # the invoice is in the chat
@@ -32,13 +39,17 @@ class TelegramGateway:
     def routes(self, desk: PaymentDesk) -> Sequence[WebRoute]:
         return ()  # payments arrive as the bot's updates, not as webhooks of their own
 
-    def refundable(self, payment: Payment) -> bool:
-        return payment.currency == STARS and bool(payment.details.get("payer"))
+    def refundable(self, payment: Payment, amount: int | None = None) -> bool:
+        """Stars only, and only in full (the Bot API has no partial refund)."""
+        return amount is None and payment.currency == STARS \
+            and bool(payment.details.get("payer"))
 
-    async def refund(self, payment: Payment) -> None:
-        if not self.refundable(payment):
-            raise ValueError(f"payment {payment.gateway_payment_id} is not one in Stars")
+    async def refund(self, payment: Payment, amount: int | None = None) -> int | None:
+        if not self.refundable(payment, amount):
+            raise ValueError(f"payment {payment.gateway_payment_id} is not one in Stars, or "
+                             "a part of one")
         await self.api.refund(payment)
+        return None
 
     async def set_star_subscription(self, user_id: str, charge_id: str, on: bool) -> None:
         """Stop (``on`` False) or restart Telegram's charging of a Stars subscription."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
 
 from core.models import Order
@@ -22,6 +22,7 @@ from core.ports import (
     InvalidNotification,
     PaymentDesk,
     PaymentNotice,
+    Receipt,
     WebRoute,
 )
 from payments.testgateway_page import CheckoutPages
@@ -42,6 +43,7 @@ class TestGateway:
 
     name = NAME
     in_chat = False
+    label = "test"
     __test__ = False  # not a pytest test class
 
     def __init__(self, secret: bytes, base_url: str, clock: Clock) -> None:
@@ -61,6 +63,10 @@ class TestGateway:
         if order.access == "subscription" and order.period:
             return ("pay", *SAVE_OUTCOMES, "decline")
         return OUTCOMES
+
+    def accepts(self, currency: str) -> bool:
+        """Any currency but Telegram Stars, which only Telegram takes."""
+        return currency != "XTR"
 
     def checkout_url(self, order: Order) -> str:
         return f"{self.base_url}/pay/{order.token}"
@@ -128,9 +134,11 @@ class TestGateway:
     def _issued(self, method: str) -> bool:
         return method.startswith("card_") and len(method.removesuffix(FAILING)) == 25
 
-    async def charge(self, method: str, amount: int, currency: str, key: str) -> ChargeResult:
+    async def charge(self, method: str, amount: int, currency: str, key: str,
+                     receipt: Receipt | None = None,
+                     sent_at: datetime | None = None) -> ChargeResult:
         """Charge a saved card once per ``key``; a repeated key returns the first result and
-        takes nothing more (``charges`` lists the money actually moved)."""
+        takes nothing more, however late (``charges`` lists the money actually moved)."""
         if key in self._ledger:
             return self._ledger[key]
         digest = hmac.new(self._secret, f"charge|{key}".encode(), hashlib.sha256).hexdigest()

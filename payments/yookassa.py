@@ -5,9 +5,12 @@ The pay button opens this gateway's ``/payments/yookassa/pay/{token}``, which cr
 payment (redirect confirmation; a subscription's payment saves its method for renewals) outside
 any transaction, with an Idempotence-Key fixed per order, and sends the student to YooKassa.
 A notification is never trusted as it comes: the payment it names is fetched again from the
-API, and only what the API says is settled (optionally the sender's address must also be one
-of YooKassa's networks). Renewals charge the saved ``payment_method_id`` with the renewal's
-deterministic key; refunds go through the staff's ``/refund``.
+API (copies arriving together share the request), and only what the API says is settled
+(optionally the sender's address must also be one of YooKassa's networks). Renewals charge
+the saved ``payment_method_id`` with the renewal's deterministic key; refunds, in full or a
+part, go through the staff's ``/refund``, and ``refund.succeeded`` reports what YooKassa has
+given back of a payment by now. While the school sends fiscal receipts (54-FZ), each payment
+and each renewal carries its receipt.
 
 The SDK is synchronous and keeps its account in one global ``Configuration``: its calls run in
 a thread of their own, each given up after ``timeout`` seconds (one YooKassa account per
@@ -22,6 +25,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -34,6 +38,7 @@ from core.ports import (
     PaymentDesk,
     PaymentNotice,
     PaymentReturned,
+    Receipt,
     WebRequest,
     WebResponse,
     WebRoute,
@@ -51,6 +56,9 @@ YOOKASSA_NETWORKS = (
 )
 # Digits after the point, where not two (the platform's minor units are ISO 4217's).
 EXPONENTS = {"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "UGX": 0, "XTR": 0}
+# The currencies a YooKassa payment may be in: the SDK's ``yookassa.domain.models.Currency``.
+ACCEPTED = frozenset({"RUB", "USD", "EUR", "BYN", "CNY", "KZT", "UAH", "UZS", "TRY", "INR",
+                      "MDL", "AZN", "AMD"})
 _T = TypeVar("_T")
 
 
@@ -110,17 +118,37 @@ def to_minor(value: Any, currency: str) -> int:
     return int(minor)
 
 
+def receipt_request(receipt: Receipt) -> dict[str, Any]:
+    """YooKassa's ``receipt``: the customer's email or phone (digits, as YooKassa writes
+    E.164: ``79001234567``), one service paid in full."""
+    customer = {"email": receipt.email} if receipt.email \
+        else {"phone": receipt.contact.removeprefix("+")}
+    item = {"description": receipt.item[:128], "quantity": "1.00",
+            "amount": {"value": to_value(receipt.amount, receipt.currency),
+                       "currency": receipt.currency},
+            "vat_code": receipt.vat_code, "payment_subject": "service",
+            "payment_mode": "full_payment"}
+    request: dict[str, Any] = {"customer": customer, "items": [item]}
+    if receipt.tax_system_code is not None:
+        request["tax_system_code"] = receipt.tax_system_code
+    return request
+
+
 PAGES = {
     "en": {"title": "Payment", "back": "Payment done? Go back to the chat with the bot: it "
            "confirms your order there as soon as YooKassa tells it.",
            "unknown": "There is no such order.",
            "closed": "This order cannot be paid any more. Go back to the chat with the bot.",
-           "down": "YooKassa does not answer right now. Please try again in a minute."},
+           "down": "YooKassa does not answer right now. Please try again in a minute.",
+           "contact": "The receipt for this payment needs your email or phone. Go back to the "
+           "chat with the bot and press “Buy” again: it will ask for it."},
     "ru": {"title": "Оплата", "back": "Оплатили? Вернитесь в чат с ботом: он подтвердит заказ, "
            "как только YooKassa сообщит об оплате.",
            "unknown": "Такого заказа нет.",
            "closed": "Этот заказ уже нельзя оплатить. Вернитесь в чат с ботом.",
-           "down": "YooKassa сейчас не отвечает. Попробуйте ещё раз через минуту."},
+           "down": "YooKassa сейчас не отвечает. Попробуйте ещё раз через минуту.",
+           "contact": "Для чека нужен ваш email или телефон. Вернитесь в чат с ботом и нажмите "
+           "«Купить» ещё раз: бот его спросит."},
 }
 
 
@@ -130,10 +158,13 @@ def _page(language: str, key: str, status: int = 200) -> WebResponse:
 
 
 class YooKassaGateway:
-    """A ``PaymentGateway`` paid on YooKassa's page, a ``Refunder`` and a ``Charger``."""
+    """A ``PaymentGateway`` paid on YooKassa's page, a ``Refunder``, a ``Charger`` and a
+    ``ReceiptIssuer``."""
 
     name = NAME
     in_chat = False
+    issues_receipts = True
+    label = "YooKassa"
 
     def __init__(self, shop_id: str, secret_key: str, base_url: str, *,
                  api_url: str = API_URL, allowed: Sequence[Any] = (),
@@ -145,6 +176,7 @@ class YooKassaGateway:
         self.timeout = timeout
         # Its own threads: calls that hang past the timeout never starve the loop's pool.
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="yookassa")
+        self._reading: dict[str, asyncio.Future[Any]] = {}  # notifications' fetches in flight
 
     # --- the SDK, off the event loop ------------------------------------------------------
 
@@ -169,6 +201,9 @@ class YooKassaGateway:
 
     # --- checkout ---------------------------------------------------------------------------
 
+    def accepts(self, currency: str) -> bool:
+        return currency in ACCEPTED
+
     def checkout_url(self, order: Order) -> str:
         return f"{self.base_url}/payments/{NAME}/pay/{order.token}"
 
@@ -187,7 +222,8 @@ class YooKassaGateway:
             notification_route(NAME, self.read, desk),
         )
 
-    def payment_request(self, order: Order, title: str) -> dict[str, Any]:
+    def payment_request(self, order: Order, title: str,
+                        receipt: Receipt | None = None) -> dict[str, Any]:
         request: dict[str, Any] = {
             "amount": {"value": to_value(order.amount, order.currency),
                        "currency": order.currency},
@@ -199,6 +235,8 @@ class YooKassaGateway:
         }
         if order.access == "subscription" and order.period:
             request["save_payment_method"] = True
+        if receipt is not None:
+            request["receipt"] = receipt_request(receipt)
         return request
 
     async def _pay(self, desk: PaymentDesk, token: str) -> WebResponse:
@@ -207,9 +245,11 @@ class YooKassaGateway:
             return _page(desk.default_language, "unknown", 404)
         if view.order.status is not OrderStatus.NEW:
             return _page(view.language, "closed", 409)
+        if view.receipts and view.receipt is None:  # an order placed before receipts were on
+            return _page(view.language, "contact", 409)
         from yookassa import Payment as SdkPayment
 
-        request = self.payment_request(view.order, view.title)
+        request = self.payment_request(view.order, view.title, view.receipt)
         try:
             created = await self._call(
                 lambda: SdkPayment.create(request, f"pay:{view.order.token}"))
@@ -237,7 +277,7 @@ class YooKassaGateway:
             return await self._returned(claimed)
         if not event.startswith("payment."):
             return None
-        payment = await self._fetch(claimed)
+        payment = await self._fetch_shared(claimed)
         if f"payment.{payment.status}" != event:
             raise InvalidNotification(
                 f"the notification says {event}, YooKassa says payment {payment.status}")
@@ -263,6 +303,17 @@ class YooKassaGateway:
         except (NotFoundError, ValueError):
             raise InvalidNotification(f"YooKassa knows no payment {payment_id!r}") from None
 
+    async def _fetch_shared(self, payment_id: str) -> Any:
+        """The payment as YooKassa has it now, asked for after the notification came. Copies
+        of one notification arriving together share one request: a burst of repeats must not
+        take every thread of the pool from pay pages and renewals."""
+        reading = self._reading.get(payment_id)
+        if reading is None:
+            reading = asyncio.ensure_future(self._fetch(payment_id))
+            self._reading[payment_id] = reading
+            reading.add_done_callback(lambda _done: self._reading.pop(payment_id, None))
+        return await asyncio.shield(reading)
+
     async def _returned(self, refund_id: str) -> PaymentReturned | None:
         from yookassa import Refund
         from yookassa.domain.exceptions import NotFoundError
@@ -275,49 +326,68 @@ class YooKassaGateway:
             return None
         payment = await self._fetch(refund.payment_id)
         refunded = getattr(payment, "refunded_amount", None)
-        if refunded is None or Decimal(str(refunded.value)) < Decimal(str(payment.amount.value)):
-            log.warning("YooKassa payment %s was refunded in part: recorded by hand", payment.id)
+        if refunded is None:
             return None
-        return PaymentReturned(NAME, payment.id)
+        # What YooKassa has given back of the payment by now: a repeated or late
+        # notification reports the same total, and adds nothing.
+        return PaymentReturned(NAME, payment.id,
+                               refunded=to_minor(refunded.value, refunded.currency))
 
     # --- refunds ----------------------------------------------------------------------------
 
-    def refundable(self, payment: Payment) -> bool:
+    def refundable(self, payment: Payment, amount: int | None = None) -> bool:
         return payment.gateway == NAME and payment.status is PaymentStatus.SUCCEEDED
 
-    async def refund(self, payment: Payment) -> None:
+    async def refund(self, payment: Payment, amount: int | None = None) -> int | None:
+        """Give back ``amount`` of the payment (None: what is left of it); returns what
+        YooKassa has given back of it by now. The key names what was given back before, so
+        the same request repeated is YooKassa's replay and a new part is new."""
         from yookassa import Refund
         from yookassa.domain.exceptions import BadRequestError
 
-        request = {"payment_id": payment.gateway_payment_id,
-                   "amount": {"value": to_value(payment.amount, payment.currency),
+        pid = payment.gateway_payment_id
+        value = payment.refundable_amount if amount is None else amount
+        if value <= 0:  # all of it is back already, by this record
+            return await self._refunded(pid, payment.currency)
+        key = f"refund:{pid}" if amount is None else f"rp:{pid}:{payment.refunded_amount}:{amount}"
+        request = {"payment_id": pid,
+                   "amount": {"value": to_value(value, payment.currency),
                               "currency": payment.currency}}
         try:
-            refund = await self._call(
-                lambda: Refund.create(request, f"refund:{payment.gateway_payment_id}"))
+            refund = await self._call(lambda: Refund.create(request, key))
         except BadRequestError:
             # Past the key's 24 hours a repeat is refused: done if the money is back already.
-            paid = await self._fetch(payment.gateway_payment_id)
-            refunded = getattr(paid, "refunded_amount", None)
-            if refunded is not None and to_minor(refunded.value, payment.currency) \
-                    >= payment.amount:
-                return
+            back = await self._refunded(pid, payment.currency)
+            if amount is None and back >= payment.amount:
+                return back
             raise
         if refund.status == "canceled":
             reason = getattr(refund.cancellation_details, "reason", "unknown")
-            raise RuntimeError(f"YooKassa cancelled the refund of {payment.gateway_payment_id}: "
-                               f"{reason}")
+            raise RuntimeError(f"YooKassa cancelled the refund of {pid}: {reason}")
+        return await self._refunded(pid, payment.currency)
+
+    async def _refunded(self, payment_id: str, currency: str) -> int:
+        paid = await self._fetch(payment_id)
+        refunded = getattr(paid, "refunded_amount", None)
+        return to_minor(refunded.value, currency) if refunded is not None else 0
 
     # --- renewals ---------------------------------------------------------------------------
 
-    async def charge(self, method: str, amount: int, currency: str, key: str) -> ChargeResult:
+    async def charge(self, method: str, amount: int, currency: str, key: str,
+                     receipt: Receipt | None = None,
+                     sent_at: datetime | None = None) -> ChargeResult:
         """Charge a saved method with ``key`` as the Idempotence-Key: a repeat gets the first
-        payment back; one still in progress is asked about again, and raises if still so."""
+        payment back; one still in progress is asked about again, and raises if still so.
+        (YooKassa keeps a key 24 hours; a charge whose answer was lost longer ago than that
+        is not looked up yet.)"""
         from yookassa import Payment as SdkPayment
 
-        request = {"amount": {"value": to_value(amount, currency), "currency": currency},
-                   "payment_method_id": method, "capture": True,
-                   "description": f"Renewal {key}"[:128]}
+        request: dict[str, Any] = {
+            "amount": {"value": to_value(amount, currency), "currency": currency},
+            "payment_method_id": method, "capture": True,
+            "description": f"Renewal {key}"[:128]}
+        if receipt is not None:
+            request["receipt"] = receipt_request(receipt)
         payment = await self._call(lambda: SdkPayment.create(request, key))
         if payment.status not in ("succeeded", "canceled"):
             payment = await self._fetch(payment.id)

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.inbox import Conversation, ConversationMessage, ConversationStatus
 from core.models import (
     ChatState,
     Identity,
@@ -47,13 +48,17 @@ from core.models import (
     Renewal,
     RenewalStatus,
     SubscriptionLink,
+    Tag,
     User,
 )
 from core.staff import AuditEntry, StaffMember, StaffNote
 from storage.engine import UNICODE_LOWER
 from storage.tables import (
+    OPEN,
     AuditRow,
     ChatStateRow,
+    ConversationMessageRow,
+    ConversationRow,
     CounterRow,
     IdentityRow,
     InviteLinkRow,
@@ -68,6 +73,7 @@ from storage.tables import (
     StaffMemberRow,
     StaffNoteRow,
     SubscriptionLinkRow,
+    TagRow,
     UserRow,
 )
 
@@ -88,11 +94,16 @@ subscription_links = SubscriptionLinkRow.__table__
 renewals = RenewalRow.__table__
 link_codes = LinkCodeRow.__table__
 staff_members = StaffMemberRow.__table__
+tags = TagRow.__table__
 audit_log = AuditRow.__table__
 staff_notes = StaffNoteRow.__table__
+conversations = ConversationRow.__table__
+conversation_messages = ConversationMessageRow.__table__
 # Tables whose rows belong to a student: they follow the student when accounts are linked.
 OWNED_BY_USER = (identities, orders, purchases, outbox, invite_links, link_codes, audit_log,
-                 staff_notes)
+                 conversations, staff_notes)
+# Rows a student has at most one of per key: on linking, the survivor's row wins.
+UNIQUE_PER_USER = ((tags, "tag"),)
 
 
 @cache
@@ -293,6 +304,13 @@ class SqlUsers(Crud[User]):
             d.user_id == source_id, tuple_(d.course, d.lesson).in_(taken)))
         await self._session.execute(
             update(deliveries).where(d.user_id == source_id).values(user_id=into_id))
+        for table, key in UNIQUE_PER_USER:
+            kept = select(table.c[key]).where(table.c.user_id == into_id)
+            await self._session.execute(delete(table).where(
+                table.c.user_id == source_id, table.c[key].in_(kept)))
+            await self._session.execute(
+                update(table).where(table.c.user_id == source_id).values(user_id=into_id))
+        await SqlConversations(self._session).close_second_open(source_id, into_id)
         for table in OWNED_BY_USER:
             await self._session.execute(
                 update(table).where(table.c.user_id == source_id).values(user_id=into_id))
@@ -490,9 +508,17 @@ class SqlOutbox(Reads[OutboxMessage]):
         )
         return await self._all(self._select(c.id.in_(ids)).order_by(c.id))
 
-    async def mark_sent(self, message_id: int, identity_id: int | None, at: datetime) -> None:
-        values = {"status": OutboxStatus.SENT, "identity_id": identity_id, "sent_at": at}
+    async def mark_sent(self, message_id: int, identity_id: int | None, at: datetime,
+                        external_message_id: str | None = None) -> None:
+        values = {"status": OutboxStatus.SENT, "identity_id": identity_id, "sent_at": at,
+                  "external_message_id": external_message_id}
         await self._update(message_id, values)
+
+    async def sent_as(self, identity_id: int, external_message_id: str) -> OutboxMessage | None:
+        c = outbox.c
+        return await self._one(self._select(
+            c.identity_id == identity_id, c.external_message_id == external_message_id,
+            c.status == OutboxStatus.SENT).order_by(c.id.desc()).limit(1))
 
     async def mark_retry(self, message_id: int, due_at: datetime, error: str) -> None:
         values = {"status": OutboxStatus.PENDING, "due_at": due_at, "error": error}
@@ -636,6 +662,82 @@ class SqlAudit(Adds[AuditEntry]):
         where = [c.user_id == user_id] if user_id is not None else []
         where += [c.actor == actor] if actor is not None else []
         return await self._all(self._select(*where).order_by(c.id.desc()).limit(limit))
+
+
+class SqlTags(_SqlRepo[Tag]):
+    table, entity = tags, Tag
+
+    async def add(self, tag: Tag) -> bool:
+        """False when the student has the tag already."""
+        return await self._add_unless_exists(tag, "user_id", "tag")
+
+    async def remove(self, user_id: int, tag: str) -> bool:
+        result = await self._session.execute(
+            delete(tags).where(tags.c.user_id == user_id, tags.c.tag == tag))
+        return bool(result.rowcount)
+
+    async def of_user(self, user_id: int) -> list[Tag]:
+        return await self._all(self._select(tags.c.user_id == user_id).order_by(tags.c.tag))
+
+    async def users_with(self, tag: str, after_id: int, limit: int) -> list[int]:
+        """Students with ``tag``, by id after ``after_id`` (pages through a large segment)."""
+        c = tags.c
+        query = select(c.user_id).where(c.tag == tag, c.user_id > after_id)
+        return list((await self._session.scalars(query.order_by(c.user_id).limit(limit))).all())
+
+
+class SqlConversations(Reads[Conversation], Updates[Conversation]):
+    table, entity = conversations, Conversation
+
+    async def open_for(self, user_id: int, identity_id: int, now: datetime) -> Conversation:
+        c = conversations.c
+        opened = Conversation(user_id=user_id, identity_id=identity_id, opened_at=now,
+                              updated_at=now)
+        await self._session.execute(
+            self._insert().values(_values(opened, conversations))
+            .on_conflict_do_nothing(index_elements=["user_id"], index_where=OPEN))
+        found = await self._one(self._select(
+            c.user_id == user_id, c.status == ConversationStatus.OPEN).with_for_update())
+        assert found is not None, "an open conversation was just made or found"
+        return found
+
+    async def close(self, conversation_id: int, by: str, at: datetime) -> bool:
+        c = conversations.c
+        return await self._count(
+            update(conversations)
+            .where(c.id == conversation_id, c.status == ConversationStatus.OPEN)
+            .values(status=ConversationStatus.CLOSED, closed_by=by, closed_at=at)) == 1
+
+    async def close_second_open(self, source_id: int, into_id: int) -> None:
+        """Accounts are being linked: the joining student's open conversation is closed if
+        the other one has one too (a student has one open conversation)."""
+        c = conversations.c
+        into_open = select(c.id).where(c.user_id == into_id, c.status == ConversationStatus.OPEN)
+        await self._session.execute(
+            update(conversations)
+            .where(c.user_id == source_id, c.status == ConversationStatus.OPEN,
+                   into_open.exists())
+            # Closed as of its last message: linking has no clock of its own.
+            .values(status=ConversationStatus.CLOSED, closed_by="linked", closed_at=c.updated_at))
+
+    async def latest(self, status: ConversationStatus, limit: int) -> list[Conversation]:
+        c = conversations.c
+        newest = c.updated_at if status is ConversationStatus.OPEN else c.closed_at
+        return await self._all(self._select(c.status == status)
+                               .order_by(newest.desc(), c.id.desc()).limit(limit))
+
+    async def add_message(self, message: ConversationMessage) -> ConversationMessage:
+        return await self._add(message, conversation_messages)
+
+    async def message(self, message_id: int) -> ConversationMessage | None:
+        return await self._by_id(message_id, conversation_messages, ConversationMessage)
+
+    async def messages(self, conversation_id: int, limit: int) -> list[ConversationMessage]:
+        m = conversation_messages.c
+        newest = await self._all(
+            select(conversation_messages).where(m.conversation_id == conversation_id)
+            .order_by(m.id.desc()).limit(limit), ConversationMessage)
+        return newest[::-1]
 
 
 class SqlStaffNotes(Adds[StaffNote]):

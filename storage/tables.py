@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from core.inbox import ConversationStatus
 from core.models import (
     MemberStatus,
     OrderStatus,
@@ -112,6 +113,7 @@ class UserRow(Base):
     start_offer: Mapped[str | None]
     preferred_messenger: Mapped[str | None]
     merged_into: Mapped[int | None]
+    receipt_contact: Mapped[str | None]
 
 
 class IdentityRow(Base):
@@ -175,6 +177,7 @@ class PaymentRow(Base):
     created_at: Mapped[datetime | None]
     details: Mapped[dict[str, Any]]
     refund_reason: Mapped[str | None]
+    refunded_amount: Mapped[int] = mapped_column(server_default="0")
 
 
 class PurchaseRow(Base):
@@ -233,7 +236,9 @@ class LessonDeliveryRow(Base):
 
 class OutboxRow(Base):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_due_at", "status", "due_at"),)
+    __table_args__ = (Index("ix_outbox_status_due_at", "status", "due_at"),
+                      Index("ix_outbox_identity_id_external_message_id", "identity_id",
+                            "external_message_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -248,6 +253,7 @@ class OutboxRow(Base):
     claimed_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     error: Mapped[str | None]
+    external_message_id: Mapped[str | None]
 
 
 class ChatStateRow(Base):
@@ -337,6 +343,18 @@ class RenewalRow(Base):
     last_error: Mapped[str | None]
     created_at: Mapped[datetime | None]
     updated_at: Mapped[datetime | None]
+    key_sent_at: Mapped[datetime | None]
+
+
+class TagRow(Base):
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("user_id", "tag"), Index("ix_tags_tag", "tag"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    tag: Mapped[str]
+    added_at: Mapped[datetime | None]
+    added_by: Mapped[str]
 
 
 class StaffMemberRow(Base):
@@ -365,6 +383,41 @@ class AuditRow(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     subject: Mapped[str]
     detail: Mapped[str]
+
+
+OPEN = text("status = 'open'")
+
+
+class ConversationRow(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        # One open conversation per student.
+        Index("ix_conversations_open_user_id", "user_id", unique=True,
+              sqlite_where=OPEN, postgresql_where=OPEN),
+        Index("ix_conversations_status_updated_at", "status", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"))
+    status: Mapped[ConversationStatus] = mapped_column(StrEnumType(ConversationStatus))
+    opened_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
+    last_student_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[str]
+
+
+class ConversationMessageRow(Base):
+    __tablename__ = "conversation_messages"
+    __table_args__ = (Index("ix_conversation_messages_conversation_id_id", "conversation_id",
+                            "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    at: Mapped[datetime]
+    author: Mapped[str]
+    text: Mapped[str]
 
 
 class StaffNoteRow(Base):

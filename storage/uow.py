@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.repositories import (
     SqlAudit,
     SqlChatStates,
+    SqlConversations,
     SqlCounters,
     SqlDeliveries,
     SqlInviteLinks,
@@ -24,6 +25,7 @@ from storage.repositories import (
     SqlStaffNotes,
     SqlStudents,
     SqlSubscriptionLinks,
+    SqlTags,
     SqlUsers,
 )
 
@@ -44,6 +46,8 @@ REPOSITORIES = {
     "link_codes": SqlLinkCodes,
     "staff": SqlStaff,
     "audit": SqlAudit,
+    "tags": SqlTags,
+    "conversations": SqlConversations,
     "notes": SqlStaffNotes,
     "students": SqlStudents,
 }

@@ -133,6 +133,8 @@ async def test_the_platform_starts_migrates_and_answers_health_checks(tmp_path):
         _, err = await _finish(process)
     assert process.returncode == 0, err
     assert "TEST PAYMENTS ARE ON" in err
+    # No messenger here takes Stars, and no web page does: the demo's Stars offer is named.
+    assert "takes the currency of club-monthly-stars (XTR): nobody can buy them" in err
     tables = {row[0] for row in sqlite3.connect(tmp_path / "school.db").execute(
         "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"users", "orders", "payments", "purchases", "outbox", "alembic_version"} <= tables

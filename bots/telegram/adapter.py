@@ -99,6 +99,7 @@ class TelegramMessenger(TelegramGroups):
         self.capabilities = Capabilities(
             can_edit=True,
             invoices=frozenset({"XTR"}) | (FIAT if provider_token else frozenset()),
+            replies=True,
         )
         # Chat state lives in the platform's database: aiogram's own FSM would only add a
         # lookup to every update.
@@ -144,9 +145,12 @@ class TelegramMessenger(TelegramGroups):
             await self._on_incoming(incoming)
 
     async def _on_text(self, message: Message) -> None:
+        replied = message.reply_to_message
+        reply_to = MessageRef(Peer(NAME, str(message.chat.id)), str(replied.message_id)) \
+            if replied is not None else None
         await self._deliver(
             self._incoming(message.chat.id, message.from_user, IncomingKind.TEXT,
-                           text=message.text or "")
+                           text=message.text or "", reply_to=reply_to)
         )
 
     async def _on_callback(self, query: CallbackQuery) -> AnswerCallbackQuery | None:

@@ -25,6 +25,7 @@ from core.school import (
     Product,
     ProductKind,
     PromoCode,
+    ReceiptRules,
     RenewalRules,
     School,
 )
@@ -265,6 +266,7 @@ def build_school(
             reminders=tuple(sorted(set(offer.reminders))) if offer.reminders is not None
             else None,
             stars=offer.stars,
+            vat_code=offer.vat_code,
         )
         for _, offer in _valid(checks.offers)
     }
@@ -300,6 +302,7 @@ def build_school(
         **({"remind_hour": section.remind_hour} if section.remind_hour is not None else {}),
         **({"renewals": RenewalRules(**section.renewals.model_dump())}
            if section.renewals is not None else {}),
+        receipts=_receipts(section),
     )
 
 
@@ -307,3 +310,19 @@ def _staff(section: SchoolSection) -> tuple[StaffRef, ...]:
     """Everyone the file names: ``admins`` as admins, then ``staff`` with their roles."""
     staff = {ref: Role.ADMIN for ref in section.admins} | dict(section.staff)
     return tuple(StaffRef(ref.messenger, ref.external_id, role) for ref, role in staff.items())
+
+
+def _receipts(section: SchoolSection) -> ReceiptRules | None:
+    rules = section.receipts
+    if rules is None or not rules.enabled:
+        return None
+    return ReceiptRules(rules.vat_code, rules.tax_system_code, rules.contact == "email")
+
+
+def vat_codes_without_receipts(section: SchoolSection,
+                               offers: list[Entry[OfferItem]]) -> list[str]:
+    """An offer's VAT code where the school sends no receipts at all is a mistake."""
+    if section.receipts is not None:
+        return []
+    return [f"offers[{index}].vat_code: only used with receipts; turn them on in "
+            "school.receipts" for index, offer in _valid(offers) if offer.vat_code is not None]

@@ -127,6 +127,24 @@ def _percent(value: int) -> int:
     return value
 
 
+def _vat_code(value: int) -> int:
+    if not 1 <= value <= 12:
+        raise ValueError(
+            f"must be one of YooKassa's VAT codes 1 to 12 (1 no VAT, 2 0%, 3 10%, 4 20%, "
+            f"5 10/110, 6 20/120, 7 5%, 8 7%, 9 5/105, 10 7/107, 11 22%, 12 22/122), "
+            f"but it is {value}")
+    return value
+
+
+def _tax_system_code(value: int) -> int:
+    if not 1 <= value <= 6:
+        raise ValueError(
+            f"must be one of YooKassa's tax system codes 1 to 6 (1 general, 2 simplified on "
+            f"income, 3 simplified on income minus costs, 4 ENVD, 5 ESN, 6 patent), "
+            f"but it is {value}")
+    return value
+
+
 def _matching(
     pattern: re.Pattern[str], explain: str, transform: Callable[[str], str] = str
 ) -> Callable[[object], str]:
@@ -308,6 +326,8 @@ OptionalText = Annotated[str, PlainValidator(_optional_text)]
 PositiveInt = Annotated[int, BeforeValidator(_integer), AfterValidator(_positive)]
 ChatId = Annotated[int, BeforeValidator(_integer), AfterValidator(_chat_id)]
 Percent = Annotated[int, BeforeValidator(_integer), AfterValidator(_percent)]
+VatCode = Annotated[int, BeforeValidator(_integer), AfterValidator(_vat_code)]
+TaxSystemCode = Annotated[int, BeforeValidator(_integer), AfterValidator(_tax_system_code)]
 Code = Annotated[
     str,
     PlainValidator(

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from core.errors import SchoolFileError
 from core.school import School
-from core.school_file.crossref import Checks, Entry, build_school
+from core.school_file.crossref import Checks, Entry, build_school, vat_codes_without_receipts
 from core.school_file.fields import (
     Context,
     KnownMessengers,
@@ -322,6 +322,8 @@ def _parse(text: str, source: str, messengers: KnownMessengers | None) -> School
         reader.context, courses, groups, products, offers, promos, frozenset(reader.broken)
     )
     problems.extend(checks.run())
+    if school is not None:
+        problems.extend(vat_codes_without_receipts(school, offers))
     problems.sort(key=_file_order)
     if problems or school is None:
         raise SchoolFileError(problems or ["school: required"])

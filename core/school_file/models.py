@@ -38,9 +38,11 @@ from core.school_file.fields import (
     PositiveInt,
     Problems,
     PromoCodeText,
+    TaxSystemCode,
     Text,
     Timezone,
     Url,
+    VatCode,
     choice,
     context_of,
     money_from,
@@ -78,6 +80,15 @@ class RenewalsSection(_Model):
     grace: Duration = timedelta(days=3)
 
 
+class ReceiptsSection(_Model):
+    """Fiscal receipts (54-FZ) with each YooKassa payment."""
+
+    enabled: bool = True
+    vat_code: VatCode  # the offers' unless one sets its own
+    tax_system_code: TaxSystemCode | None = None
+    contact: Annotated[str, PlainValidator(one_of("email_or_phone", "email"))] = "email_or_phone"
+
+
 class SchoolSection(_Model):
     name: Text
     default_language: Language
@@ -91,6 +102,7 @@ class SchoolSection(_Model):
     reminders: Reminders | None = None
     remind_hour: Annotated[int, Field(ge=0, le=23)] | None = None
     renewals: RenewalsSection | None = None
+    receipts: ReceiptsSection | None = None
 
     @field_validator("admins", mode="before")
     @classmethod
@@ -210,6 +222,7 @@ class OfferItem(_Model):
     extends: list[Text] = []
     stars: Any = None  # an optional price in Telegram Stars beside the main one
     reminders: Reminders | None = None  # None: the school's
+    vat_code: VatCode | None = None  # on its receipts; None: school.receipts.vat_code
 
     @field_validator("stars")
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core import notices
 from core.models import Order, Purchase, PurchaseStatus
@@ -15,13 +15,14 @@ from core.services.outbox import enqueue
 HOLDER_STATUSES = (PurchaseStatus.ACTIVE, PurchaseStatus.EXPIRED)
 
 
-def new_end(purchase: Purchase, period: Period, now: datetime) -> datetime:
-    """Running access grows from its current end, never from now (also when that end has
-    just passed while an automatic renewal was being retried); lapsed access restarts now.
-    A renewal caught up after downtime longer than a period would end in the past: the
-    period paid for starts now instead, so a payment never buys time already gone."""
+def new_end(purchase: Purchase, period: Period, now: datetime, grace: timedelta) -> datetime:
+    """Running access grows from its current end, never from now (also when that end passed
+    less than ``grace`` ago while an automatic renewal was being retried); lapsed access
+    restarts now. So does a renewal caught up after downtime past the grace: the period paid
+    for starts at the charge, and a payment never buys time already gone."""
     if purchase.status is PurchaseStatus.ACTIVE and purchase.ends_at and (
-            purchase.ends_at > now or purchase.renewal is not None):
+            purchase.ends_at > now
+            or (purchase.renewal is not None and now - purchase.ends_at <= grace)):
         grown = period.add_to(purchase.ends_at)
         if grown > now:
             return grown
@@ -93,10 +94,10 @@ async def grant(
     elif not set(target.products) <= set(granted):
         # A renewal of part of a bundle (the club of a course+club plan) continues that part
         # from the bundle's end in a purchase of its own; the rest of the bundle ends as sold.
-        purchase = await new_purchase(new_end(target, period, now))
+        purchase = await new_purchase(new_end(target, period, now, school.renewals.grace))
         extended = True
     else:
-        target.ends_at = new_end(target, period, now)
+        target.ends_at = new_end(target, period, now, school.renewals.grace)
         if target.status is not PurchaseStatus.ACTIVE:
             target.status = PurchaseStatus.ACTIVE
             target.ended_at = None

@@ -37,15 +37,24 @@ def target(user: User, identities: list[Identity], running: Collection[str]) -> 
 async def recipient(
     uow: UnitOfWork, message: OutboxMessage, running: Collection[str]
 ) -> tuple[User | None, Identity | None]:
-    """The student a message is for, and the account to send it to (None: none now)."""
+    """The student a message is for, and the account to send it to (None: none now): the
+    one the message was recorded for while it can be reached, else ``target``'s choice."""
     user = await uow.users.get(message.user_id)
     if user is None:
         return None, None
+    if message.identity_id is not None:
+        pinned = await uow.users.identity_by_id(message.identity_id)
+        if pinned is not None and pinned.user_id == user.id and pinned.reachable \
+                and pinned.messenger in running:
+            return user, pinned
     return user, target(user, await uow.users.identities(user.id), running)
 
 
-async def sent(uow: UnitOfWork, message: OutboxMessage, identity_id: int, now: datetime) -> None:
-    await uow.outbox.mark_sent(message.id, identity_id, now)
+async def sent(uow: UnitOfWork, message: OutboxMessage, identity_id: int,
+               external_message_id: str | None, now: datetime) -> None:
+    """Sent to ``identity_id`` as the messenger's message ``external_message_id`` (a reply
+    to it is found by it)."""
+    await uow.outbox.mark_sent(message.id, identity_id, now, external_message_id)
 
 
 async def dropped(uow: UnitOfWork, message: OutboxMessage, reason: str, now: datetime) -> None:

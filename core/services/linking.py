@@ -91,7 +91,7 @@ async def _fill_in(uow: UnitOfWork, into: User, source: User) -> None:
     assert current is not None
     changed = False
     for name in ("name", "language", "timezone", "utm_source", "utm_medium", "utm_campaign",
-                 "start_offer", "referred_by"):
+                 "start_offer", "referred_by", "receipt_contact"):
         if not getattr(current, name) and getattr(source, name):
             setattr(current, name, getattr(source, name))
             changed = True

@@ -15,9 +15,11 @@ async def enqueue(
     user_id: int,
     notice: Notice,
     dedupe_key: str | None = None,
+    identity_id: int | None = None,
 ) -> bool:
     """Record a message in the caller's transaction. With ``dedupe_key`` the same event is
-    recorded once however often it is reported."""
+    recorded once however often it is reported. ``identity_id``: the student's account it
+    goes to while that account can be reached (else the one delivery would choose)."""
     return await uow.outbox.add(
         OutboxMessage(
             user_id=user_id,
@@ -26,5 +28,6 @@ async def enqueue(
             dedupe_key=dedupe_key,
             created_at=now,
             due_at=now,
+            identity_id=identity_id,
         )
     )

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
-from core import errors
+from core import errors, notices
 from core.money import Money
 from core.ports import (
     CheckoutView,
@@ -15,15 +16,19 @@ from core.ports import (
     Notifier,
     PaymentNotice,
     PaymentReturned,
+    UnitOfWork,
     UnitOfWorkFactory,
     UnknownOrder,
     WebRequest,
 )
 from core.school import School, pick
-from core.services import payments
+from core.services import payments, receipts
 
 # Told of each notification's end: (gateway, outcome), "refused" for a forged one.
 Outcomes = Callable[[str, str], None]
+# What a gateway's refund report changed that the admins hear of.
+REPORTED = frozenset({payments.Returned.PARTIAL, payments.Returned.WITHDRAWN,
+                      payments.Returned.RECORDED, payments.Returned.TANGLED})
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +64,16 @@ class Desk:
         title = pick(offer.title, language, school.default_language) if offer \
             else order.offer_code
         return CheckoutView(order, school.name, title,
-                            Money(order.amount, order.currency).format(language), language)
+                            Money(order.amount, order.currency).format(language), language,
+                            receipts=school.receipts is not None,
+                            receipt=receipts.receipt_for(
+                                school, order, user.receipt_contact if user else None))
 
     async def settle(self, notification: PaymentNotice | PaymentReturned) -> str:
         now = self.clock.now()
         async with self.uow_factory() as uow:
             if isinstance(notification, PaymentReturned):
-                returned = await payments.returned_by_gateway(
-                    uow, notification.gateway, notification.gateway_payment_id, now)
-                outcome = returned.outcome.value
+                outcome = await self._returned(uow, notification, now)
             else:
                 try:
                     result = await payments.confirm(uow, self.school(), notification, now)
@@ -81,6 +87,22 @@ class Desk:
         if self.notifier is not None:
             self.notifier.wake()
         return outcome
+
+    async def _returned(self, uow: UnitOfWork, notification: PaymentReturned,
+                        now: datetime) -> str:
+        """Recorded once; the admins are told what it changed (a part given back keeps the
+        access, the whole withdraws it, or is left to them when periods are tangled)."""
+        result = await payments.returned_by_gateway(
+            uow, notification.gateway, notification.gateway_payment_id, now,
+            notification.refunded)
+        payment, order = result.payment, result.order
+        if result.outcome in REPORTED and payment is not None and order is not None:
+            await payments.alert_admins(uow, self.school(), notices.RefundReported(
+                order=order.id, gateway=payment.gateway, payment=payment.gateway_payment_id,
+                outcome=result.outcome.value, returned=result.returned,
+                refunded=payment.refunded_amount),
+                f"refund_reported:{{admin}}:{payment.id}:{payment.refunded_amount}", now)
+        return result.outcome.value
 
     def refused(self, gateway: str, reason: str, request: WebRequest) -> None:
         log.warning("refused a %s notification from %s: %s", gateway, request.remote, reason)

@@ -28,6 +28,9 @@ PAYABLE = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_PAID})
 EXTRA = "extra"  # the order was already settled, or it gives nothing the student lacks
 UNDERPAID = "underpaid"  # less than the price: no access
 WRONG_CURRENCY = "currency"  # not the order's currency: it cannot count towards the price
+OFFER_GONE = "offer_gone"  # paid after the order closed, and its offer is no longer sold
+# Why an order closed unpaid that a late payment still pays (if its offer is still sold).
+REOPENED_BY_PAYMENT = frozenset({"expired", "cancelled"})
 
 
 class Outcome(enum.StrEnum):
@@ -50,6 +53,7 @@ class Returned(enum.StrEnum):
     WITHDRAWN = "withdrawn"  # the access the payment gave was withdrawn
     RECORDED = "recorded"  # the payment had granted nothing: only marked refunded
     TANGLED = "tangled"  # marked refunded; its access is tangled with other periods: by hand
+    PARTIAL = "partial"  # a part of the payment went back: recorded, the access stays
     DUPLICATE = "duplicate"  # recorded before (a repeat, or the school's own refund)
     UNKNOWN = "unknown"  # no such successful payment here: nothing changed
 
@@ -59,11 +63,23 @@ class GatewayRefund:
     outcome: Returned
     payment: Payment | None = None
     order: Order | None = None
+    returned: int = 0  # minor units of the payment this report newly recorded as given back
 
 
-def _late_but_honoured(order: Order) -> bool:
-    """An order cancelled only because time ran out is still paid when money arrives."""
-    return order.status is OrderStatus.CANCELLED and order.close_reason == "expired"
+def _closed_unpaid(order: Order) -> bool:
+    """An order that closed unpaid because time ran out or the student cancelled it: money
+    arriving for it after all (a payment page left open) still pays it if it can."""
+    return order.status is OrderStatus.CANCELLED and order.close_reason in REOPENED_BY_PAYMENT
+
+
+async def _still_grantable(uow: UnitOfWork, school: School, order: Order, now: datetime
+                           ) -> bool:
+    """The order's offer is still in the school and sold now; a renewal's own order (its
+    charge caught up after downtime) renews what the student has, sold or not."""
+    offer = school.offer(order.offer_code)
+    if offer is None:
+        return False
+    return offer.on_sale(now) or await uow.renewals.for_order(order.id) is not None
 
 
 async def confirm(uow: UnitOfWork, school: School, notice: PaymentNotice, now: datetime):
@@ -104,7 +120,9 @@ async def confirm(uow: UnitOfWork, school: School, notice: PaymentNotice, now: d
         for p in await uow.payments.for_order(order.id)
         if p.status is PaymentStatus.SUCCEEDED and p.currency == order.currency
     )
-    late = _late_but_honoured(order)
+    late = _closed_unpaid(order)
+    if late and not await _still_grantable(uow, school, order, now):
+        return await _extra(uow, school, order, payment, now, OFFER_GONE)
     expected = PAYABLE | {OrderStatus.CANCELLED} if late else PAYABLE
     if received < order.amount:
         if await uow.orders.transition(order.id, expected, OrderStatus.PARTIALLY_PAID, now):
@@ -171,7 +189,8 @@ async def check_payable(
 
 
 async def _extra(
-    uow: UnitOfWork, school: School, order: Order, payment: Payment, now: datetime
+    uow: UnitOfWork, school: School, order: Order, payment: Payment, now: datetime,
+    reason: str = EXTRA,
 ) -> Confirmation:
     """Money that grants nothing: marked for a refund, the student told it will be returned
     and the school's admins asked to return it."""
@@ -180,7 +199,7 @@ async def _extra(
         notices.PaymentExtra(order=order.id, amount=payment.amount, currency=payment.currency),
         dedupe_key=f"payment_extra:{payment.gateway}:{payment.gateway_payment_id}",
     )
-    await mark_for_refund(uow, school, order, payment, EXTRA, now)
+    await mark_for_refund(uow, school, order, payment, reason, now)
     return Confirmation(Outcome.EXTRA, order)
 
 
@@ -196,18 +215,24 @@ async def mark_for_refund(
     log.warning("payment %s/%s (%s %s) for order %s grants nothing (%s): refund it",
                 payment.gateway, payment.gateway_payment_id, payment.amount,
                 payment.currency, order.id, reason)
+    await alert_admins(uow, school, notices.RefundDue(
+        order=order.id, gateway=payment.gateway, payment=payment.gateway_payment_id),
+        f"refund_due:{{admin}}:{payment.id}", now)
+
+
+async def alert_admins(
+    uow: UnitOfWork, school: School, notice: notices.Notice, key: str, now: datetime
+) -> None:
+    """``notice`` to every admin the bot can reach, through the outbox, once per ``key``
+    (its ``{admin}`` is the admin's user id)."""
     for admin in school.admins:
         identity = await uow.users.identity(admin.messenger, admin.external_id)
         if identity is None:
             log.warning("admin %s:%s has never written to the bot: not alerted",
                         admin.messenger, admin.external_id)
             continue
-        await enqueue(
-            uow, now, identity.user_id,
-            notices.RefundDue(order=order.id, gateway=payment.gateway,
-                              payment=payment.gateway_payment_id),
-            dedupe_key=f"refund_due:{identity.user_id}:{payment.id}",
-        )
+        await enqueue(uow, now, identity.user_id, notice,
+                      dedupe_key=key.format(admin=identity.user_id))
 
 
 async def _count_towards_order(uow: UnitOfWork, order: Order) -> None:
@@ -220,7 +245,7 @@ async def _count_towards_order(uow: UnitOfWork, order: Order) -> None:
 
 
 async def _retake_holds(uow: UnitOfWork, school: School, order: Order) -> None:
-    """The expired order gave its seat and promo use back; paid after all, it takes them again
+    """The closed order gave its seat and promo use back; paid after all, it takes them again
     even past the limit: money is never refused."""
     if order.promo_code:
         await uow.counters.force_take(catalog.promo_key(order.promo_code))
@@ -238,32 +263,90 @@ async def complete_free(uow: UnitOfWork, school: School, order: Order, now: date
     return True
 
 
+# Gives back (a part of) a payment through its gateway: ``Refunder.refund``.
+GiveBack = Callable[[Payment, int | None], Awaitable[int | None]]
+
+
 async def refund_through(
     uow_factory: UnitOfWorkFactory,
-    give_back: Callable[[Payment], Awaitable[None]],
+    give_back: GiveBack,
     payment: Payment,
     now: datetime,
+    amount: int | None = None,
 ) -> bool:
     """Have the gateway return ``payment`` (outside any transaction; a gateway answers a
-    repeated refund as done), then record the refund and withdraw the access."""
-    await give_back(payment)
+    repeated refund as done), then record it: in full (``amount`` None: what is left of it)
+    withdrawing the access it gave, or ``amount`` of it, keeping the access. False if
+    nothing new was recorded."""
+    if amount is None:
+        if payment.refundable_amount > 0:
+            await give_back(payment, None)
+        async with uow_factory() as uow:
+            done = await refund(uow, payment.order_id, now, payment_id=payment.id)
+            await uow.commit()
+        return done
+    total = await give_back(payment, amount)
     async with uow_factory() as uow:
-        done = await refund(uow, payment.order_id, now, payment_id=payment.id)
+        result = await returned_in_part(
+            uow, payment.gateway, payment.gateway_payment_id,
+            payment.refunded_amount + amount if total is None else total)
         await uow.commit()
-    return done
+    return result.outcome is Returned.PARTIAL
+
+
+async def returned_in_part(
+    uow: UnitOfWork, gateway: str, gateway_payment_id: str, total: int
+) -> GatewayRefund:
+    """``total`` of the payment has gone back by now, in all (the school's ``/refund ORDER
+    AMOUNT``, or a gateway's report): recorded once, the access untouched. A total at or
+    below what is recorded is a repeat. Money that granted nothing and is all back is
+    refunded: nothing more to return."""
+    payment, order = await _locked(uow, gateway, gateway_payment_id)
+    if payment is None or order is None:
+        return GatewayRefund(Returned.UNKNOWN)
+    if payment.status is not PaymentStatus.SUCCEEDED:
+        return GatewayRefund(Returned.DUPLICATE if payment.status is PaymentStatus.REFUNDED
+                             else Returned.UNKNOWN, payment, order)
+    return await _part_back(uow, payment, order, total)
+
+
+async def _part_back(uow: UnitOfWork, payment: Payment, order: Order, total: int
+                     ) -> GatewayRefund:
+    total = min(total, payment.amount)
+    if total <= payment.refunded_amount:
+        return GatewayRefund(Returned.DUPLICATE, payment, order)
+    returned, payment.refunded_amount = total - payment.refunded_amount, total
+    if payment.refund_reason and total >= payment.amount:
+        payment.status = PaymentStatus.REFUNDED
+    await uow.payments.update(payment)
+    log.info("payment %s/%s of order %s: %s of %s %s given back so far", payment.gateway,
+             payment.gateway_payment_id, order.id, total, payment.amount, payment.currency)
+    return GatewayRefund(Returned.PARTIAL, payment, order, returned)
+
+
+async def _locked(
+    uow: UnitOfWork, gateway: str, gateway_payment_id: str
+) -> tuple[Payment | None, Order | None]:
+    """The payment and its order, the order locked first and the payment read under it."""
+    payment = await uow.payments.get(gateway, gateway_payment_id)
+    order = await uow.orders.get_for_update(payment.order_id) if payment else None
+    if payment is not None:
+        payment = await uow.payments.get(gateway, gateway_payment_id)
+    return payment, order
 
 
 async def returned_by_gateway(
-    uow: UnitOfWork, gateway: str, gateway_payment_id: str, now: datetime
+    uow: UnitOfWork, gateway: str, gateway_payment_id: str, now: datetime,
+    refunded: int | None = None,
 ) -> GatewayRefund:
     """The gateway reports it gave ``gateway_payment_id`` back (Telegram's refunded_payment: a
-    refund made in Telegram, or the school's own refund whose recording a crash lost).
+    refund made in Telegram, or the school's own refund whose recording a crash lost; a card
+    gateway's refund notification), ``refunded`` of it in all (None: all of it).
     Recorded through the path ``/refund`` takes, once: the order is locked first, so a
-    repeated report, or one after the school's own refund was recorded, changes nothing."""
-    payment = await uow.payments.get(gateway, gateway_payment_id)
-    order = await uow.orders.get_for_update(payment.order_id) if payment else None
-    if payment is not None:  # read again under the order's lock
-        payment = await uow.payments.get(gateway, gateway_payment_id)
+    repeated report, or one after the school's own refund was recorded, changes nothing.
+    A part given back is only recorded: the access stays (admins may give back some money
+    and keep the student); the whole payment back withdraws what it gave."""
+    payment, order = await _locked(uow, gateway, gateway_payment_id)
     if payment is None or order is None:
         log.error("gateway %s returned payment %s, which is not recorded here",
                   gateway, gateway_payment_id)
@@ -274,6 +357,11 @@ async def returned_by_gateway(
         log.error("gateway %s returned payment %s, recorded here as %s",
                   gateway, gateway_payment_id, payment.status.value)
         return GatewayRefund(Returned.UNKNOWN, payment, order)
+    if refunded is not None and refunded < payment.amount:
+        return await _part_back(uow, payment, order, refunded)
+    if refunded is not None and payment.refunded_amount >= payment.amount:
+        # Given back in parts by ``/refund ORDER AMOUNT``, which keeps the access.
+        return GatewayRefund(Returned.DUPLICATE, payment, order)
     still_paid = sum(
         p.amount for p in await uow.payments.for_order(order.id)
         if p.status is PaymentStatus.SUCCEEDED and p.currency == order.currency
@@ -286,12 +374,14 @@ async def returned_by_gateway(
                     gateway, gateway_payment_id, order.id)
         outcome = Returned.TANGLED
     else:
+        returned = payment.refundable_amount
         await refund(uow, order.id, now, payment_id=payment.id)
-        payment.status = PaymentStatus.REFUNDED
-        return GatewayRefund(Returned.WITHDRAWN, payment, order)
-    payment.status = PaymentStatus.REFUNDED
+        payment.status, payment.refunded_amount = PaymentStatus.REFUNDED, payment.amount
+        return GatewayRefund(Returned.WITHDRAWN, payment, order, returned)
+    returned = payment.refundable_amount
+    payment.status, payment.refunded_amount = PaymentStatus.REFUNDED, payment.amount
     await uow.payments.update(payment)
-    return GatewayRefund(outcome, payment, order)
+    return GatewayRefund(outcome, payment, order, returned)
 
 
 async def refundable(uow: UnitOfWork, order: Order) -> bool:
@@ -325,7 +415,7 @@ async def refund(
         if p.status is PaymentStatus.SUCCEEDED and payment_id in (None, p.id)
     ]
     for payment in returned:
-        payment.status = PaymentStatus.REFUNDED
+        payment.status, payment.refunded_amount = PaymentStatus.REFUNDED, payment.amount
         await uow.payments.update(payment)
     if returned and all(p.refund_reason for p in returned):
         return True  # money that granted nothing: returning it takes no access away

@@ -9,7 +9,9 @@ renewed by hand, or switched renewal off, is not charged) and leases the renewal
 is called with the attempt's deterministic key; ``record_success`` / ``record_failure``
 write the outcome. A crash after the gateway charged and before the outcome was written
 leaves the renewal due with the same key, so the next attempt gets the same charge back and
-records it through the one payment path: money is never taken twice, nor lost.
+records it through the one payment path: money is never taken twice, nor lost. The gateway
+is told when that key was first sent (``key_sent_at``), so one whose keys expire (Stripe's
+after 24 hours) looks the charge up before making it, however long the outage.
 
 A student may renew by hand while a charge is in flight (claimed, the gateway not answered
 yet). The two cannot be made exclusive, since the gateway is called outside any transaction
@@ -28,14 +30,15 @@ from datetime import datetime, timedelta
 from core import errors, notices
 from core.models import (
     RENEWAL_TELEGRAM_CHANNEL,
+    Order,
     OrderStatus,
     Purchase,
     PurchaseStatus,
     RenewalStatus,
 )
-from core.ports import ChargeResult, UnitOfWork
+from core.ports import ChargeResult, Receipt, UnitOfWork
 from core.school import Offer, School
-from core.services import access, payments, star_channels
+from core.services import access, payments, receipts, star_channels
 from core.services.outbox import enqueue
 from core.services.payments import Outcome, PaymentNotice
 from core.services.upcoming import gateway_of, plan_next, renews_by_charge
@@ -93,10 +96,20 @@ class Charge:
     amount: int
     currency: str
     key: str
+    receipt: Receipt | None = None  # the fiscal receipt it carries, where the school sends them
+    # The school sends receipts but the student has given nowhere to send them: a gateway
+    # that issues receipts cannot charge (``NO_RECEIPT_CONTACT``) until they do.
+    receipt_missing: bool = False
+    sent_at: datetime | None = None  # the key was sent before, at this time; answer unknown
 
 
-async def claim(uow: UnitOfWork, now: datetime, limit: int = 50) -> list[Charge]:
-    """Renewals due now that still apply, leased for LEASE; the rest are settled here."""
+NO_RECEIPT_CONTACT = "receipt_contact_missing"  # a failed charge's reason
+
+
+async def claim(uow: UnitOfWork, now: datetime, limit: int = 50,
+                school: School | None = None) -> list[Charge]:
+    """Renewals due now that still apply, leased for LEASE; the rest are settled here.
+    ``school``: its receipt rules give each charge its receipt."""
     charges = []
     for renewal in await uow.renewals.due(now, limit):
         purchase = await uow.purchases.get_for_update(renewal.purchase_id)
@@ -112,10 +125,22 @@ async def claim(uow: UnitOfWork, now: datetime, limit: int = 50) -> list[Charge]
             assert purchase.renewal_method is not None
             renewal.due_at = now + LEASE
             gateway, _, method = purchase.renewal_method.partition(":")
+            receipt = await _receipt(uow, school, order) if school is not None else None
             charges.append(Charge(renewal.id, gateway, method, order.amount, order.currency,
-                                  renewal.charge_key()))
+                                  renewal.charge_key(), receipt, receipt_missing=(
+                                      school is not None and school.receipts is not None
+                                      and receipt is None),
+                                  sent_at=renewal.key_sent_at))
+            renewal.key_sent_at = renewal.key_sent_at or now
         await uow.renewals.update(renewal)
     return charges
+
+
+async def _receipt(uow: UnitOfWork, school: School, order: Order) -> Receipt | None:
+    if school.receipts is None:
+        return None
+    user = await uow.users.get(order.user_id)
+    return receipts.receipt_for(school, order, user.receipt_contact if user else None)
 
 
 async def record_success(
@@ -153,7 +178,8 @@ async def record_failure(
     if renewal.status is not RenewalStatus.PENDING or renewal.charge_key() != charge.key:
         return False  # this attempt's outcome is already written
     rules = school.renewals
-    renewal.attempts += 1
+    renewal.attempts += 1  # the next attempt is a new charge, with a key not sent yet
+    renewal.key_sent_at = None
     renewal.last_error = result.reason or "declined"
     renewal.updated_at = now
     retry_at = now + rules.retry_every

@@ -138,7 +138,7 @@ async def extend(uow: UnitOfWork, school: School, purchase_id: int, days: int, s
     if purchase.renewal in RENEWED_BY_TELEGRAM:
         raise Refused("renewed_outside")
     was_end, was_status = purchase.ends_at, purchase.status
-    purchase.ends_at = access.new_end(purchase, Period(f"P{days}D"), now)
+    purchase.ends_at = access.new_end(purchase, Period(f"P{days}D"), now, school.renewals.grace)
     if was_status is not PurchaseStatus.ACTIVE:
         purchase.status, purchase.ended_at, purchase.end_reason = PurchaseStatus.ACTIVE, None, None
     purchase.updated_at = now

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core import errors
 from core.models import (
     Identity,
     Membership,
@@ -20,7 +21,7 @@ from core.models import (
 )
 from core.ports import UnitOfWork
 from core.school import School
-from core.services import groups, reminders
+from core.services import groups, receipts, reminders
 from core.services.upcoming import renews_by_charge
 from core.staff import MAX_NOTE, StaffNote
 
@@ -34,7 +35,7 @@ class Kind(enum.StrEnum):
     USERNAME = "username"  # ``@anna``
     STUDENT = "student"  # ``#42``: the student number
     ORDER = "order"  # ``order 42``, ``o42``
-    CONTACT = "contact"  # an email (lower case) or a phone number (``+`` and digits)
+    CONTACT = "contact"  # an email or a ``+``phone, as a student gave it for receipts
     NAME = "name"  # a part of the name
 
 
@@ -64,10 +65,11 @@ def parse(text: str) -> Query | None:
         return Query(Kind.ORDER, match.group(1))
     if match := _USERNAME.match(text):
         return Query(Kind.USERNAME, match.group(1))
-    if _EMAIL.match(text):
-        return Query(Kind.CONTACT, text.lower())
-    if _PHONE.match(text):
-        return Query(Kind.CONTACT, "+" + re.sub(r"\D", "", text))
+    if _EMAIL.match(text) or _PHONE.match(text):
+        try:  # as the student's contact is kept: an email in lower case, a phone in E.164
+            return Query(Kind.CONTACT, receipts.normalize_contact(text))
+        except errors.ReceiptContactInvalid:
+            return Query(Kind.CONTACT, text.lower())
     if match := _ACCOUNT.match(text):
         return Query(Kind.ACCOUNT, match.group(2), messenger=match.group(1))
     if text.isascii() and text.isdigit():

@@ -4,6 +4,7 @@ parts share one set of metrics and the paid groups' keeper, and one sweep table 
 from __future__ import annotations
 
 import pytest
+from factories import with_stars_subscription
 
 from app.bootstrap import build_platform, configured_messengers
 from app.settings import Settings
@@ -57,3 +58,39 @@ async def test_an_unknown_sweep_is_refused(harness):
     with pytest.raises(ValueError, match="unknown sweep 'nightly'"):
         await harness.platform.sweep("nightly")
     assert set(await harness.platform.run_sweeps()) == set(harness.platform.sweeps)
+
+
+# A live school (no test payments) in a messenger with no payments of its own.
+LIVE = {"vk": dict(test_payments=False, vk_group_token="vk-token", vk_group_id=7),
+        "viber": dict(test_payments=False, public_url="https://school.example",
+                      viber_auth_token="viber-token")}
+CARDS = {"stripe": dict(stripe_secret_key="sk_test_x", stripe_webhook_secret="whsec_x"),
+         "yookassa": dict(yookassa_shop_id="123", yookassa_secret_key="test_secret")}
+
+
+@pytest.mark.parametrize("messenger", sorted(LIVE))
+def test_a_live_school_with_no_gateway_in_a_messenger_without_payments_does_not_start(
+        uow_factory, school, clock, messenger):
+    settings = Settings(_env_file=None, **LIVE[messenger])
+    channels = configured_messengers(settings)
+    assert list(channels) == [messenger] and not channels[messenger].capabilities.invoices
+    with pytest.raises(SystemExit, match="no way to take payments"):
+        build_platform(settings, school, uow_factory, clock, channels=channels)
+
+
+@pytest.mark.parametrize("gateway", sorted(CARDS))
+@pytest.mark.parametrize("messenger", sorted(LIVE))
+async def test_a_live_school_with_a_card_gateway_sells_in_vk_and_viber(
+        uow_factory, school, clock, messenger, gateway):
+    settings = Settings(_env_file=None, **LIVE[messenger], **CARDS[gateway])
+    channels = configured_messengers(settings)
+    platform = build_platform(settings, school, uow_factory, clock, channels=channels)
+    assert list(platform.gateways) == [gateway]
+    assert [way.gateway for way in platform.flows.checkout.taking("EUR")] == [gateway]
+    assert platform.unpayable_offers() == []  # every offer of the school is in euros
+    in_stars = build_platform(settings, with_stars_subscription(school), uow_factory, clock,
+                              channels=channels)
+    assert in_stars.unpayable_offers() == ["python-stars (XTR)"]
+    if gateway == "stripe":
+        await platform.gateways[gateway].close()
+        await in_stars.gateways[gateway].close()

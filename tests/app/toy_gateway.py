@@ -35,9 +35,13 @@ def sign(secret: bytes, body: bytes) -> str:
 class ToyGateway:
     name = NAME
     in_chat = False  # paid on the provider's page
+    label = "Toy Pay"
 
     def __init__(self, secret: bytes) -> None:
         self.secret = secret
+
+    def accepts(self, currency: str) -> bool:
+        return currency in ("EUR", "USD")
 
     def checkout_url(self, order: Order) -> str:
         return f"https://pay.toy.example/{order.token}?amount={order.amount}&cur={order.currency}"

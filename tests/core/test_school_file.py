@@ -22,6 +22,7 @@ from core.school import (
     JoinMode,
     OpeningKind,
     ProductKind,
+    ReceiptRules,
     School,
 )
 from core.school_file import load_school, parse_school
@@ -1059,6 +1060,51 @@ CASES: list[tuple[str, Any, list[str]]] = [
             "but it is a number (2026)"
         ],
     ),
+    # -- receipts
+    (
+        "receipts need a VAT code",
+        lambda d: d["school"].update(receipts={"enabled": True}),
+        ["school.receipts.vat_code: required"],
+    ),
+    (
+        "receipts VAT code",
+        lambda d: d["school"].update(receipts={"vat_code": 13}),
+        [
+            "school.receipts.vat_code: must be one of YooKassa's VAT codes 1 to 12 (1 no VAT, "
+            "2 0%, 3 10%, 4 20%, 5 10/110, 6 20/120, 7 5%, 8 7%, 9 5/105, 10 7/107, 11 22%, "
+            "12 22/122), but it is 13"
+        ],
+    ),
+    (
+        "receipts tax system",
+        lambda d: d["school"].update(receipts={"vat_code": 1, "tax_system_code": 7}),
+        [
+            "school.receipts.tax_system_code: must be one of YooKassa's tax system codes 1 to "
+            "6 (1 general, 2 simplified on income, 3 simplified on income minus costs, 4 ENVD, "
+            "5 ESN, 6 patent), but it is 7"
+        ],
+    ),
+    (
+        "receipts contact",
+        lambda d: d["school"].update(receipts={"vat_code": 1, "contact": "sms"}),
+        ["school.receipts.contact: 'sms' is not one of: email_or_phone, email"],
+    ),
+    (
+        "receipts unknown field",
+        lambda d: d["school"].update(receipts={"vat_code": 1, "vat": 4}),
+        ["school.receipts.vat: unknown field"],
+    ),
+    (
+        "offer VAT code",
+        lambda d: (d["school"].update(receipts={"vat_code": 1}),
+                   d["offers"][0].update(vat_code="20%")),
+        ["offers[0].vat_code: must be a whole number, but it is text ('20%')"],
+    ),
+    (
+        "offer VAT code without receipts",
+        lambda d: d["offers"][0].update(vat_code=4),
+        ["offers[0].vat_code: only used with receipts; turn them on in school.receipts"],
+    ),
 ]
 
 
@@ -1423,6 +1469,22 @@ def test_stars_subscriptions_are_for_channels_sold_for_30_days() -> None:
 
     [problem] = broken(no_offer)
     assert problem.startswith("groups[0].join:") and "needs an offer priced in XTR" in problem
+
+
+def test_receipts() -> None:
+    data = base()
+    data["school"].update(receipts={"vat_code": 1, "tax_system_code": 2})
+    data["offers"][0].update(vat_code=11)
+    school = parse(data)
+    assert school.receipts == ReceiptRules(vat_code=1, tax_system_code=2, email_only=False)
+    assert school.offers["python-lifetime"].vat_code == 11
+    assert school.receipts.vat_of(school.offers["python-lifetime"]) == 11
+    data["school"]["receipts"].update(contact="email")
+    assert parse(data).receipts.email_only
+    # Turned off, they are kept in the file (the offers' codes too) and nothing is sent.
+    data["school"]["receipts"].update(enabled=False)
+    assert parse(data).receipts is None
+    assert parse(base()).receipts is None
 
 
 def test_reminders_and_renewal_rules() -> None:

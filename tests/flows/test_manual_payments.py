@@ -77,6 +77,25 @@ async def test_too_little_grants_nothing_until_the_rest_is_confirmed(harness):
     assert admin.last.text == "No money is waiting to be returned."
 
 
+async def test_a_part_of_money_paid_by_hand_is_recorded_returned_across_payments(harness):
+    await _ordered(harness)
+    admin = await _admin(harness)
+    await admin.send("/paid 1 20 cash")
+    await admin.send("/paid 1 29 cash, the rest")
+
+    await admin.send("/refund 1 25")
+
+    assert admin.last.text == (
+        "Order #1: 25 EUR returned; the access stays.\n✋ 25 EUR of it was paid by hand "
+        "(/paid): give it back yourself; the bot only recorded it as returned.")
+    status, payments, [purchase] = await _state(harness)
+    assert (status, purchase.status) == (OrderStatus.PAID, PurchaseStatus.ACTIVE)
+    assert [(p.amount, p.refunded_amount, p.status) for p in payments] == [
+        (2000, 2000, PaymentStatus.SUCCEEDED), (2900, 500, PaymentStatus.SUCCEEDED)]
+    await admin.send("/refund 1 24.01")
+    assert admin.last.text.startswith("Order #1: 24.01 EUR is more than the 24 EUR left")
+
+
 async def test_another_currency_grants_nothing_and_is_listed_to_return(harness):
     await _ordered(harness)
     admin = await _admin(harness)

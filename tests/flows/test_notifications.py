@@ -7,13 +7,17 @@ from datetime import timedelta
 import pytest
 
 from core import notices
+from core.inbox import ConversationMessage
 from core.models import InviteLink, OutboxMessage
 from core.services import checkout, payments, users
 from core.services.payments import PaymentNotice
+from flows.checkout_ways import CheckoutWay, CheckoutWays
 from flows.notifications import RENDERERS, render
 from flows.texts import CATALOGS, Texts
 
 LANGUAGES = ("en", "ru", "fr")
+PAGE = CheckoutWays((CheckoutWay("page", "card", lambda o: f"https://pay.example/{o.id}",
+                                 lambda currency: currency != "XTR"),))
 
 
 def test_every_kind_has_a_renderer():
@@ -42,6 +46,12 @@ async def _scene(uow_factory, school, clock):
         await uow.invite_links.add(InviteLink(
             purchase_id=purchase.id, user_id=user.id, group="club", url="https://t.me/+club",
             created_at=now, expires_at=now + timedelta(days=7)))
+        # A question in the support inbox (conversation 1, message 1) and its answer (2).
+        identity = await uow.users.identity("console", "s1")
+        conversation = await uow.conversations.open_for(user.id, identity.id, now)
+        for author in ("", "console:admin"):
+            await uow.conversations.add_message(ConversationMessage(
+                conversation_id=conversation.id, at=now, author=author, text="Is it live?"))
         await uow.commit()
     assert purchase.renewal is not None and purchase.ends_at is not None
     return user, order, purchase
@@ -64,6 +74,11 @@ def _examples(order, purchase, now) -> list[notices.Notice]:
                               retry_at=now + timedelta(days=1)),
         notices.RenewalDoubled(purchase=purchase.id, order=order.id),
         notices.RefundDue(order=order.id, gateway="test", payment="pay-2"),
+        notices.InboxQuestion(conversation=1, message=1),
+        notices.InboxAnswer(conversation=1, message=2),
+        notices.InboxAnswered(conversation=1, message=2),
+        notices.RefundReported(order=order.id, gateway="test", payment="pay-1",
+                               outcome="partial", returned=300, refunded=400),
         notices.AccessExtended(purchase=purchase.id, days=30, ends_at=purchase.ends_at),
     ]
 
@@ -94,7 +109,7 @@ async def test_every_kind_renders_in_every_language(uow_factory, school, clock, 
     async with uow_factory() as uow:
         for language in LANGUAGES:
             screen = await render(uow, school, Texts(school, language), message,
-                                  lambda o: f"https://pay.example/{o.id}", now=clock.now())
+                                  PAGE, now=clock.now())
             assert screen is not None and screen.text.strip(), language
             shown[language] = screen.text
     assert len(set(shown.values())) == len(LANGUAGES), shown  # none falls back to English

@@ -48,3 +48,25 @@ async def test_refunds_does_not_exist_for_students(stars):
     chat = await _paid_twice(stars)
     await chat.send("/refunds")
     assert "didn't get that" in chat.last.text
+
+
+async def test_stars_go_back_only_in_full(stars):
+    admin = stars.chat("admin", "Olga")
+    await admin.send("/start")
+    chat = stars.chat("1001", "Anna")
+    await chat.start("python-life")
+    await chat.click("Buy for 250 ⭐")
+    await chat.pay_in_chat(chat.last.screen.invoice.payload, "XTR", 250, "charge-1")
+
+    await admin.send("/refund 1 100")
+
+    assert admin.last.text == (
+        "Order #1 was paid through a gateway that gives money back only in full (Telegram "
+        "Stars): use /refund 1 without an amount. Nothing was refunded.")
+    assert stars.refunded == []
+    async with stars.uow_factory() as uow:
+        assert (await uow.orders.get(1)).status is OrderStatus.PAID
+        [payment] = await uow.payments.for_order(1)
+        assert payment.refunded_amount == 0
+    await admin.send("/refund 1")
+    assert admin.last.text == "Order #1: 250 ⭐ returned, and the access it gave is withdrawn."

@@ -1,12 +1,15 @@
 """A fake of the parts of Stripe's API the Stripe gateway uses, on 127.0.0.1, for the official
 SDK to talk to: Checkout Sessions (create, retrieve with ``expand``), PaymentIntents (create
-off-session with ``confirm``, retrieve), Refunds (create), and signed webhook events.
+off-session with ``confirm``, retrieve with ``expand[]=latest_charge``, search), Refunds
+(create, in full or a part, with ``expand[]=charge``), and signed webhook events.
 
 Faithful where it matters: form-encoded nested parameters, Bearer authentication, Stripe's
 error JSON and status codes (402 for a card error, 400 for a bad request or an idempotency
-key reused with other parameters), and idempotent replay (a repeated ``Idempotency-Key``
-returns the first response and does nothing again; a 5xx is never stored). What a student does
-on the hosted page is ``complete``; what a network does to a response is ``stall``/``fail``."""
+key reused with other parameters), idempotent replay (a repeated ``Idempotency-Key`` returns
+the first response and does nothing again; a 5xx is never stored; a key is forgotten 24 hours
+after its first use, by the fake's ``clock``), a charge behind each PaymentIntent that counts
+what was refunded, and the search query language (``search_query``). What a student does on
+the hosted page is ``complete``; what a network does to a response is ``stall``/``fail``."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import itertools
 import json
 import re
 import time
+from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -53,14 +57,120 @@ def _error(status: int, kind: str, message: str, **extra) -> web.Response:
                              status=status)
 
 
+KEY_LIFETIME = 24 * 3600  # seconds Stripe keeps an idempotency key
+MAX_CLAUSES = 10
+# The PaymentIntent search fields: what each is matched as.
+INTENT_FIELDS = {"amount": "number", "created": "number", "currency": "string",
+                 "customer": "string", "status": "string", "metadata": "metadata"}
+_TOKEN = re.compile(r"""
+    \s*(?:
+      (?P<quoted>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
+    | (?P<op>>=|<=|[:<>=~\[\]])
+    | (?P<minus>-)
+    | (?P<word>[A-Za-z0-9_.]+)
+    )""", re.VERBOSE)
+
+
+class SearchError(ValueError):
+    """A query Stripe would refuse (400, ``invalid_request_error``)."""
+
+
+def _unquote(token: str) -> str:
+    return re.sub(r"\\(.)", r"\1", token[1:-1])
+
+
+def search_query(query: str, fields: dict[str, str]) -> Callable[[dict], bool]:
+    """Stripe's search query language, as a predicate over an object: clauses
+    ``field:value`` (exact), ``metadata['key']:'value'`` (``null``: the key is absent),
+    numeric ``amount>1000`` (``>``, ``<``, ``>=``, ``<=``, ``:``); a leading ``-`` negates a
+    clause; clauses are joined by spaces or ``AND``, or by ``OR``, never both; string values
+    are quoted (single or double quotes, ``\\`` escapes); at most 10 clauses."""
+    tokens, at = [], 0
+    while at < len(query):
+        if query[at:].strip() == "":
+            break
+        match = _TOKEN.match(query, at)
+        if match is None:
+            raise SearchError(f"Unexpected character at position {at} of the query.")
+        tokens.append((match.lastgroup, match.group(match.lastgroup)))
+        at = match.end()
+    clauses, joins, i = [], set(), 0
+    while i < len(tokens):
+        if tokens[i][0] == "word" and tokens[i][1].upper() in ("AND", "OR") and clauses:
+            if i + 1 == len(tokens):
+                raise SearchError(f"A query clause is needed after {tokens[i][1]}.")
+            joins.add(tokens[i][1].upper())
+            i += 1
+            continue
+        negate = tokens[i][0] == "minus"
+        i += negate
+        if i >= len(tokens) or tokens[i][0] != "word":
+            raise SearchError("A query clause must start with a field.")
+        field, key = tokens[i][1], None
+        i += 1
+        kind = fields.get(field)
+        if kind is None:
+            raise SearchError(f"Field `{field}` is an unsupported search field for this "
+                              "resource.")
+        if kind == "metadata":
+            if [t[0] for t in tokens[i:i + 3]] != ["op", "quoted", "op"] \
+                    or tokens[i][1] != "[" or tokens[i + 2][1] != "]":
+                raise SearchError("Use metadata['key'] to search metadata.")
+            key, i = _unquote(tokens[i + 1][1]), i + 3
+        if i + 1 >= len(tokens) or tokens[i][0] != "op":
+            raise SearchError(f"A value is needed after `{field}`.")
+        op, (value_kind, value) = tokens[i][1], tokens[i + 1]
+        i += 2
+        clauses.append(_clause(field, kind, key, op, value_kind, value, negate))
+    if not clauses:
+        raise SearchError("The query is empty.")
+    if len(joins) > 1:
+        raise SearchError("AND and OR can't be combined in one query.")
+    if len(clauses) > MAX_CLAUSES:
+        raise SearchError(f"A query may have at most {MAX_CLAUSES} clauses.")
+    if joins == {"OR"}:
+        return lambda obj: any(clause(obj) for clause in clauses)
+    return lambda obj: all(clause(obj) for clause in clauses)
+
+
+def _clause(field, kind, key, op, value_kind, value, negate) -> Callable[[dict], bool]:
+    if kind == "number":
+        if value_kind != "word" or not value.isdigit() or op not in (":", ">", "<", ">=", "<="):
+            raise SearchError(f"`{field}` takes a number and :, >, <, >= or <=.")
+        number = int(value)
+        compare = {":": int.__eq__, ">": int.__gt__, "<": int.__lt__, ">=": int.__ge__,
+                   "<=": int.__le__}[op]
+
+        def test(obj):
+            return obj.get(field) is not None and compare(int(obj[field]), number)
+    else:
+        if op != ":":
+            raise SearchError(f"`{field}` supports only exact matching with `:`.")
+        if kind == "metadata" and value_kind == "word" and value == "null":
+            def test(obj):
+                return key not in (obj.get("metadata") or {})
+        elif value_kind != "quoted":
+            raise SearchError("String values must be quoted.")
+        else:
+            wanted = _unquote(value)
+
+            def test(obj):
+                got = (obj.get("metadata") or {}).get(key) if kind == "metadata" \
+                    else obj.get(field)
+                return got == wanted
+    return (lambda obj: not test(obj)) if negate else test
+
+
 class FakeStripe:
-    def __init__(self) -> None:
+    def __init__(self, clock=None) -> None:
+        self.clock = clock  # moves the 24 hours of idempotency keys (default: real time)
         self.sessions: dict[str, dict] = {}
         self.intents: dict[str, dict] = {}
+        self.charges: dict[str, dict] = {}
         self.refunds: dict[str, dict] = {}
         self.methods: dict[str, str] = {}  # payment method -> the customer it is saved to
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
-        self._replays: dict[str, tuple[str, dict, int, dict]] = {}
+        self._replays: dict[str, tuple[str, dict, int, dict, float]] = {}
         self._ids = itertools.count(1)
         self._stalls: dict[str, int] = {}
         self._failures: dict[str, int] = {}
@@ -103,9 +213,24 @@ class FakeStripe:
                        payment_intent=intent["id"])
         return self.event("checkout.session.completed", self._public(session))
 
+    def refund_event(self, refund_id: str, kind: str = "charge.refunded") -> dict:
+        """What Stripe sends about a refund: ``charge.refunded`` with the charge, or
+        ``refund.created``/``refund.updated`` with the refund."""
+        refund = self.refunds[refund_id]
+        obj = self.charges[refund["charge"]] if kind == "charge.refunded" else refund
+        return self.event(kind, dict(obj))
+
+    def refund_outside(self, intent_id: str, amount: int | None = None) -> str:
+        """A refund made in Stripe's dashboard; returns its id."""
+        charge = self.charges[self.intents[intent_id]["latest_charge"]]
+        return self._refund(charge, amount or charge["amount"] - charge["amount_refunded"])
+
+    def _now(self) -> float:
+        return self.clock.now().timestamp() if self.clock else time.time()
+
     def event(self, kind: str, obj: dict) -> dict:
         return {"id": self._id("evt"), "object": "event", "type": kind,
-                "api_version": "2025-01-27", "created": int(time.time()),
+                "api_version": "2025-01-27", "created": int(self._now()),
                 "livemode": False, "data": {"object": obj}}
 
     @staticmethod
@@ -123,6 +248,7 @@ class FakeStripe:
         app.router.add_post("/v1/checkout/sessions", self._create_session)
         app.router.add_get("/v1/checkout/sessions/{id}", self._get_session)
         app.router.add_post("/v1/payment_intents", self._create_intent)
+        app.router.add_get("/v1/payment_intents/search", self._search_intents)
         app.router.add_get("/v1/payment_intents/{id}", self._get_intent)
         app.router.add_post("/v1/refunds", self._create_refund)
         self.server = TestServer(app, host="127.0.0.1")
@@ -155,8 +281,10 @@ class FakeStripe:
             self._failures[request.path] -= 1
             return _error(500, "api_error", "An unknown error occurred.")
         key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
+        if key and key in self._replays and self._now() - self._replays[key][4] > KEY_LIFETIME:
+            del self._replays[key]  # Stripe forgets a key after 24 hours
         if key and key in self._replays:
-            path, first, status, body = self._replays[key]
+            path, first, status, body, _at = self._replays[key]
             if (path, first) != (request.path, params):
                 return _error(400, "idempotency_error",
                               "Keys for idempotent requests can only be used with the same "
@@ -166,7 +294,7 @@ class FakeStripe:
             return response
         status, body = handler(request, params)
         if key and status < 500:
-            self._replays[key] = (request.path, params, status, body)
+            self._replays[key] = (request.path, params, status, body, self._now())
         if self._stalls.get(request.path, 0) > 0:
             self._stalls[request.path] -= 1
             await asyncio.sleep(self.stall_seconds)  # done, but the answer comes too late
@@ -216,8 +344,21 @@ class FakeStripe:
         intent = {"id": self._id("pi"), "object": "payment_intent", "amount": amount,
                   "currency": currency, "customer": customer, "payment_method": method,
                   "status": status, "metadata": metadata, "setup_future_usage": future,
-                  "latest_charge": self._id("ch"), "amount_refunded": 0}
+                  "created": int(self._now()), "latest_charge": None,
+                  "last_payment_error": None}
+        charge = {"id": self._id("ch"), "object": "charge", "amount": amount,
+                  "amount_refunded": 0, "refunded": False, "currency": currency,
+                  "payment_intent": intent["id"], "customer": customer,
+                  "status": "succeeded" if status == "succeeded" else "failed",
+                  "metadata": metadata}
+        self.charges[charge["id"]] = charge
+        intent["latest_charge"] = charge["id"]
         self.intents[intent["id"]] = intent
+        return intent
+
+    def _expanded(self, intent: dict, expand: list) -> dict:
+        if "latest_charge" in expand and intent["latest_charge"]:
+            return {**intent, "latest_charge": dict(self.charges[intent["latest_charge"]])}
         return intent
 
     async def _create_intent(self, request: web.Request) -> web.StreamResponse:
@@ -244,6 +385,8 @@ class FakeStripe:
                                   p.get("metadata", {}), None)
             if failure:
                 code, decline, message = failure
+                intent["last_payment_error"] = {"type": "card_error", "code": code,
+                                                "decline_code": decline, "message": message}
                 return 402, {"error": {"type": "card_error", "code": code,
                                        "decline_code": decline, "message": message,
                                        "payment_intent": intent}}
@@ -252,15 +395,35 @@ class FakeStripe:
         return await self._serve(request, create)
 
     async def _get_intent(self, request: web.Request) -> web.StreamResponse:
-        def get(req, _p: dict) -> tuple[int, dict]:
+        def get(req, p: dict) -> tuple[int, dict]:
             intent = self.intents.get(req.match_info["id"])
             if intent is None:
                 return 404, {"error": {"type": "invalid_request_error",
                                        "code": "resource_missing",
                                        "message": "No such payment_intent"}}
-            return 200, intent
+            return 200, self._expanded(intent, p.get("expand") or [])
 
         return await self._serve(request, get)
+
+    async def _search_intents(self, request: web.Request) -> web.StreamResponse:
+        def search(_request, p: dict) -> tuple[int, dict]:
+            limit = p.get("limit", "10")
+            if not limit.isdigit() or not 1 <= int(limit) <= 100:
+                return 400, {"error": {"type": "invalid_request_error", "param": "limit",
+                                       "message": "limit must be between 1 and 100"}}
+            try:
+                matches = search_query(p.get("query", ""), INTENT_FIELDS)
+            except SearchError as exc:
+                return 400, {"error": {"type": "invalid_request_error", "param": "query",
+                                       "message": str(exc)}}
+            found = sorted((i for i in self.intents.values() if matches(i)),
+                           key=lambda i: i["created"], reverse=True)
+            expand = [e.removeprefix("data.") for e in p.get("expand") or []]
+            return 200, {"object": "search_result", "url": "/v1/payment_intents/search",
+                         "has_more": len(found) > int(limit), "next_page": None,
+                         "data": [self._expanded(i, expand) for i in found[:int(limit)]]}
+
+        return await self._serve(request, search)
 
     async def _create_refund(self, request: web.Request) -> web.StreamResponse:
         def create(_request, p: dict) -> tuple[int, dict]:
@@ -269,22 +432,30 @@ class FakeStripe:
                 return 400, {"error": {"type": "invalid_request_error",
                                        "code": "resource_missing",
                                        "message": "No such payment_intent"}}
-            left = intent["amount"] - intent["amount_refunded"]
-            amount = int(p.get("amount", left))
+            charge = self.charges[intent["latest_charge"]]
+            left = charge["amount"] - charge["amount_refunded"]
             if left == 0:
                 return 400, {"error": {"type": "invalid_request_error",
                                        "code": "charge_already_refunded",
-                                       "message": f"Charge {intent['latest_charge']} has "
-                                                  "already been refunded."}}
-            if amount > left or amount <= 0:
+                                       "message": f"Charge {charge['id']} has already been "
+                                                  "refunded."}}
+            amount = p.get("amount", str(left))
+            if not amount.isdigit() or not 0 < int(amount) <= left:
                 return 400, {"error": {"type": "invalid_request_error", "param": "amount",
-                                       "message": "Refund amount is greater than unrefunded "
-                                                  "amount on charge"}}
-            intent["amount_refunded"] += amount
-            refund = {"id": self._id("re"), "object": "refund", "amount": amount,
-                      "currency": intent["currency"], "payment_intent": intent["id"],
-                      "charge": intent["latest_charge"], "status": "succeeded"}
-            self.refunds[refund["id"]] = refund
+                                       "message": f"Refund amount ({amount}) is greater than "
+                                                  f"unrefunded amount on charge ({left})"}}
+            refund = dict(self.refunds[self._refund(charge, int(amount))])
+            if "charge" in (p.get("expand") or []):
+                refund["charge"] = dict(charge)
             return 200, refund
 
         return await self._serve(request, create)
+
+    def _refund(self, charge: dict, amount: int) -> str:
+        charge["amount_refunded"] += amount
+        charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
+        refund = {"id": self._id("re"), "object": "refund", "amount": amount,
+                  "currency": charge["currency"], "payment_intent": charge["payment_intent"],
+                  "charge": charge["id"], "status": "succeeded", "created": int(self._now())}
+        self.refunds[refund["id"]] = refund
+        return refund["id"]

@@ -10,74 +10,33 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
-from fake_stripe import API_KEY, AUTHENTICATION, DECLINED, WEBHOOK_SECRET, FakeStripe
-from harness import Harness
+from fake_stripe import AUTHENTICATION, DECLINED, FakeStripe
 from pydantic import ValidationError
+from stripe_steps import (
+    END,
+    MINUTE,
+    at,
+    buy,
+    checkout,
+    club,
+    notify,
+    order_state,
+    renewal_intents,
+    stripe_shop,
+)
 
 from app.settings import Settings
 from core.models import OrderStatus, PurchaseStatus
-from payments.stripe import StripeGateway
-
-END = datetime(2026, 4, 2, 9, 0, tzinfo=UTC)  # club-month bought at the clock's start
-MINUTE = timedelta(minutes=1)
 
 
 @pytest.fixture
-async def stripe_fake():
-    async with FakeStripe() as fake:
-        fake.stall_seconds = 1.5
-        yield fake
-
-
-@pytest.fixture
-async def shop(stripe_fake, uow_factory, school, clock):
-    gateway = StripeGateway(API_KEY, WEBHOOK_SECRET, "http://127.0.0.1:8080", clock,
-                            api_url=stripe_fake.url, timeout=0.5, retries=0)
-    async with Harness(uow_factory, school, clock, test_payments=False,
-                       gateways={"stripe": gateway}) as h:
-        h.fake, h.gateway = stripe_fake, gateway
-        yield h
-    await gateway.close()
-
-
-async def _checkout(shop, offer: str = "python-life") -> tuple:
-    chat = shop.chat()
-    await chat.start(offer)
-    await chat.click("Buy")
-    link = await chat.click("Pay")
-    assert "/payments/stripe/pay/" in link
-    async with shop.http.get(shop.url(link), allow_redirects=False) as response:
-        assert response.status == 303, await response.text()
-        location = response.headers["Location"]
-    assert location.startswith(shop.fake.url + "/c/pay/cs_test_")
-    return chat, link, location.rsplit("/", 1)[1]
-
-
-async def _notify(shop, event: dict, at: float | None = None,
-                  secret: str = WEBHOOK_SECRET) -> int:
-    stamp = shop.clock.now().timestamp() if at is None else at
-    body, signature = FakeStripe.signed(event, stamp, secret)
-    async with shop.http.post(shop.server.make_url("/payments/stripe/webhook"), data=body,
-                              headers={"Stripe-Signature": signature}) as response:
-        return response.status
-
-
-async def _state(shop):
-    async with shop.uow_factory() as uow:
-        order = await uow.orders.get(1)
-        return order.status, await uow.purchases.for_user(order.user_id), \
-            await uow.payments.for_order(1)
-
-
-async def _buy(shop, offer: str = "python-life", card: str = "pm_card_visa"):
-    chat, _link, session = await _checkout(shop, offer)
-    assert await _notify(shop, shop.fake.complete(session, card)) == 200
-    await shop.deliver()
-    return chat
+async def shop(uow_factory, school, clock):
+    async with stripe_shop(uow_factory, school, clock) as shop:
+        yield shop
 
 
 async def test_a_student_pays_on_stripe_checkout_and_gets_the_course(shop):
-    chat, link, session = await _checkout(shop)
+    chat, link, session = await checkout(shop)
     params = shop.fake.sessions[session]["_params"]
     assert params["line_items"][0]["price_data"] == {
         "currency": "eur", "unit_amount": "4900", "product_data": {"name": "Python forever"}}
@@ -86,10 +45,10 @@ async def test_a_student_pays_on_stripe_checkout_and_gets_the_course(shop):
         assert again.headers["Location"].endswith(session)  # one session per order
     async with shop.http.get(shop.url(params["cancel_url"])) as page:
         assert "Go back to the chat" in await page.text()
-    assert await _notify(shop, shop.fake.complete(session)) == 200
+    assert await notify(shop, shop.fake.complete(session)) == 200
     await shop.deliver()
     assert "Payment received! Order #1: Python forever." in chat.last.text
-    status, purchases, [payment] = await _state(shop)
+    status, purchases, [payment] = await order_state(shop)
     assert status is OrderStatus.PAID and len(purchases) == 1
     assert (payment.gateway, payment.amount, payment.currency) == ("stripe", 4900, "EUR")
     assert payment.gateway_payment_id == shop.fake.sessions[session]["payment_intent"]
@@ -102,13 +61,13 @@ async def test_a_student_pays_on_stripe_checkout_and_gets_the_course(shop):
 
 @pytest.mark.parametrize("forgery", ["other secret", "stale", "future", "tampered", "none"])
 async def test_a_forged_or_stale_webhook_gets_400_and_changes_nothing(shop, forgery):
-    _chat, _link, session = await _checkout(shop)
+    _chat, _link, session = await checkout(shop)
     event = shop.fake.complete(session)
     now = shop.clock.now().timestamp()
     if forgery == "other secret":
-        status = await _notify(shop, event, secret="whsec_someone_else")
+        status = await notify(shop, event, secret="whsec_someone_else")
     elif forgery in ("stale", "future"):
-        status = await _notify(shop, event, at=now + (-301 if forgery == "stale" else 301))
+        status = await notify(shop, event, at=now + (-301 if forgery == "stale" else 301))
     else:
         body, signature = FakeStripe.signed(event, now)
         if forgery == "tampered":
@@ -118,20 +77,20 @@ async def test_a_forged_or_stale_webhook_gets_400_and_changes_nothing(shop, forg
                                   if forgery == "tampered" else {}) as response:
             status = response.status
     assert status == 400
-    status, purchases, payments = await _state(shop)
+    status, purchases, payments = await order_state(shop)
     assert (status, purchases, payments) == (OrderStatus.NEW, [], [])
     assert shop.fake.count("GET", "/v1/checkout/sessions/") == 0  # not even looked up
 
 
 async def test_a_signature_within_the_tolerance_is_good(shop):
-    _chat, _link, session = await _checkout(shop)
+    _chat, _link, session = await checkout(shop)
     event = shop.fake.complete(session)
-    assert await _notify(shop, event, at=shop.clock.now().timestamp() - 299) == 200
-    assert (await _state(shop))[0] is OrderStatus.PAID
+    assert await notify(shop, event, at=shop.clock.now().timestamp() - 299) == 200
+    assert (await order_state(shop))[0] is OrderStatus.PAID
 
 
 async def test_200_concurrent_copies_of_one_webhook_grant_once(shop):
-    _chat, _link, session = await _checkout(shop)
+    _chat, _link, session = await checkout(shop)
     body, signature = FakeStripe.signed(shop.fake.complete(session),
                                         shop.clock.now().timestamp())
     url = shop.server.make_url("/payments/stripe/webhook")
@@ -149,7 +108,7 @@ async def test_200_concurrent_copies_of_one_webhook_grant_once(shop):
         finally:
             shop.http = old
     assert statuses == [200] * 200
-    status, purchases, payments = await _state(shop)
+    status, purchases, payments = await order_state(shop)
     assert status is OrderStatus.PAID and len(purchases) == 1 and len(payments) == 1
     assert shop.fake.count("GET", "/v1/checkout/sessions/") == 1  # the event handled once
 
@@ -157,11 +116,11 @@ async def test_200_concurrent_copies_of_one_webhook_grant_once(shop):
 async def test_a_refund_from_the_staff_command_goes_through_stripe_and_withdraws_access(shop):
     admin = shop.chat("admin", "Staff")
     await admin.send("/start")
-    await _buy(shop)
+    await buy(shop)
     await admin.send("/refund 1")
     assert admin.last.text == "Order #1: 49 EUR returned, and the access it gave is withdrawn."
     [refund] = shop.fake.refunds.values()
-    status, [purchase], [payment] = await _state(shop)
+    status, [purchase], [payment] = await order_state(shop)
     assert refund["payment_intent"] == payment.gateway_payment_id and refund["amount"] == 4900
     assert status is OrderStatus.REFUNDED and purchase.status is PurchaseStatus.REVOKED
     await shop.gateway.refund(payment)  # a repeat after a crash is done, not an error
@@ -171,54 +130,39 @@ async def test_a_refund_from_the_staff_command_goes_through_stripe_and_withdraws
 async def test_a_wrong_amount_grants_nothing_and_alerts_the_admins(shop):
     admin = shop.chat("admin", "Staff")
     await admin.send("/start")
-    _chat, _link, session = await _checkout(shop)
+    _chat, _link, session = await checkout(shop)
     event = shop.fake.complete(session)
     shop.fake.sessions[session]["amount_total"] = 100  # what Stripe says was paid
-    assert await _notify(shop, event) == 200
+    assert await notify(shop, event) == 200
     await shop.deliver()
-    status, purchases, [payment] = await _state(shop)
+    status, purchases, [payment] = await order_state(shop)
     assert status is not OrderStatus.PAID and purchases == [] and payment.refund_reason
     assert "Money to return: 1 EUR (stripe) from Anna for order #1" in admin.last.text
 
 
-async def _club(shop):
-    async with shop.uow_factory() as uow:
-        [purchase] = await uow.purchases.for_user(1)
-        return purchase
-
-
-async def _at(shop, moment: datetime) -> None:
-    shop.clock.set(moment)
-    await shop.sweep()
-
-
-def _renewal_intents(shop) -> list[dict]:
-    return [i for i in shop.fake.intents.values() if "charge_key" in i["metadata"]]
-
-
 async def test_a_renewable_offer_saves_the_card_and_renews_by_charging_it_once(shop):
-    chat = await _buy(shop, "club-month")
-    purchase = await _club(shop)
+    chat = await buy(shop, "club-month")
+    purchase = await club(shop)
     customer, method = purchase.renewal_method.removeprefix("stripe:").split("/")
     assert shop.fake.methods[method] == customer and purchase.renewal == "stripe"
-    await _at(shop, END + MINUTE)
+    await at(shop, END + MINUTE)
     await shop.sweep()
-    [charge] = _renewal_intents(shop)
+    [charge] = renewal_intents(shop)
     assert (charge["amount"], charge["currency"], charge["status"]) == (900, "eur", "succeeded")
-    purchase = await _club(shop)
+    purchase = await club(shop)
     assert purchase.ends_at == datetime(2026, 5, 2, 9, 0, tzinfo=UTC)
     assert "Your access lasts until May 2, 2026." in chat.last.text
 
 
 async def test_a_renewal_whose_answer_times_out_is_charged_once(shop):
-    await _buy(shop, "club-month")
+    await buy(shop, "club-month")
     shop.fake.stall("/v1/payment_intents")  # charged, but the answer is lost
-    await _at(shop, END + MINUTE)
-    assert (await _club(shop)).ends_at == END  # nothing known yet: nothing recorded
-    assert len(_renewal_intents(shop)) == 1
-    await _at(shop, END + 6 * MINUTE)  # the lease is over: the same key, Stripe's replay
-    [charge] = _renewal_intents(shop)
-    purchase = await _club(shop)
+    await at(shop, END + MINUTE)
+    assert (await club(shop)).ends_at == END  # nothing known yet: nothing recorded
+    assert len(renewal_intents(shop)) == 1
+    await at(shop, END + 6 * MINUTE)  # the lease is over: the same key, Stripe's replay
+    [charge] = renewal_intents(shop)
+    purchase = await club(shop)
     assert purchase.ends_at == datetime(2026, 5, 2, 9, 0, tzinfo=UTC)
     async with shop.uow_factory() as uow:
         ids = [p.gateway_payment_id for p in await uow.payments.for_order(2)]
@@ -231,17 +175,17 @@ async def test_a_renewal_whose_answer_times_out_is_charged_once(shop):
 ])
 async def test_a_declined_renewal_tells_the_student_and_follows_the_retry_rules(
         shop, card, words):
-    chat = await _buy(shop, "club-month", card)
-    await _at(shop, END + MINUTE)
+    chat = await buy(shop, "club-month", card)
+    await at(shop, END + MINUTE)
     assert f"We could not renew “Club monthly”: {words}." in chat.last.text
     assert any("Renew" in label for label in chat.last.labels)  # to pay by hand
-    purchase = await _club(shop)
+    purchase = await club(shop)
     assert purchase.status is PurchaseStatus.ACTIVE  # the grace: retried later
     for _ in range(10):
         shop.clock.advance(timedelta(days=1))
         await shop.sweep()
-    assert (await _club(shop)).status is not PurchaseStatus.ACTIVE
-    assert all(i["status"] == "requires_payment_method" for i in _renewal_intents(shop))
+    assert (await club(shop)).status is not PurchaseStatus.ACTIVE
+    assert all(i["status"] == "requires_payment_method" for i in renewal_intents(shop))
 
 
 def test_settings_explain_what_is_missing():

@@ -9,14 +9,14 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
 from fake_yookassa import FakeYooKassa
 from harness import Harness
+from yookassa_steps import buy, gateway_for, notify, open_pay_link, yookassa_shop
 
 from app.settings import Settings
 from core.models import OrderStatus, PaymentStatus, PurchaseStatus
-from payments import yookassa
-from payments.registry import GatewayContext
 
 END = datetime(2026, 4, 2, 9, 0, tzinfo=UTC)  # club-month bought at START (Mar 2, 09:00)
 
@@ -28,43 +28,10 @@ async def fake():
     await server.close()
 
 
-def gateway_for(fake: FakeYooKassa, clock, **settings) -> yookassa.YooKassaGateway:
-    configured = Settings(_env_file=None, test_payments=False,
-                          yookassa_shop_id=fake.shop_id, yookassa_secret_key=fake.secret_key,
-                          yookassa_api_url=fake.api_url, **settings)
-    return yookassa.build(configured, GatewayContext("http://school.example", clock, b"s" * 32))
-
-
 @pytest.fixture
-async def shop(uow_factory, school, clock, fake):
-    gateway = gateway_for(fake, clock, yookassa_timeout=2)
-    async with Harness(uow_factory, school, clock, test_payments=False,
-                       gateways={"yookassa": gateway}) as h:
-        h.fake, h.gateway = fake, gateway
-        yield h
-
-
-async def open_pay_link(shop, link: str) -> str:
-    """The pay button's link: YooKassa's page the student is sent to."""
-    async with shop.http.get(shop.url(link), allow_redirects=False) as response:
-        assert response.status == 303, await response.text()
-        return response.headers["Location"]
-
-
-async def notify(shop, body: dict | bytes) -> int:
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    async with shop.http.post(shop.server.make_url("/payments/yookassa/webhook"),
-                              data=data, headers={"Content-Type": "application/json"}) as r:
-        return r.status
-
-
-async def buy(shop, chat, offer: str) -> dict:
-    """The student orders ``offer`` and opens the pay link; returns YooKassa's payment."""
-    await chat.start(offer)
-    await chat.click("Buy")
-    link = await chat.click("Pay")
-    assert link == f"http://school.example/payments/yookassa/pay/{link.rsplit('/', 1)[1]}"
-    return shop.fake.payment_for(await open_pay_link(shop, link))
+async def shop(uow_factory, school, clock):
+    async with yookassa_shop(uow_factory, school, clock) as shop:
+        yield shop
 
 
 async def test_a_student_buys_and_pays_on_yookassa_once(shop):
@@ -100,6 +67,34 @@ async def test_a_student_buys_and_pays_on_yookassa_once(shop):
         ("GET", f"/v3/payments/{payment['id']}")) == 3
     async with shop.http.get(shop.url(request["confirmation"]["return_url"])) as back:
         assert back.status == 200 and "Go back to the chat" in await back.text()
+
+
+async def test_200_concurrent_copies_of_one_notification_grant_once(shop):
+    chat = shop.chat()
+    payment = await buy(shop, chat, "python-life")
+    body = json.dumps(shop.fake.pay(payment["id"])).encode()
+    url = shop.server.make_url("/payments/yookassa/webhook")
+
+    async def post() -> tuple[int, str]:
+        async with http.post(url, data=body,
+                             headers={"Content-Type": "application/json"}) as response:
+            return response.status, (await response.json())["outcome"]
+
+    connector = aiohttp.TCPConnector(limit=200)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        answers = await asyncio.gather(*(post() for _ in range(200)))
+    assert {status for status, _ in answers} == {200}
+    outcomes = [outcome for _, outcome in answers]
+    assert (outcomes.count("granted"), outcomes.count("duplicate")) == (1, 199)
+    async with shop.uow_factory() as uow:
+        assert (await uow.orders.get(1)).status is OrderStatus.PAID
+        assert len(await uow.purchases.for_user(1)) == 1
+        assert len(await uow.payments.for_order(1)) == 1
+    await shop.deliver()
+    assert sum("Payment received!" in m.text for m in chat.messages) == 1
+    # Copies that came together were checked with YooKassa together, not 200 times over.
+    fetched = [r[:2] for r in shop.fake.requests].count(("GET", f"/v3/payments/{payment['id']}"))
+    assert 1 <= fetched < 200
 
 
 async def test_forged_notifications_grant_nothing(shop):
@@ -210,6 +205,27 @@ async def test_a_renewal_whose_charge_times_out_is_charged_once_later(shop):
     async with shop.uow_factory() as uow:
         [purchase] = await uow.purchases.for_user(1)
         assert purchase.ends_at == datetime(2026, 5, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("down", [timedelta(days=10), timedelta(days=70)],
+                         ids=["past-the-grace", "past-two-periods"])
+async def test_a_renewal_that_fell_in_a_long_outage_is_charged_once_from_now(shop, down):
+    chat = shop.chat()
+    payment = await buy(shop, chat, "club-month")
+    assert await notify(shop, shop.fake.pay(payment["id"])) == 200
+    back = END + down
+
+    for moment in (back, back + timedelta(minutes=10)):
+        shop.clock.set(moment)
+        await shop.sweep()
+
+    charges = [r for r in shop.fake.requests if r[2] and r[2].get("payment_method_id")]
+    assert len(charges) == 1 and charges[0][2]["amount"]["value"] == "9.00"
+    async with shop.uow_factory() as uow:
+        [purchase] = await uow.purchases.for_user(1)
+    assert purchase.status is PurchaseStatus.ACTIVE
+    assert purchase.ends_at == back.replace(month=back.month + 1)  # a month from the charge
+    assert "Your access lasts until" in chat.last.text
 
 
 async def test_a_declined_renewal_tells_the_student(shop):

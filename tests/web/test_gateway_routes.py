@@ -36,11 +36,12 @@ class CardGateway(TestGateway):
         super().__init__(b"c" * 32, "http://127.0.0.1:8080", clock)
         self.refunded: list[str] = []
 
-    def refundable(self, payment: Payment) -> bool:
+    def refundable(self, payment: Payment, amount: int | None = None) -> bool:
         return True
 
-    async def refund(self, payment: Payment) -> None:
+    async def refund(self, payment: Payment, amount: int | None = None) -> int | None:
         self.refunded.append(payment.gateway_payment_id)
+        return None
 
     def routes(self, desk: PaymentDesk):
         async def read(request: WebRequest) -> PaymentReturned | None:

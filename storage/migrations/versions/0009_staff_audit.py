@@ -1,7 +1,7 @@
 """staff added at runtime, and the audit log of staff actions
 
 Revision ID: 0009
-Revises: 0006_renewals
+Revises: 0008
 Create Date: 2026-12-07
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0006_renewals"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -151,14 +151,17 @@ class UpdateBuilders:
         return self._next_update_id
 
     def text_update(
-        self, user: UserLike, text: str, *, chat_id: int | None = None
+        self, user: UserLike, text: str, *, chat_id: int | None = None,
+        reply_to: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """A text message from ``user`` in their private chat with the bot (or in ``chat_id``).
-        Writing to the bot means the user no longer blocks it (Telegram's "Restart")."""
+        """A text message from ``user`` in their private chat with the bot (or in ``chat_id``),
+        replying to the message ``reply_to`` of that chat if given. Writing to the bot means
+        the user no longer blocks it (Telegram's "Restart")."""
         sender = self._as_user(user)
         if chat_id is None:
             self.unblock(sender["id"])  # type: ignore[attr-defined]
-        message = self._user_message(sender, chat_id, text=text)
+        replied = {"reply_to_message": copy.deepcopy(reply_to)} if reply_to else {}
+        message = self._user_message(sender, chat_id, text=text, **replied)
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]

@@ -85,7 +85,11 @@ async def test_refund_returns_money_that_granted_nothing(tg):
     user, invoice = await _stars_order(tg, 605)
     async with tg.uow_factory() as uow:
         [order] = await uow.orders.for_user(1)
-    await tg.presses(user, f"x:{order.id}")  # cancelled while the payment sheet was open
+    await tg.presses(user, f"x:{order.id}")  # cancelled while the payment sheet was open...
+    school = tg.platform.school.school  # ...and the offer is no longer sold when it is paid
+    offer = school.offers["python-life"]
+    tg.platform.school.school = dataclasses.replace(school, offers={
+        **school.offers, offer.code: dataclasses.replace(offer, sale_ends=tg.clock.now())})
     tg.fake.push(tg.fake.successful_payment_update(user, invoice["payload"], "XTR", 250, "late"))
     await tg.settle()
     await tg.says(tg.fake.user(900, "Staff"), "/refund 1")

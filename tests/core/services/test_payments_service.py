@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from core import errors
-from core.models import OrderStatus, PaymentStatus, PurchaseStatus
+from core.models import Identity, OrderStatus, PaymentStatus, PurchaseStatus
 from core.services import checkout, payments
 from core.services.payments import Outcome, PaymentNotice
 
@@ -150,20 +151,56 @@ async def test_extra_payment_after_paid_is_recorded_without_a_second_purchase(sh
     assert (await shop.get_order(placed.order.id)).status is OrderStatus.PAID
 
 
-async def test_payment_for_an_order_the_student_cancelled_is_extra(shop, clock):
+async def test_payment_for_an_order_the_student_cancelled_still_pays_it(shop, clock):
+    """The payment page stayed open after the student cancelled in the chat: the money
+    they paid buys what the order sold, while the offer is still sold."""
     anna = await shop.student()
     placed = await shop.order(anna, "drawing-seats")
     async with shop.uow_factory() as uow:
         await checkout.cancel(uow, shop.school, placed.order.id, anna.id, clock.now())
         await uow.commit()
+    assert await shop.used(SEATS) == 0
+
+    result = await shop.pay(placed.order)
+
+    assert result.outcome is Outcome.GRANTED
+    assert (await shop.get_order(placed.order.id)).status is OrderStatus.PAID
+    assert len(await shop.purchases(anna.id)) == 1
+    assert await shop.used(SEATS) == 1  # the seat it gave back is taken again
+    [payment] = await shop.payments(placed.order.id)
+    assert payment.refund_reason is None
+
+
+@pytest.mark.parametrize("close", ["cancelled", "expired"])
+async def test_late_payment_when_the_offer_is_no_longer_sold_is_flagged(shop, clock, close):
+    admin = await shop.student("Olga")
+    async with shop.uow_factory() as uow:
+        await uow.users.add_identity(Identity(user_id=admin.id, messenger="console",
+                                              external_id="admin"))
+        await uow.commit()
+    anna = await shop.student()
+    placed = await shop.order(anna, "drawing-seats")
+    if close == "cancelled":
+        async with shop.uow_factory() as uow:
+            await checkout.cancel(uow, shop.school, placed.order.id, anna.id, clock.now())
+            await uow.commit()
+    else:
+        clock.advance(timedelta(hours=2))
+        await shop.expire_orders()
+    offer = shop.school.offers["drawing-seats"]
+    shop.school = replace(shop.school, offers={
+        **shop.school.offers, offer.code: replace(offer, sale_ends=clock.now())})
 
     result = await shop.pay(placed.order)
 
     assert result.outcome is Outcome.EXTRA
     assert (await shop.get_order(placed.order.id)).status is OrderStatus.CANCELLED
     assert await shop.purchases(anna.id) == []
-    assert await shop.used(SEATS) == 0
-    assert len(await shop.payments(placed.order.id)) == 1
+    [payment] = await shop.payments(placed.order.id)
+    assert payment.refund_reason == payments.OFFER_GONE
+    assert [m.kind for m in await shop.outbox(anna.id)] == ["payment_extra"]
+    [alert] = await shop.outbox(admin.id, "refund_due")
+    assert alert.data["payment"] == payment.gateway_payment_id
 
 
 async def test_late_payment_of_an_expired_order_is_honoured(shop, clock):

@@ -12,6 +12,7 @@ from factories import START, make_school
 
 from core import jobs
 from core.models import PaymentStatus, RenewalStatus
+from core.ports import ChargeResult
 from core.services import checkout, payments, renewals, users
 from core.services.payments import PaymentNotice
 from payments.testgateway import TestGateway
@@ -81,7 +82,7 @@ async def test_a_gateway_that_does_not_answer_leaves_the_renewal_due(db_uow_fact
     class Down:
         name = "test"
 
-        async def charge(self, *args):
+        async def charge(self, *args, **kwargs):
             raise ConnectionError("the gateway is down")
 
     assert await jobs.charge_renewals(db_uow_factory, school, {"test": Down()},
@@ -200,3 +201,56 @@ async def test_a_renewal_caught_up_after_long_downtime_buys_time_from_now(
     # ...so the next sweep charges nothing more for the time the platform was down.
     assert await jobs.charge_renewals(db_uow_factory, school, {"test": gateway}, back) == 0
     assert len(gateway.charges) == 1
+
+
+@pytest.mark.parametrize("down,from_charge", [
+    (timedelta(days=2), False),  # within the grace: the period follows the old one
+    (timedelta(days=10), True),  # past the grace, less than a period: starts at the charge
+])
+async def test_a_renewal_caught_up_past_the_grace_starts_at_the_charge(
+        db_uow_factory, gateway, down, from_charge):
+    school = make_school()
+    assert school.renewals.grace == timedelta(days=3)
+    purchase = await _subscriber(db_uow_factory, school, gateway, "7")
+    back = purchase.ends_at + down
+    assert await jobs.charge_renewals(db_uow_factory, school, {"test": gateway}, back) == 1
+    async with db_uow_factory() as uow:
+        current = await uow.purchases.get(purchase.id)
+    start = back if from_charge else purchase.ends_at
+    assert current.ends_at == start.replace(month=start.month + 1)
+    assert len(gateway.charges) == 1
+
+
+async def test_the_gateway_is_told_when_a_key_in_doubt_was_first_sent(db_uow_factory, gateway):
+    """A charge whose answer was lost is retried with the same key and the time it was first
+    sent (a gateway whose keys expire looks it up); a recorded decline starts a new key."""
+    school = make_school()
+    purchase = await _subscriber(db_uow_factory, school, gateway, "8")
+    end = purchase.ends_at
+    seen: list[tuple[str, object]] = []
+
+    class Flaky:
+        name = "test"
+
+        def __init__(self, answers):
+            self.answers = answers
+
+        async def charge(self, method, amount, currency, key, sent_at=None):
+            seen.append((key, sent_at))
+            answer = self.answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+    lost, declined = ConnectionError("timed out"), ChargeResult(False, "ch-1", "card_declined")
+    flaky = Flaky([lost, lost, declined, lost])
+    moments = [end, end + timedelta(hours=30), end + timedelta(hours=31),
+               end + timedelta(hours=40)]
+    for moment in moments:
+        await jobs.charge_renewals(db_uow_factory, school, {"test": flaky}, moment)
+    first, second = f"renew:{purchase.id}:{int(end.timestamp())}:0", \
+        f"renew:{purchase.id}:{int(end.timestamp())}:1"
+    assert seen == [(first, None), (first, end), (first, end), (second, None)]
+    async with db_uow_factory() as uow:
+        [renewal] = await uow.renewals.for_purchase(purchase.id)
+    assert (renewal.attempts, renewal.key_sent_at) == (1, moments[3])

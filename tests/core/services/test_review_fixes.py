@@ -4,6 +4,7 @@ never writes over a renewal (on every backend)."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -68,7 +69,9 @@ async def test_a_payment_for_a_cancelled_order_tells_the_student(uow_factory, sc
     async with uow_factory() as uow:
         await checkout.cancel(uow, school, order.id, user.id, now)
         await uow.commit()
-    assert await _pay(uow_factory, school, now, order) is Outcome.EXTRA
+    gone = replace(school, offers={k: v for k, v in school.offers.items()
+                                   if k != "python-life"})  # taken out of the school file
+    assert await _pay(uow_factory, gone, now, order) is Outcome.EXTRA
     assert await _kinds(uow_factory, user.id) == ["payment_extra"]
 
 
