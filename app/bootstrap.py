@@ -17,6 +17,7 @@ from core.clock import SystemClock
 from core.notices import GroupInvite
 from core.ports import Charger, Clock, PaymentGateway, UnitOfWorkFactory
 from core.school import School
+from core.services.export import ExportDesk
 from core.services.payment_desk import Desk
 from flows.channel import GroupAdmin
 from flows.checkout_ways import CheckoutWays, unpayable
@@ -132,6 +133,11 @@ def build_platform(
     checkout = CheckoutWays.of(gateways.values())  # the registry's order
 
     metrics = Metrics()
+    # Export links are signed with the platform's secret (random per start when unset: links
+    # then end with the process, and several processes need SECRET_KEY to share them).
+    exports = ExportDesk(uow_factory, clock, holder,
+                         (settings.secret_key or secrets.token_hex(32)).encode(),
+                         base_url or settings.base_url)
     # Paid groups live in Telegram: the Telegram messenger is the one that can manage them.
     group_admin = next((c for c in channels.values() if isinstance(c, GroupAdmin)), None)
     keeper = GroupKeeper(uow_factory, clock, holder, channels, group_admin)
@@ -142,10 +148,11 @@ def build_platform(
         uow_factory, clock, holder, student_router(), channels, checkout, dispatcher,
         gateways, groups=keeper.handle,
         group_links=keeper.personal_link if group_admin is not None else None,
-        metrics=metrics, titles=titles(settings.messenger_entries),
+        metrics=metrics, titles=titles(settings.messenger_entries), exports=exports,
     )
     desk = Desk(uow_factory, clock, holder, dispatcher, metrics.payment)
-    app = make_app(Deps(uow_factory, clock, holder, gateways, dispatcher, metrics, desk))
+    app = make_app(Deps(uow_factory, clock, holder, gateways, dispatcher, metrics, desk,
+                        downloads=exports))
     sweeps = sweep_table(holder, clock, uow_factory, keeper, chargers(gateways))
     return Platform(settings, holder, clock, uow_factory, gateways, channels, dispatcher, flows,
                     app, keeper, metrics, sweeps)

@@ -37,6 +37,9 @@ def sweep_table(school: Callable[[], School], clock: Clock, uow_factory: UnitOfW
             await groups.sweep()
         return count
 
+    async def digests() -> int:
+        return await jobs.send_digests(uow_factory, school(), clock.now())
+
     return {
         "orders": (300, orders),
         "lessons": (30, lessons),
@@ -44,4 +47,5 @@ def sweep_table(school: Callable[[], School], clock: Clock, uow_factory: UnitOfW
         "groups": (60, groups.sweep),
         "reminders": (60, reminders),
         "renewals": (60, renewals),
+        "digests": (60, digests),
     }

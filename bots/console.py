@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from bots.base import Capabilities, OnIncoming, UserBlocked
 from flows.ui import (
+    ATTACHMENT_KINDS,
+    Attachment,
     Button,
     InChatPayment,
     Incoming,
@@ -41,6 +43,11 @@ class ConsoleMessage:
     @property
     def labels(self) -> list[str]:
         return [b.text for b in self.screen.buttons]
+
+    @property
+    def attachment(self) -> Attachment | None:
+        """The picture or document sent with the message, as the flow made it."""
+        return self.screen.attachment
 
 
 @dataclass
@@ -123,10 +130,13 @@ class ConsoleChat:
 
 
 class ConsoleMessenger:
-    def __init__(self, name: str = NAME, invoices: frozenset[str] = frozenset()) -> None:
-        """``invoices``: currencies it takes payment in inside the chat, like Telegram."""
+    def __init__(self, name: str = NAME, invoices: frozenset[str] = frozenset(),
+                 attachments: frozenset[str] = ATTACHMENT_KINDS) -> None:
+        """``invoices``: currencies it takes payment in inside the chat, like Telegram;
+        ``attachments``: the kinds of file it shows (all, as Telegram; none, as VK)."""
         self.name = name
-        self.capabilities = Capabilities(can_edit=True, invoices=invoices)
+        self.capabilities = Capabilities(can_edit=True, invoices=invoices,
+                                         attachments=attachments)
         self.chats: dict[str, ConsoleChat] = {}
         self.blocked: set[str] = set()  # students who "blocked the bot"
         self.ids = itertools.count(1)

@@ -7,6 +7,7 @@ layer streams as server-sent events. No flow knows it is in a browser."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ class Student:
 
 
 def message_json(chat_id: str, message: ConsoleMessage) -> dict[str, Any]:
-    return {
+    shown: dict[str, Any] = {
         "from": "bot",
         "student": chat_id,
         "id": message.id,
@@ -37,6 +38,11 @@ def message_json(chat_id: str, message: ConsoleMessage) -> dict[str, Any]:
             for row in message.screen.rows
         ],
     }
+    picture = message.attachment
+    if picture is not None and picture.kind == "photo":  # a chart: tens of kilobytes
+        shown["photo"] = "data:image/png;base64," + base64.b64encode(picture.data).decode()
+        shown["photo_name"] = picture.filename
+    return shown
 
 
 def said_json(chat_id: str, text: str) -> dict[str, Any]:
@@ -45,7 +51,8 @@ def said_json(chat_id: str, text: str) -> dict[str, Any]:
 
 class SandboxMessenger(ConsoleMessenger):
     def __init__(self) -> None:
-        super().__init__(NAME)
+        # Pictures are shown in the page; a document is downloaded through its link instead.
+        super().__init__(NAME, attachments=frozenset({"photo"}))
         self.students: dict[str, Student] = {}
         self._student_ids = itertools.count(1)
         self._watchers: set[asyncio.Queue[dict[str, Any] | None]] = set()

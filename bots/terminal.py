@@ -33,7 +33,7 @@ def _stdin_lines() -> asyncio.Queue[str]:
 
 class TerminalMessenger(ConsoleMessenger):
     def __init__(self, out: TextIO = sys.stdout) -> None:
-        super().__init__("console")
+        super().__init__("console", attachments=frozenset())  # a terminal shows no files
         self.out = out
 
     def _print(self, screen: Screen, edited: bool) -> None:

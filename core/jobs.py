@@ -9,7 +9,15 @@ from datetime import datetime
 
 from core.ports import Charger, ChargeResult, ReceiptIssuer, UnitOfWorkFactory
 from core.school import School
-from core.services import access, checkout, lessons, reminders, renewals, star_subscriptions
+from core.services import (
+    access,
+    checkout,
+    digests,
+    lessons,
+    reminders,
+    renewals,
+    star_subscriptions,
+)
 
 BATCH = 200
 log = logging.getLogger(__name__)
@@ -136,3 +144,17 @@ async def resync_lesson_schedule(
             return total
         after = ids[-1]
 
+
+
+async def send_digests(uow_factory: UnitOfWorkFactory, school: School, now: datetime,
+                       batch: int = digests.BATCH) -> int:
+    """Record the staff's daily digests due now, each once per account and day. Returns how
+    many were recorded."""
+    total = 0
+    while True:
+        async with uow_factory() as uow:
+            claimed, recorded = await digests.record_due(uow, school, now, batch)
+            await uow.commit()
+        total += recorded
+        if claimed < batch:
+            return total

@@ -111,6 +111,7 @@ class Payment:
     def refundable_amount(self) -> int:
         """What is left to give back."""
         return max(self.amount - self.refunded_amount, 0)
+    refunded_at: datetime | None = None  # when it was given back (the figures count it then)
 
 
 class PurchaseStatus(enum.StrEnum):

@@ -197,6 +197,13 @@ class RefundReported(Notice):
     outcome: str
     returned: int  # minor units this report added
     refunded: int  # of the payment, given back by now in all
+@dataclass(frozen=True)
+class DailyDigest(Notice):
+    """To a staff member: the school's figures of one local day (``day``: ISO date)."""
+
+    KIND = "daily_digest"
+    account: str  # the staff account it was asked for: ``telegram:123``
+    day: str
 
 
 @dataclass(frozen=True)
@@ -222,7 +229,7 @@ KINDS: dict[str, type[Notice]] = {
     for kind in (OrderPaid, LessonOpened, AccessEnded, PaymentFailed, PaymentPartial,
                  PaymentExtra, GroupInvite, GroupRemoved, Reminder, RenewalNotice,
                  RenewalFailed, RenewalDoubled, RefundDue, RefundReported, InboxQuestion,
-                 InboxAnswer, InboxAnswered, AccessExtended, LessonLinks)
+                 InboxAnswer, InboxAnswered, DailyDigest, AccessExtended, LessonLinks)
 }
 
 

@@ -10,7 +10,7 @@ Rules every implementation keeps:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -33,6 +33,7 @@ from core.models import (
     User,
 )
 from core.staff import AuditEntry, StaffMember, StaffNote
+from core.stats import StaffDigest, Takings
 
 
 class Clock(Protocol):
@@ -359,6 +360,79 @@ class ConversationRepository(Protocol):
 
     async def messages(self, conversation_id: int, limit: int) -> list[ConversationMessage]:
         """The conversation's last ``limit`` messages, oldest first."""
+class StatsRepository(Protocol):
+    """Aggregates for the staff's figures (``core.services.stats``): each one query, never
+    the rows themselves. Windows are ``[start, end)``; ``start`` None: since the beginning."""
+
+    async def takings(self, start: datetime | None, end: datetime) -> dict[str, Takings]:
+        """Per currency: payments received in the window (SUCCEEDED, or REFUNDED since),
+        and payments given back in it (by ``refunded_at``)."""
+        ...
+
+    async def orders(self, start: datetime | None, end: datetime) -> tuple[int, int]:
+        """Orders placed in the window that are not an automatic renewal's own, and how
+        many of them were paid (PAID or REFUNDED since)."""
+        ...
+
+    async def new_users(self, start: datetime | None, end: datetime) -> int:
+        """Students who first wrote in the window (linked accounts count once)."""
+        ...
+
+    async def renewals(self, start: datetime | None, end: datetime) -> int:
+        """Orders paid in the window that extended an earlier purchase (no purchase of
+        their own, or an ``extends`` offer), by hand or automatically."""
+        ...
+
+    async def churned(self, start: datetime | None, end: datetime) -> int:
+        """Purchases that ended in the window without being revoked (EXPIRED)."""
+        ...
+
+    async def active_products(self, now: datetime) -> dict[tuple[str, ...], int]:
+        """Running purchases now, counted per set of products they give."""
+        ...
+
+    async def renewable(self, now: datetime) -> tuple[int, int]:
+        """Running purchases with an end, and how many of them renew by themselves."""
+        ...
+
+    async def first_user_at(self) -> datetime | None: ...
+
+    async def revenue_series(self, edges: Sequence[datetime]) -> dict[str, list[int]]:
+        """Net revenue per currency in each period between consecutive ``edges``."""
+        ...
+
+    async def active_series(self, edges: Sequence[datetime]) -> list[int]:
+        """Students with access at some time in each period between consecutive
+        ``edges``."""
+        ...
+
+
+class ExportRepository(Protocol):
+    """Pages of rows for the CSV exports, by ascending id after ``after_id``."""
+
+    async def users(self, after_id: int, limit: int) -> list[User]:
+        """Students (not those merged into another)."""
+        ...
+
+    async def identities_of(self, user_ids: Sequence[int]) -> list[Identity]: ...
+    async def purchases(self, after_id: int, limit: int) -> list[Purchase]: ...
+    async def orders(self, after_id: int, limit: int) -> list[Order]: ...
+
+    async def payments(self, after_id: int, limit: int) -> list[tuple[Payment, int]]:
+        """Payments, each with the id of the student whose order it paid."""
+        ...
+
+
+class DigestRepository(Protocol):
+    async def get(self, messenger: str, external_id: str) -> StaffDigest | None: ...
+
+    async def put(self, digest: StaffDigest) -> StaffDigest:
+        """Insert, or update the row of the same account; fills in ``id``."""
+        ...
+
+    async def due(self, now: datetime, limit: int) -> list[StaffDigest]:
+        """Digests whose ``due_at`` has come, earliest first, locked (SKIP LOCKED)."""
+        ...
 
 
 class StaffNoteRepository(Protocol):
@@ -415,6 +489,9 @@ class UnitOfWork(Protocol):
     audit: AuditRepository
     tags: TagRepository
     conversations: ConversationRepository
+    stats: StatsRepository
+    exports: ExportRepository
+    digests: DigestRepository
     notes: StaffNoteRepository
     students: StudentRepository
 
@@ -629,6 +706,24 @@ class InChatPaymentsApi(Protocol):
 
     async def set_star_subscription(self, user_id: str, charge_id: str, on: bool) -> None:
         """Stop (``on`` False) or restart the messenger's charging of a subscription."""
+        ...
+
+
+@dataclass(frozen=True)
+class Download:
+    """A file served by a signed link: its name, and its bytes as they are made."""
+
+    filename: str
+    content_type: str
+    chunks: AsyncIterator[bytes]
+
+
+class DownloadDesk(Protocol):
+    """What the web's download route asks of the platform (the CSV exports)."""
+
+    async def open(self, token: str, remote: str | None) -> Download | None:
+        """The file a signed link names, if its signature holds, it has not expired and its
+        maker may still have it (audited); None otherwise (nothing is said why)."""
         ...
 
 

@@ -79,6 +79,7 @@ async def paid(ctx: Context, arg: str) -> Reply:
     return Reply(screen(t("admin_paid_extra", id=order.id, amount=shown)))
 
 
+@staff_only(Right.ACCESS, "/members")
 async def members(ctx: Context, arg: str) -> Reply:
     """``/members GROUP report``: who would be removed (a dry run);
     ``/members GROUP import ID ...``: record members who were there before the bot;

@@ -22,6 +22,7 @@ class Capabilities:
     url_buttons: bool = True
     invoices: frozenset[str] = frozenset()  # currencies it can take payment in, in the chat
     replies: bool = False  # a typed message says which message it replies to
+    attachments: frozenset[str] = frozenset()  # kinds of ``Attachment`` it sends
 
     @property
     def stars(self) -> bool:

@@ -25,6 +25,7 @@ from core.ports import (
 )
 from core.school import School
 from core.services import users
+from core.services.export import ExportDesk
 from core.staff import AuditEntry, AuditResult, Role
 from flows.admin_alerts import tell_admins
 from flows.channel import (
@@ -124,6 +125,7 @@ class Context:
     metrics: Metrics | None = None
     # A staff command's actor, and what its audit line says (``flows.staff.staff_only``).
     staff: StaffActor | None = None
+    exports: ExportDesk | None = None  # signed download links of the CSV exports
 
     def can_pay(self, currency: str) -> bool:
         """Can this student pay in ``currency`` here: in the chat, or on a checkout page?"""
@@ -202,8 +204,10 @@ class FlowEngine:
         group_links: GroupLinks | None = None,
         metrics: Metrics | None = None,
         titles: Mapping[str, str] | None = None,
+        exports: ExportDesk | None = None,
     ) -> None:
         self.uow_factory = uow_factory
+        self.exports = exports
         # A turn reads before it locks where the storage can (its row cache): most
         # presses change nothing and then never wait for the database.
         self.turns: UnitOfWorkFactory = getattr(uow_factory, "optimistic", uow_factory)
@@ -337,6 +341,7 @@ class FlowEngine:
                 titles=self.titles,
                 deep_link=self._deep_link,
                 metrics=self.metrics,
+                exports=self.exports,
             )
             handler, arg = self.router.route(incoming, state)
             if handler is None:
@@ -368,7 +373,8 @@ class FlowEngine:
             log.error("no channel for %s", incoming.peer.messenger)
             return
         try:
-            if incoming.kind in (IncomingKind.ACTION, IncomingKind.PAYMENT_CHECK):
+            # A press is answered once: the follow-up after the turn was answered with it.
+            if not part and incoming.kind in (IncomingKind.ACTION, IncomingKind.PAYMENT_CHECK):
                 await channel.ack(incoming, reply.toast)
             if reply.screen is None:
                 return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from core import notices
@@ -21,6 +21,7 @@ from flows.checkout_ways import CheckoutWays
 from flows.groups import included_line, invite_screen, offer_buttons
 from flows.payments import GATEWAY
 from flows.renewals import renew_buttons, switch_button
+from flows.stats import digest_screen
 from flows.texts import Texts
 from flows.ui import Button, Screen, screen
 
@@ -262,6 +263,12 @@ async def refund_reported(r: Render, n: notices.RefundReported) -> Screen | None
                       refunded=money(n.refunded), student=student.name if student else "?"))
 
 
+async def daily_digest(r: Render, n: notices.DailyDigest) -> Screen | None:
+    """To a staff member: one day's figures (who may read them was checked when it was
+    recorded, a minute before)."""
+    return await digest_screen(r.t, r.school, r.uow, date.fromisoformat(n.day), r.now)
+
+
 async def access_extended(r: Render, n: notices.AccessExtended) -> Screen | None:
     """The school's staff added days: until when it lasts now (gone if it changed since)."""
     purchase = await r.uow.purchases.get(n.purchase)
@@ -310,6 +317,7 @@ RENDERERS: dict[type[Notice], Callable[[Render, Any], Awaitable[Screen | None]]]
     notices.InboxQuestion: inbox_notices.question,
     notices.InboxAnswer: inbox_notices.answer,
     notices.InboxAnswered: inbox_notices.answered,
+    notices.DailyDigest: daily_digest,
     notices.AccessExtended: access_extended,
     notices.LessonLinks: lesson_links,
 }

@@ -10,6 +10,7 @@ from flows import (
     card_actions,
     catalog,
     checkout,
+    export,
     inbox,
     linking,
     my_courses,
@@ -18,6 +19,7 @@ from flows import (
     refunds,
     renewals,
     start,
+    stats,
     student_card,
     student_find,
     team,
@@ -41,6 +43,8 @@ def student_router() -> Router:
             "/audit": audit.audit_command,
             "/link": linking.enter_code,
             "/inbox": inbox.inbox_command,
+            "/stats": stats.stats_command,
+            "/export": export.export_command,
             "/find": student_find.find,
         },
         actions={
@@ -63,6 +67,8 @@ def student_router() -> Router:
             "io": inbox.open_conversation,
             "ia": inbox.ask_answer,
             "ic": inbox.close,
+            "st": stats.stats_period,
+            "ex": export.export_table,
             # the student card (staff): ``s`` and a letter or two
             "sc": student_card.open_card,
             "so": student_card.all_orders,

@@ -50,6 +50,8 @@ STAFF_COMMANDS: list[StaffCommand] = [
     StaffCommand("audit", Right.AUDIT),
     StaffCommand("staff", Right.STAFF),
     StaffCommand("inbox", Right.INBOX),
+    StaffCommand("stats", Right.STATS),
+    StaffCommand("export", Right.EXPORT),
     StaffCommand("find", Right.STUDENTS),
 ]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 MAX_ACTION_BYTES = 64  # Telegram's callback_data limit; VK (255) and Viber allow more
@@ -41,11 +41,31 @@ class Invoice:
     renews_every: int | None = None
 
 
+ATTACHMENT_KINDS = frozenset({"photo", "document"})
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a screen: a picture shown in the chat, or a document to save. The
+    screen's text is its caption where the messenger allows one that long."""
+
+    kind: str  # "photo" | "document"
+    filename: str
+    data: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ATTACHMENT_KINDS:
+            raise ValueError(f"an attachment is a photo or a document, not {self.kind!r}")
+
+
 @dataclass(frozen=True)
 class Screen:
     text: str
     rows: tuple[tuple[Button, ...], ...] = ()
     invoice: Invoice | None = None
+    # Only for a messenger whose ``Capabilities.attachments`` has its kind: a flow offers
+    # another way (a link, the text alone) to the others.
+    attachment: Attachment | None = None
 
     @property
     def buttons(self) -> list[Button]:

@@ -101,7 +101,7 @@ class UserRow(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[datetime | None]
+    created_at: Mapped[datetime | None] = mapped_column(index=True)
     name: Mapped[str]
     language: Mapped[str]
     timezone: Mapped[str | None]
@@ -142,9 +142,9 @@ class OrderRow(Base):
     currency: Mapped[str]
     promo_code: Mapped[str | None]
     status: Mapped[OrderStatus] = mapped_column(StrEnumType(OrderStatus))
-    created_at: Mapped[datetime | None]
+    created_at: Mapped[datetime | None] = mapped_column(index=True)
     expires_at: Mapped[datetime | None]
-    paid_at: Mapped[datetime | None]
+    paid_at: Mapped[datetime | None] = mapped_column(index=True)
     closed_at: Mapped[datetime | None]
     close_reason: Mapped[str | None]
     messenger: Mapped[str | None]
@@ -174,10 +174,11 @@ class PaymentRow(Base):
     amount: Mapped[int]
     currency: Mapped[str]
     status: Mapped[PaymentStatus] = mapped_column(StrEnumType(PaymentStatus))
-    created_at: Mapped[datetime | None]
+    created_at: Mapped[datetime | None] = mapped_column(index=True)
     details: Mapped[dict[str, Any]]
     refund_reason: Mapped[str | None]
     refunded_amount: Mapped[int] = mapped_column(server_default="0")
+    refunded_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class PurchaseRow(Base):
@@ -208,7 +209,7 @@ class PurchaseRow(Base):
     status: Mapped[PurchaseStatus] = mapped_column(StrEnumType(PurchaseStatus))
     next_lesson_at: Mapped[datetime | None]
     updated_at: Mapped[datetime | None]
-    ended_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None] = mapped_column(index=True)
     end_reason: Mapped[str | None]
     renewal: Mapped[str | None]
     renewal_method: Mapped[str | None]
@@ -418,6 +419,16 @@ class ConversationMessageRow(Base):
     at: Mapped[datetime]
     author: Mapped[str]
     text: Mapped[str]
+class StaffDigestRow(Base):
+    __tablename__ = "staff_digests"
+    __table_args__ = (UniqueConstraint("messenger", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    messenger: Mapped[str]
+    external_id: Mapped[str]
+    hour: Mapped[int]
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
+    updated_at: Mapped[datetime | None]
 
 
 class StaffNoteRow(Base):

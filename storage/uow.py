@@ -7,6 +7,7 @@ import asyncio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.reports import SqlDigests, SqlExports, SqlStats
 from storage.repositories import (
     SqlAudit,
     SqlChatStates,
@@ -48,6 +49,9 @@ REPOSITORIES = {
     "audit": SqlAudit,
     "tags": SqlTags,
     "conversations": SqlConversations,
+    "stats": SqlStats,
+    "exports": SqlExports,
+    "digests": SqlDigests,
     "notes": SqlStaffNotes,
     "students": SqlStudents,
 }

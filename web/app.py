@@ -10,6 +10,7 @@ from aiohttp import web
 
 from observability.metrics import CONTENT_TYPE
 from web.deps import DEPS, Deps
+from web.downloads import add_download_routes
 from web.gateway_routes import add_gateway_routes
 from web.page import page
 
@@ -69,4 +70,6 @@ def make_app(deps: Deps) -> web.Application:
     app.router.add_get("/metrics", metrics)
     if deps.desk is not None:
         add_gateway_routes(app, deps.gateways, deps.desk)
+    if deps.downloads is not None:
+        add_download_routes(app, deps.downloads)
     return app

@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from core.ports import Clock, Notifier, PaymentDesk, PaymentGateway, UnitOfWorkFactory
+from core.ports import (
+    Clock,
+    DownloadDesk,
+    Notifier,
+    PaymentDesk,
+    PaymentGateway,
+    UnitOfWorkFactory,
+)
 from core.school import School
 from observability.metrics import Metrics
 
@@ -21,6 +28,7 @@ class Deps:
     notifier: Notifier | None = None
     metrics: Metrics = field(default_factory=Metrics)
     desk: PaymentDesk | None = None  # what the gateways' routes settle through
+    downloads: DownloadDesk | None = None  # the files behind signed links (CSV exports)
 
 
 DEPS = web.AppKey("deps", Deps)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.methods import AnswerCallbackQuery
 from aiogram.types import (
     BotCommand,
+    BufferedInputFile,
     CallbackQuery,
     ChatJoinRequest,
     ChatMemberUpdated,
@@ -100,6 +102,7 @@ class TelegramMessenger(TelegramGroups):
             can_edit=True,
             invoices=frozenset({"XTR"}) | (FIAT if provider_token else frozenset()),
             replies=True,
+            attachments=frozenset({"photo", "document"}),
         )
         # Chat state lives in the platform's database: aiogram's own FSM would only add a
         # lookup to every update.
@@ -362,11 +365,34 @@ class TelegramMessenger(TelegramGroups):
                 raise
             except MessengerError as exc:  # say, the provider refuses this currency
                 log.error("invoice refused (%s): the checkout link goes instead", exc)
+        if screen.attachment is not None:
+            return MessageRef(peer, await self._send_attachment(chat_id, screen, reply))
         text, keyboard = render.message(screen)
         message = await self.sender.call(
             chat_id, lambda: self.bot.send_message(chat_id, text, reply_markup=keyboard), reply,
         )
         return MessageRef(peer, str(message.message_id))
+
+    async def _send_attachment(self, chat_id: int, screen: Screen, reply: bool) -> str:
+        """A photo or document with the screen's text as its caption, or, when the text is
+        longer than a caption may be, the text first as a message of its own; the keyboard
+        goes on the last message. Returns the id of that message."""
+        attachment = screen.attachment
+        assert attachment is not None
+        text, keyboard = render.message(dataclasses.replace(screen, attachment=None))
+        caption: str | None = text
+        if len(text.encode("utf-16-le")) // 2 > render.MAX_CAPTION:  # 📊 counts as two
+            await self.sender.call(chat_id, lambda: self.bot.send_message(chat_id, text), reply)
+            caption = None
+        upload = BufferedInputFile(attachment.data, filename=attachment.filename)
+        if attachment.kind == "photo":
+            send = lambda: self.bot.send_photo(  # noqa: E731
+                chat_id, upload, caption=caption or None, reply_markup=keyboard)
+        else:
+            send = lambda: self.bot.send_document(  # noqa: E731
+                chat_id, upload, caption=caption or None, reply_markup=keyboard)
+        message = await self.sender.call(chat_id, send, reply)
+        return str(message.message_id)
 
     def admit_reply(self, peer: Peer) -> bool:
         """One chat's presses and messages get answers only so fast (the sender's bucket)."""
@@ -403,7 +429,8 @@ class TelegramMessenger(TelegramGroups):
         return await self.bot.send_message(chat_id, text, reply_markup=keyboard)
 
     async def edit(self, ref: MessageRef, screen: Screen) -> MessageRef:
-        if screen.invoice is not None:  # an invoice is a message of its own
+        # An invoice is a message of its own; so is a file (a text cannot become one).
+        if screen.invoice is not None or screen.attachment is not None:
             return await self.send(ref.peer, screen)
         chat_id = int(ref.peer.chat_id)
         text, keyboard = render.message(screen)

@@ -12,6 +12,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPri
 from flows.ui import Button, Screen
 
 MAX_TEXT = 4096
+MAX_CAPTION = 1024  # a photo's or document's caption
 def _public(url: str) -> bool:
     """Telegram refuses link buttons to addresses that are not public web (or tg:) links;
     such links go in the text."""

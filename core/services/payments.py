@@ -289,13 +289,14 @@ async def refund_through(
     async with uow_factory() as uow:
         result = await returned_in_part(
             uow, payment.gateway, payment.gateway_payment_id,
-            payment.refunded_amount + amount if total is None else total)
+            payment.refunded_amount + amount if total is None else total, now)
         await uow.commit()
     return result.outcome is Returned.PARTIAL
 
 
 async def returned_in_part(
-    uow: UnitOfWork, gateway: str, gateway_payment_id: str, total: int
+    uow: UnitOfWork, gateway: str, gateway_payment_id: str, total: int,
+    now: datetime | None = None,
 ) -> GatewayRefund:
     """``total`` of the payment has gone back by now, in all (the school's ``/refund ORDER
     AMOUNT``, or a gateway's report): recorded once, the access untouched. A total at or
@@ -307,15 +308,17 @@ async def returned_in_part(
     if payment.status is not PaymentStatus.SUCCEEDED:
         return GatewayRefund(Returned.DUPLICATE if payment.status is PaymentStatus.REFUNDED
                              else Returned.UNKNOWN, payment, order)
-    return await _part_back(uow, payment, order, total)
+    return await _part_back(uow, payment, order, total, now)
 
 
-async def _part_back(uow: UnitOfWork, payment: Payment, order: Order, total: int
-                     ) -> GatewayRefund:
+async def _part_back(uow: UnitOfWork, payment: Payment, order: Order, total: int,
+                     now: datetime | None) -> GatewayRefund:
+    """(The figures count what a payment gave back at its latest return, ``refunded_at``.)"""
     total = min(total, payment.amount)
     if total <= payment.refunded_amount:
         return GatewayRefund(Returned.DUPLICATE, payment, order)
     returned, payment.refunded_amount = total - payment.refunded_amount, total
+    payment.refunded_at = now or payment.refunded_at
     if payment.refund_reason and total >= payment.amount:
         payment.status = PaymentStatus.REFUNDED
     await uow.payments.update(payment)
@@ -358,7 +361,7 @@ async def returned_by_gateway(
                   gateway, gateway_payment_id, payment.status.value)
         return GatewayRefund(Returned.UNKNOWN, payment, order)
     if refunded is not None and refunded < payment.amount:
-        return await _part_back(uow, payment, order, refunded)
+        return await _part_back(uow, payment, order, refunded, now)
     if refunded is not None and payment.refunded_amount >= payment.amount:
         # Given back in parts by ``/refund ORDER AMOUNT``, which keeps the access.
         return GatewayRefund(Returned.DUPLICATE, payment, order)
@@ -376,10 +379,12 @@ async def returned_by_gateway(
     else:
         returned = payment.refundable_amount
         await refund(uow, order.id, now, payment_id=payment.id)
-        payment.status, payment.refunded_amount = PaymentStatus.REFUNDED, payment.amount
+        payment.status, payment.refunded_amount, payment.refunded_at = (
+            PaymentStatus.REFUNDED, payment.amount, now)
         return GatewayRefund(Returned.WITHDRAWN, payment, order, returned)
     returned = payment.refundable_amount
-    payment.status, payment.refunded_amount = PaymentStatus.REFUNDED, payment.amount
+    payment.status, payment.refunded_amount, payment.refunded_at = (
+            PaymentStatus.REFUNDED, payment.amount, now)
     await uow.payments.update(payment)
     return GatewayRefund(outcome, payment, order, returned)
 
@@ -415,7 +420,8 @@ async def refund(
         if p.status is PaymentStatus.SUCCEEDED and payment_id in (None, p.id)
     ]
     for payment in returned:
-        payment.status, payment.refunded_amount = PaymentStatus.REFUNDED, payment.amount
+        payment.status, payment.refunded_amount, payment.refunded_at = (
+            PaymentStatus.REFUNDED, payment.amount, now)
         await uow.payments.update(payment)
     if returned and all(p.refund_reason for p in returned):
         return True  # money that granted nothing: returning it takes no access away

@@ -51,7 +51,7 @@ def test_the_parts_are_wired_through_their_constructors(uow_factory, school, clo
     assert list(platform.gateways) == ["test"]
     assert {name: seconds for name, (seconds, _) in platform.sweeps.items()} == {
         "orders": 300, "lessons": 30, "expiry": 60, "groups": 60, "reminders": 60,
-        "renewals": 60}
+        "renewals": 60, "digests": 60}
 
 
 async def test_an_unknown_sweep_is_refused(harness):

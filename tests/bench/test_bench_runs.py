@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -10,9 +11,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def bench(script: str, *args: str) -> str:
+def bench(script: str, *args: str, env: dict[str, str] | None = None) -> str:
     done = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})} if env else None)
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     return done.stdout
 
@@ -36,3 +38,10 @@ def test_telegram_buttons_compares_the_platform_with_the_bare_bot(tmp_path):
 def test_startup_memory_measures_a_start():
     out = bench("startup_memory.py", "--starts", "1", "--idle", "0.5", "--only", "demo")
     assert re.search(r"demo +first start \(new database\): [\d.]+ s, idle RSS +[\d.]+ MB", out)
+
+
+def test_stats_queries_measures_each_period():
+    out = bench("stats_queries.py", env={"STATS_BENCH_STUDENTS": "300"})
+    for period in ("today", "7d", "30d", "all"):
+        line = rf"(SQLite|PostgreSQL) +{period}: figures [\d.]+ ms, chart series [\d.]+ ms"
+        assert re.search(line, out), out

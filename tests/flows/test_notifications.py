@@ -79,6 +79,7 @@ def _examples(order, purchase, now) -> list[notices.Notice]:
         notices.InboxAnswered(conversation=1, message=2),
         notices.RefundReported(order=order.id, gateway="test", payment="pay-1",
                                outcome="partial", returned=300, refunded=400),
+        notices.DailyDigest(account="console:s1", day=(now - timedelta(days=1)).date().isoformat()),
         notices.AccessExtended(purchase=purchase.id, days=30, ends_at=purchase.ends_at),
     ]
 

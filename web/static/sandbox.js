@@ -27,6 +27,13 @@ function linkify(text) {
 
 function fillBotMessage(element, message) {
   element.innerHTML = linkify(message.text);
+  if (message.photo) {
+    const picture = document.createElement("img");
+    picture.className = "photo";
+    picture.src = message.photo;
+    picture.alt = message.photo_name || "picture";
+    element.prepend(picture);
+  }
   if (!message.rows.length) return;
   const buttons = document.createElement("div");
   buttons.className = "buttons";

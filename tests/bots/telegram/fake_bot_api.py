@@ -20,6 +20,7 @@ Public API (see each docstring):
 - calls: ``calls`` (list of Call), ``calls_to(method)``, ``violations``, ``unimplemented``,
   ``await wait_for_call(method, where=, count=, within=)``
 - chats: ``sent_messages(chat_id)``, ``last_message(chat_id)``, ``messages(chat_id)``,
+  ``files`` (file_id -> Upload of every photo and document sent, multipart or by file_id),
   ``deleted_messages``, ``reply_keyboards``, ``member(chat_id, user_id)``,
   ``member_status(...)``, ``commands(scope, language_code)``, ``invite_links``,
   ``callback_answers``, ``pre_checkout_answers``, ``invoice_links``, ``charges``, ``refunds``,
@@ -57,7 +58,7 @@ import aiohttp
 from aiohttp import web
 from fake_bot_delivery import NOT_DELIVERED_BY_DEFAULT, UpdateDelivery
 from fake_bot_groups import GroupHandlers
-from fake_bot_methods import ApiError, bad
+from fake_bot_methods import ApiError, Upload, bad
 from fake_bot_spec import SPEC, decode_params
 from fake_updates import BOT_ADMIN_RIGHTS, UpdateBuilders, member_object
 
@@ -69,6 +70,7 @@ __all__ = [
     "NOT_DELIVERED_BY_DEFAULT",
     "SEND_METHODS",
     "ApiError",
+    "Upload",
     "Call",
     "FakeBotAPI",
     "Violation",
@@ -182,6 +184,7 @@ class FakeBotAPI(GroupHandlers, UpdateDelivery, UpdateBuilders):
         self._messages: dict[int, dict[int, dict[str, Any]]] = {}
         self._message_counters: dict[int, int] = {}
         self.deleted_messages: list[dict[str, Any]] = []
+        self.files: dict[str, Upload] = {}
         self.reply_keyboards: dict[int, dict[str, Any]] = {}
         self._members: dict[tuple[int, int], dict[str, Any]] = {}
         self._joined_via: dict[tuple[int, int], str] = {}
@@ -294,13 +297,25 @@ class FakeBotAPI(GroupHandlers, UpdateDelivery, UpdateBuilders):
             return raw
         form = await request.post()
         params = SPEC.methods[method].params
+        parts: dict[str, Upload] = {}
         for key, value in form.items():
             if isinstance(value, web.FileField):
+                parts[key] = Upload(value.filename, value.content_type, value.file.read())
                 # An upload named as a parameter is that parameter; others are attach:// parts.
                 if key in params:
                     raw[key] = f"attach://{key}"
             else:
                 raw[key] = value if isinstance(value, str) else bytes(value).decode()
+        # A file parameter naming an uploaded part (``attach://<name>``, as aiogram sends
+        # one) is that part's bytes; one naming no part is refused as Telegram does.
+        for key, value in list(raw.items()):
+            spec = params.get(key)
+            if spec is not None and spec.kind == "file" and isinstance(value, str) \
+                    and value.startswith("attach://"):
+                name = value.removeprefix("attach://")
+                if name not in parts:
+                    raise bad(f"file for {key} not found in the request: {value}")
+                raw[key] = parts[name]
         return raw
 
     async def _execute(

@@ -7,9 +7,12 @@ queue. A handler ``_m_<method>(params)`` returns the result or raises ``ApiError
 
 from __future__ import annotations
 
+import mimetypes
 import re
 import secrets
+import struct
 import time
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,6 +36,43 @@ _COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
 _LANG_RE = re.compile(r"[a-z]{2}")
 _CURRENCY_RE = re.compile(r"[A-Z]{3}")
 _SUBSCRIPTION_PERIOD = 30 * 24 * 3600
+
+
+MAX_PHOTO = 10 * 1024 * 1024  # bytes, uploaded
+MAX_DOCUMENT = 50 * 1024 * 1024
+PHOTO_THUMB = 90  # the side of the smallest size Telegram makes of a photo
+URL_PHOTO = (800, 600)  # what the fake says of a photo sent by URL (it fetches nothing)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file the bot uploaded (multipart/form-data), as the part arrived."""
+
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height of a PNG, JPEG, GIF or WebP image; None if it is none of them."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+        return struct.unpack(">II", data[16:24])
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return struct.unpack("<HH", data[6:10])
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP" and data[12:16] == b"VP8X":
+        return (int.from_bytes(data[24:27], "little") + 1,
+                int.from_bytes(data[27:30], "little") + 1)
+    if data[:2] == b"\xff\xd8":
+        i = 2
+        while i + 9 < len(data):
+            if data[i] != 0xFF:
+                return None
+            marker, length = data[i + 1], struct.unpack(">H", data[i + 2:i + 4])[0]
+            if marker in (0xC0, 0xC1, 0xC2):
+                height, width = struct.unpack(">HH", data[i + 5:i + 9])
+                return width, height
+            i += 2 + length
+    return None
 
 
 class ApiError(Exception):
@@ -381,6 +421,67 @@ class MethodHandlers:
             k: p[k] for k in ("text", "show_alert", "url", "cache_time") if k in p
         }
         return True
+
+    def _uploaded(self, p: dict[str, Any], key: str, limit: int) -> tuple[str, Upload]:
+        """The file a send* call carries: a new upload (multipart), or a file_id this server
+        gave before. A URL cannot be fetched here and is refused like a dead one."""
+        value = p.get(key)
+        if isinstance(value, Upload):
+            if not value.data:
+                raise bad("file must be non-empty", violation=True)
+            if len(value.data) > limit:
+                raise ApiError(413, "Request Entity Too Large", violation=True)
+            file_id = "fake-" + secrets.token_urlsafe(12)
+            self.files[file_id] = value  # type: ignore[attr-defined]
+            return file_id, value
+        if isinstance(value, str) and value in self.files:  # type: ignore[attr-defined]
+            return value, self.files[value]  # type: ignore[attr-defined]
+        if isinstance(value, str) and urlsplit(value).scheme in ("http", "https"):
+            # Telegram fetches it; the fake cannot, and takes it as fetched (no bytes).
+            name = urlsplit(value).path.rsplit("/", 1)[-1] or "file"
+            file_id = "fake-" + secrets.token_urlsafe(12)
+            self.files[file_id] = Upload(name, "", b"")  # type: ignore[attr-defined]
+            return file_id, self.files[file_id]  # type: ignore[attr-defined]
+        raise bad("wrong remote file identifier specified: Wrong string length")
+
+    def _caption(self, chat_id: int, p: dict[str, Any]) -> dict[str, Any]:
+        caption, entities = self._text(p, "caption", limit=1024, required=False)
+        return {"caption": caption, "caption_entities": entities,
+                "reply_to_message": self._reply_to(chat_id, p),
+                "reply_markup": self._message_markup(chat_id, p)}
+
+    def _m_sendPhoto(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Telegram's rules: an image of at most 10 MB, width + height at most 10000, sides
+        at most 20 to 1. The message holds the photo in sizes (a thumbnail and the full one)."""
+        chat_id = self._target_chat(p)
+        self._check_bot_in_group(chat_id)
+        file_id, upload = self._uploaded(p, "photo", MAX_PHOTO)
+        size = image_size(upload.data) if upload.data else URL_PHOTO
+        if size is None:
+            raise bad("IMAGE_PROCESS_FAILED", violation=True)
+        width, height = size
+        if width + height > 10000 or max(width, height) > 20 * min(width, height):
+            raise bad("PHOTO_INVALID_DIMENSIONS", violation=True)
+        scale = PHOTO_THUMB / max(width, height)
+        sizes = [
+            {"file_id": file_id + "-s", "file_unique_id": secrets.token_urlsafe(8),
+             "width": max(1, round(width * scale)), "height": max(1, round(height * scale))},
+            {"file_id": file_id, "file_unique_id": secrets.token_urlsafe(8), "width": width,
+             "height": height, "file_size": len(upload.data)},
+        ]
+        return self._new_bot_message(chat_id, photo=sizes, **self._caption(chat_id, p))
+
+    def _m_sendDocument(self, p: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._target_chat(p)
+        self._check_bot_in_group(chat_id)
+        file_id, upload = self._uploaded(p, "document", MAX_DOCUMENT)
+        mime = upload.content_type
+        if not mime or mime == "application/octet-stream":
+            mime = mimetypes.guess_type(upload.filename)[0] or "application/octet-stream"
+        document = {"file_id": file_id, "file_unique_id": secrets.token_urlsafe(8),
+                    "file_name": upload.filename, "mime_type": mime,
+                    "file_size": len(upload.data)}
+        return self._new_bot_message(chat_id, document=document, **self._caption(chat_id, p))
 
     def _send_generic(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
         """Other send* methods: a message with a stand-in for the media and the caption."""

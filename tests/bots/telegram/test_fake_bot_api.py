@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import struct
 import time
+import zlib
 
 import aiohttp
 import pytest
@@ -576,13 +578,31 @@ async def test_commands_per_scope_and_language(bot, fake_telegram):
         await bot.set_my_commands([BotCommand(command="Buy-Now", description="x")])
 
 
+def _png(width: int, height: int) -> bytes:
+    """A real PNG of one grey colour."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body)))
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
 async def test_other_methods(bot, fake_telegram):
     assert await bot.send_chat_action(42, "typing")
     photo = await bot.send_photo(
-        42, BufferedInputFile(b"\x89PNG...", "lesson.png"), caption="<b>Lesson 1</b>",
+        42, BufferedInputFile(_png(3, 2), "lesson.png"), caption="<b>Lesson 1</b>",
         parse_mode="HTML",
     )
     assert photo.photo and photo.caption == "Lesson 1" and photo.caption_entities[0].length == 8
+    assert (photo.photo[-1].width, photo.photo[-1].height) == (3, 2)
+    assert fake_telegram.files[photo.photo[-1].file_id].data == _png(3, 2)
+    with pytest.raises(TelegramBadRequest, match="IMAGE_PROCESS_FAILED"):
+        await bot.send_photo(42, BufferedInputFile(b"\x89PNG...", "broken.png"))
+    with pytest.raises(TelegramBadRequest, match="PHOTO_INVALID_DIMENSIONS"):
+        await bot.send_photo(42, BufferedInputFile(_png(210, 10), "strip.png"))
+    fake_telegram.violations.clear()  # refused on purpose
     assert (await bot.send_document(42, "https://example.com/notes.pdf")).document
     assert await bot.pin_chat_message(42, photo.message_id)
     chat = await bot.get_chat(GROUP)

@@ -131,7 +131,7 @@ class Issuer:
     def __init__(self) -> None:
         self.charged: list[Receipt | None] = []
 
-    async def charge(self, method, amount, currency, key, receipt=None):
+    async def charge(self, method, amount, currency, key, receipt=None, sent_at=None):
         self.charged.append(receipt)
         return ChargeResult(True, f"charge-{len(self.charged)}")
 

@@ -235,7 +235,7 @@ async def test_the_gateway_is_told_when_a_key_in_doubt_was_first_sent(db_uow_fac
         def __init__(self, answers):
             self.answers = answers
 
-        async def charge(self, method, amount, currency, key, sent_at=None):
+        async def charge(self, method, amount, currency, key, receipt=None, sent_at=None):
             seen.append((key, sent_at))
             answer = self.answers.pop(0)
             if isinstance(answer, Exception):
