@@ -370,8 +370,8 @@ class StatsRepository(Protocol):
         ...
 
     async def orders(self, start: datetime | None, end: datetime) -> tuple[int, int]:
-        """Orders placed in the window that are not an automatic renewal's own, and how
-        many of them were paid (PAID or REFUNDED since)."""
+        """Orders placed in the window that are not an automatic renewal's own nor access
+        granted by staff, and how many of them were paid (PAID or REFUNDED since)."""
         ...
 
     async def new_users(self, start: datetime | None, end: datetime) -> int:
@@ -380,7 +380,7 @@ class StatsRepository(Protocol):
 
     async def renewals(self, start: datetime | None, end: datetime) -> int:
         """Orders paid in the window that extended an earlier purchase (no purchase of
-        their own, or an ``extends`` offer), by hand or automatically."""
+        their own, or an ``extends`` offer), by hand or automatically; not staff grants."""
         ...
 
     async def churned(self, start: datetime | None, end: datetime) -> int:
