@@ -41,6 +41,9 @@ class Identity:
     name: str = ""
     reachable: bool = True
     last_seen_at: datetime | None = None
+    # The account's public handle without "@" where the messenger has one (Telegram), as it
+    # was when last seen; None where unknown or there is none. Staff look students up by it.
+    username: str | None = None
 
 
 class OrderStatus(enum.StrEnum):
@@ -75,6 +78,9 @@ class Order:
     period: str | None = None  # ISO-8601 duration
     extends: tuple[str, ...] = ()
     seat_taken: bool = False  # it holds one of the offer's seats until paid or closed
+    # The staff account (``telegram:123``) that granted this order's access with no payment
+    # taken; None for an order a student placed.
+    granted_by: str | None = None
 
 
 class PaymentStatus(enum.StrEnum):

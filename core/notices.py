@@ -206,12 +206,30 @@ class DailyDigest(Notice):
     day: str
 
 
+@dataclass(frozen=True)
+class AccessExtended(Notice):
+    """The school's staff added ``days`` to the purchase: it now ends at ``ends_at``."""
+
+    KIND = "access_extended"
+    purchase: int
+    days: int
+    ends_at: datetime
+
+
+@dataclass(frozen=True)
+class LessonLinks(Notice):
+    """The lessons open now of a purchase, sent again (the school's staff asked)."""
+
+    KIND = "lesson_links"
+    purchase: int
+
+
 KINDS: dict[str, type[Notice]] = {
     kind.KIND: kind
     for kind in (OrderPaid, LessonOpened, AccessEnded, PaymentFailed, PaymentPartial,
                  PaymentExtra, GroupInvite, GroupRemoved, Reminder, RenewalNotice,
                  RenewalFailed, RenewalDoubled, RefundDue, RefundReported, InboxQuestion,
-                 InboxAnswer, InboxAnswered, DailyDigest)
+                 InboxAnswer, InboxAnswered, DailyDigest, AccessExtended, LessonLinks)
 }
 
 

@@ -34,7 +34,7 @@ from core.models import (
     User,
 )
 from core.promo_codes import RuntimePromo
-from core.staff import AuditEntry, StaffMember, StaffMenu
+from core.staff import AuditEntry, StaffMember, StaffMenu, StaffNote
 from core.stats import StaffDigest, Takings
 
 
@@ -373,8 +373,8 @@ class StatsRepository(Protocol):
         ...
 
     async def orders(self, start: datetime | None, end: datetime) -> tuple[int, int]:
-        """Orders placed in the window that are not an automatic renewal's own, and how
-        many of them were paid (PAID or REFUNDED since)."""
+        """Orders placed in the window that are not an automatic renewal's own nor access
+        granted by staff, and how many of them were paid (PAID or REFUNDED since)."""
         ...
 
     async def new_users(self, start: datetime | None, end: datetime) -> int:
@@ -383,7 +383,7 @@ class StatsRepository(Protocol):
 
     async def renewals(self, start: datetime | None, end: datetime) -> int:
         """Orders paid in the window that extended an earlier purchase (no purchase of
-        their own, or an ``extends`` offer), by hand or automatically."""
+        their own, or an ``extends`` offer), by hand or automatically; not staff grants."""
         ...
 
     async def churned(self, start: datetime | None, end: datetime) -> int:
@@ -478,6 +478,40 @@ class StaffMenuRepository(Protocol):
     async def remove(self, messenger: str, external_id: str) -> None: ...
 
 
+class StaffNoteRepository(Protocol):
+    async def add(self, note: StaffNote) -> StaffNote: ...
+
+    async def for_user(self, user_id: int, limit: int) -> list[StaffNote]:
+        """The student's notes, newest first."""
+        ...
+
+    async def count(self, user_id: int) -> int: ...
+
+
+class StudentRepository(Protocol):
+    """Looking students up for the staff (``/find``). Students merged into another (linked
+    accounts) are never returned: their identities and rows moved to the one they joined."""
+
+    async def with_external_id(self, external_id: str) -> list[Identity]:
+        """Identities of any messenger with exactly this external id."""
+        ...
+
+    async def with_username(self, username: str) -> list[Identity]:
+        """Identities whose username is ``username`` (without "@"), ignoring case."""
+        ...
+
+    async def with_contact(self, contact: str) -> list[User] | None:
+        """Students whose recorded contact (where their receipts go) is ``contact``: an email
+        in lower case or a phone as ``+`` and digits. None where no contacts are recorded."""
+        ...
+
+    async def named(self, text: str, limit: int) -> tuple[list[User], int]:
+        """Students whose name, or the name of one of their identities, contains ``text``
+        ignoring case (also beyond ASCII): the first ``limit`` by number, and how many in
+        all."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``async with factory() as uow``: leaving without ``commit`` rolls back."""
 
@@ -504,6 +538,8 @@ class UnitOfWork(Protocol):
     promo_codes: PromoCodeRepository
     contacts: ContactRepository
     staff_menus: StaffMenuRepository
+    notes: StaffNoteRepository
+    students: StudentRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, *exc: object) -> None: ...

@@ -108,3 +108,17 @@ class AuditEntry:
     subject: str = ""  # what it was about, as given: ``#42 5.00``
     detail: str = ""  # what changed, or why it was refused
     id: int = 0
+
+
+MAX_NOTE = 1000  # characters of one note on a student's card
+
+
+@dataclass
+class StaffNote:
+    """A staff member's note on a student's card (only staff ever see it)."""
+
+    user_id: int = 0
+    author: str = ""  # the staff account, ``telegram:123``
+    text: str = ""
+    created_at: datetime | None = None
+    id: int = 0

@@ -336,6 +336,7 @@ class FlowEngine:
                 incoming.sender.external_id,
                 incoming.sender.name,
                 normalize(incoming.sender.language),
+                incoming.sender.username,
             )
             state = await uow.chat_states.get(
                 incoming.peer.messenger, incoming.peer.chat_id

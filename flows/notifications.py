@@ -45,8 +45,12 @@ class Render:
         return pick(value, self.t.language, self.school.default_language)
 
     def offer_title(self, code: str) -> str:
-        found = self.school.offer(code) or self.school.products.get(code)  # imported products
-        return self.text(found.title) if found else code
+        """The offer's title; for access the staff granted as one product, the product's."""
+        offer = self.school.offer(code)
+        if offer is not None:
+            return self.text(offer.title)
+        product = self.school.products.get(code)
+        return self.text(product.title) if product else code
 
     def lesson(self, course_code: str, lesson_id: str) -> tuple[Course, Lesson] | None:
         course = self.school.courses.get(course_code)
@@ -265,6 +269,36 @@ async def daily_digest(r: Render, n: notices.DailyDigest) -> Screen | None:
     return await digest_screen(r.t, r.school, r.uow, date.fromisoformat(n.day), r.now)
 
 
+async def access_extended(r: Render, n: notices.AccessExtended) -> Screen | None:
+    """The school's staff added days: until when it lasts now (gone if it changed since)."""
+    purchase = await r.uow.purchases.get(n.purchase)
+    if purchase is None or purchase.status is not PurchaseStatus.ACTIVE \
+            or purchase.ends_at != n.ends_at:
+        return None
+    return screen(r.t("access_extended", title=r.offer_title(purchase.offer_code),
+                      days=r.t.period(f"P{n.days}D"), date=r.t.date(n.ends_at)),
+                  r.my_courses())
+
+
+async def lesson_links(r: Render, n: notices.LessonLinks) -> Screen | None:
+    """The lessons open now, again: a button for each with a link, the text of the others."""
+    purchase = await r.uow.purchases.get(n.purchase)
+    if purchase is None or not groups.running(purchase, r.now):
+        return None
+    opened = lessons.open_lessons(r.school, purchase, r.now)
+    if not opened:
+        return None
+    lines = [r.t("lessons_again", title=r.offer_title(purchase.offer_code))]
+    buttons = []
+    for item in opened:
+        title = r.text(item.lesson.title)
+        if item.lesson.link:
+            buttons.append(Button(r.t("btn_open", title=title), url=item.lesson.link))
+        else:
+            lines.append(f"• {r.text(item.course.title)}: {title}\n{r.text(item.lesson.text)}")
+    return screen("\n".join(lines), *buttons, r.my_courses())
+
+
 RENDERERS: dict[type[Notice], Callable[[Render, Any], Awaitable[Screen | None]]] = {
     notices.OrderPaid: order_paid,
     notices.LessonOpened: lesson_opened,
@@ -284,6 +318,8 @@ RENDERERS: dict[type[Notice], Callable[[Render, Any], Awaitable[Screen | None]]]
     notices.InboxAnswer: inbox_notices.answer,
     notices.InboxAnswered: inbox_notices.answered,
     notices.DailyDigest: daily_digest,
+    notices.AccessExtended: access_extended,
+    notices.LessonLinks: lesson_links,
 }
 
 

@@ -53,6 +53,7 @@ STAFF_COMMANDS: list[StaffCommand] = [
     StaffCommand("stats", Right.STATS),
     StaffCommand("export", Right.EXPORT),
     StaffCommand("promo", Right.PROMO),
+    StaffCommand("find", Right.STUDENTS),
 ]
 
 

@@ -80,7 +80,11 @@ async def unknown_text(ctx: Context, _: str) -> Reply:
 
 
 def title_of_offer(ctx: Context, offer_code: str) -> str:
-    """The offer's title; a purchase imported as a product is named after the product."""
-    found = ctx.school.offer(offer_code) or ctx.school.products.get(offer_code)
-    return pick(found.title, ctx.t.language, ctx.school.default_language) if found \
-        else offer_code
+    """The offer's title; for access the staff granted as one product, the product's."""
+    offer = ctx.school.offer(offer_code)
+    if offer is not None:
+        return pick(offer.title, ctx.t.language, ctx.school.default_language)
+    product = ctx.school.products.get(offer_code)
+    if product is not None:
+        return pick(product.title, ctx.t.language, ctx.school.default_language)
+    return offer_code

@@ -99,6 +99,9 @@ class Sender:
     # Not a person's own account: Telegram's anonymous group admin, a message signed by a
     # channel. Never taken for a staff member, whatever its id.
     impersonal: bool = False
+    # The account's handle without "@" ("" for none) where the messenger tells it (Telegram);
+    # None where it does not.
+    username: str | None = None
 
 
 class IncomingKind(enum.StrEnum):

@@ -16,6 +16,12 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
 )
 
+UNICODE_LOWER = "unicode_lower"  # on SQLite connections: lower() beyond ASCII, as PostgreSQL's
+
+
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An engine for ``sqlite+aiosqlite:///path.db`` or ``postgresql+asyncpg://...``.
@@ -45,6 +51,8 @@ def _serialize_sqlite_writes(engine: AsyncEngine) -> None:
                 cursor.execute(pragma)
         finally:
             cursor.close()
+        # SQLite's own lower() folds ASCII only: staff look names up in any alphabet.
+        dbapi_connection.create_function(UNICODE_LOWER, 1, _unicode_lower, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:

@@ -99,7 +99,8 @@ class SqlStats(_SqlRepo[None]):
         renewal_order = exists().where(renewals.c.order_id == c.id)
         query = (
             select(func.count(), func.count(case((c.status.in_(PAID), c.id))))
-            .where(_within(c.created_at, start, end), ~renewal_order))
+            .where(_within(c.created_at, start, end), ~renewal_order,
+                   c.granted_by.is_(None)))  # access staff gave is no sale
         placed, paid = (await self._session.execute(query)).one()
         return int(placed), int(paid)
 
@@ -113,7 +114,7 @@ class SqlStats(_SqlRepo[None]):
         c = orders.c
         made_own = exists().where(purchases.c.order_id == c.id)
         query = select(func.count()).where(
-            c.status.in_(PAID), _within(c.paid_at, start, end),
+            c.status.in_(PAID), _within(c.paid_at, start, end), c.granted_by.is_(None),
             or_(~made_own, cast(c.extends, String) != "[]"))
         return int((await self._session.execute(query)).scalar_one())
 

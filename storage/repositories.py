@@ -53,7 +53,8 @@ from core.models import (
     User,
 )
 from core.promo_codes import RuntimePromo
-from core.staff import AuditEntry, StaffMember, StaffMenu
+from core.staff import AuditEntry, StaffMember, StaffMenu, StaffNote
+from storage.engine import UNICODE_LOWER
 from storage.tables import (
     OPEN,
     AuditRow,
@@ -75,6 +76,7 @@ from storage.tables import (
     RenewalRow,
     StaffMemberRow,
     StaffMenuRow,
+    StaffNoteRow,
     SubscriptionLinkRow,
     TagRow,
     UserRow,
@@ -100,13 +102,14 @@ staff_members = StaffMemberRow.__table__
 staff_menus = StaffMenuRow.__table__
 tags = TagRow.__table__
 audit_log = AuditRow.__table__
+staff_notes = StaffNoteRow.__table__
 conversations = ConversationRow.__table__
 conversation_messages = ConversationMessageRow.__table__
 promo_codes = PromoCodeRow.__table__
 contacts = ContactRow.__table__
 # Tables whose rows belong to a student: they follow the student when accounts are linked.
 OWNED_BY_USER = (identities, orders, purchases, outbox, invite_links, link_codes, audit_log,
-                 conversations, contacts)
+                 conversations, contacts, staff_notes)
 # Rows a student has at most one of per key: on linking, the survivor's row wins.
 UNIQUE_PER_USER = ((tags, "tag"),)
 
@@ -797,3 +800,61 @@ class SqlStaffMenus(_SqlRepo[StaffMenu]):
         await self._session.execute(delete(staff_menus).where(
             c.messenger == messenger, c.external_id == external_id))
 
+
+class SqlStaffNotes(Adds[StaffNote]):
+    table, entity = staff_notes, StaffNote
+
+    async def for_user(self, user_id: int, limit: int) -> list[StaffNote]:
+        c = staff_notes.c
+        return await self._all(self._select(c.user_id == user_id).order_by(c.id.desc())
+                               .limit(limit))
+
+    async def count(self, user_id: int) -> int:
+        c = staff_notes.c
+        query = select(func.count()).select_from(staff_notes).where(c.user_id == user_id)
+        return (await self._session.execute(query)).scalar_one()
+
+
+CONTACT_COLUMN = "receipt_contact"  # a student's email or phone, where a schema keeps one
+
+
+def _like_pattern(text: str) -> str:
+    """``%text%`` for LIKE ... ESCAPE '\\', with the wildcards of ``text`` taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class SqlStudents(_SqlRepo[User]):
+    table, entity = users, User
+
+    def _lower(self, column: Any) -> Any:
+        return func.lower(column) if self._postgres else getattr(func, UNICODE_LOWER)(column)
+
+    async def with_external_id(self, external_id: str) -> list[Identity]:
+        c = identities.c
+        query = select(identities).where(c.external_id == external_id).order_by(c.id)
+        return await self._all(query, Identity)
+
+    async def with_username(self, username: str) -> list[Identity]:
+        c = identities.c
+        query = select(identities).where(c.username.is_not(None),
+                                         self._lower(c.username) == username.lower())
+        return await self._all(query.order_by(c.id), Identity)
+
+    async def with_contact(self, contact: str) -> list[User] | None:
+        column = users.c.get(CONTACT_COLUMN)
+        if column is None:
+            return None  # this schema keeps no contacts
+        query = self._select(column == contact, users.c.merged_into.is_(None))
+        return await self._all(query.order_by(users.c.id))
+
+    async def named(self, text: str, limit: int) -> tuple[list[User], int]:
+        u, i = users.c, identities.c
+        pattern = _like_pattern(text.lower())
+        by_identity = select(i.user_id).where(self._lower(i.name).like(pattern, escape="\\"))
+        where = and_(u.merged_into.is_(None),
+                     or_(self._lower(u.name).like(pattern, escape="\\"), u.id.in_(by_identity)))
+        total = (await self._session.execute(
+            select(func.count()).select_from(users).where(where))).scalar_one()
+        found = await self._all(self._select(where).order_by(u.id).limit(limit))
+        return found, total

@@ -124,10 +124,11 @@ class IdentityRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     messenger: Mapped[str]
-    external_id: Mapped[str]
+    external_id: Mapped[str] = mapped_column(index=True)  # staff find a bare number
     name: Mapped[str]
     reachable: Mapped[bool]
     last_seen_at: Mapped[datetime | None]
+    username: Mapped[str | None]
 
 
 class OrderRow(Base):
@@ -153,6 +154,7 @@ class OrderRow(Base):
     period: Mapped[str | None]
     extends: Mapped[list[str]] = mapped_column(JSON)
     seat_taken: Mapped[bool]
+    granted_by: Mapped[str | None]
 
 
 TO_REFUND = text("refund_reason IS NOT NULL AND status = 'succeeded'")
@@ -472,6 +474,17 @@ class StaffMenuRow(Base):
     external_id: Mapped[str]
     role: Mapped[Role] = mapped_column(StrEnumType(Role))
     shown_at: Mapped[datetime | None]
+
+
+class StaffNoteRow(Base):
+    __tablename__ = "staff_notes"
+    __table_args__ = (Index("ix_staff_notes_user_id_id", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    author: Mapped[str]
+    text: Mapped[str]
+    created_at: Mapped[datetime | None]
 
 
 metadata = Base.metadata

@@ -26,6 +26,8 @@ from storage.repositories import (
     SqlRenewals,
     SqlStaff,
     SqlStaffMenus,
+    SqlStaffNotes,
+    SqlStudents,
     SqlSubscriptionLinks,
     SqlTags,
     SqlUsers,
@@ -56,6 +58,8 @@ REPOSITORIES = {
     "promo_codes": SqlPromoCodes,
     "contacts": SqlContacts,
     "staff_menus": SqlStaffMenus,
+    "notes": SqlStaffNotes,
+    "students": SqlStudents,
 }
 
 

@@ -151,7 +151,8 @@ class TelegramMessenger(TelegramGroups):
         in). A message signed by a chat (``sender_chat``: an anonymous admin, a channel) or
         from one of Telegram's stand-in accounts is impersonal: never taken for staff."""
         impersonal = user.id in IMPERSONAL_IDS or sender_chat is not None
-        sender = Sender(str(user.id), user.full_name, user.language_code, impersonal=impersonal)
+        sender = Sender(str(user.id), user.full_name, user.language_code, impersonal=impersonal,
+                        username=user.username or "")
         return Incoming(Peer(NAME, str(chat_id)), sender, kind, **fields)
 
     async def _deliver(self, incoming: Incoming) -> None:

@@ -96,9 +96,11 @@ async def resolve(
     external_id: str,
     name: str = "",
     language: str | None = None,
+    username: str | None = None,
 ) -> tuple[User, Identity]:
     """The student behind a messenger account, created on first contact. Writing to the bot
-    makes an identity reachable again."""
+    makes an identity reachable again. ``username``: the account's handle where the messenger
+    tells it ("" for none), None where it does not."""
     identity = await uow.users.identity(messenger, external_id)
     if identity is None:
         user = await uow.users.add(
@@ -116,16 +118,20 @@ async def resolve(
                 external_id=external_id,
                 name=name,
                 last_seen_at=now,
+                username=username or None,
             )
         )
         return user, identity
     user = await uow.users.get(identity.user_id)
     assert user is not None, f"identity {identity.id} points at a missing user"
     stale = identity.last_seen_at is None or now - identity.last_seen_at >= SEEN_PRECISION
-    if not identity.reachable or (name and name != identity.name):
+    renamed = username is not None and (username or None) != identity.username
+    if not identity.reachable or (name and name != identity.name) or renamed:
         identity.last_seen_at = now
         identity.reachable = True
         identity.name = name or identity.name
+        if username is not None:
+            identity.username = username or None
         await uow.users.update_identity(identity)
     elif stale:  # only "last seen": written behind, not in this press's transaction
         identity.last_seen_at = now

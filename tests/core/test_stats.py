@@ -12,7 +12,7 @@ from factories import START
 from stats_scene import seed
 
 from core.models import Order, Purchase, PurchaseStatus
-from core.services import stats, users
+from core.services import staff_access, stats, users
 from core.stats import Span, Takings, Unit
 
 
@@ -36,6 +36,26 @@ async def test_today_counts_the_refund_now_and_the_stars_apart(db_uow_factory, s
     assert (report.orders, report.paid_orders, report.conversion) == (2, 1, 0.5)
     assert report.new_students == 2  # Dana and Emil
     assert (report.renewals, report.churned, report.churn) == (0, 0, None)
+
+
+async def test_access_granted_by_staff_is_neither_an_order_nor_a_renewal(db_uow_factory,
+                                                                         school, scene):
+    later = START + timedelta(minutes=1)
+    before = await _report(db_uow_factory, school, Span.WEEK, later)
+    async with db_uow_factory() as uow:
+        dana, _ = await users.resolve(uow, START, "telegram", "dana-2", "Dana")
+        await staff_access.grant_offer(uow, school, dana.id, "python-life", "console:admin",
+                                       START)
+        await staff_access.grant_product(uow, school, dana.id, "club", 30, "console:admin",
+                                         START)
+        await staff_access.grant_product(uow, school, dana.id, "club", 7, "console:admin",
+                                         START)  # extends the club grant
+        await uow.commit()
+    after = await _report(db_uow_factory, school, Span.WEEK, later)
+
+    assert (after.orders, after.paid_orders, after.renewals) == (
+        before.orders, before.paid_orders, before.renewals)
+    assert after.money == before.money
 
 
 async def test_seven_days(db_uow_factory, school, scene):

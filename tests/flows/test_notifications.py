@@ -80,13 +80,30 @@ def _examples(order, purchase, now) -> list[notices.Notice]:
         notices.RefundReported(order=order.id, gateway="test", payment="pay-1",
                                outcome="partial", returned=300, refunded=400),
         notices.DailyDigest(account="console:s1", day=(now - timedelta(days=1)).date().isoformat()),
+        notices.AccessExtended(purchase=purchase.id, days=30, ends_at=purchase.ends_at),
     ]
+
+
+async def _with_lessons(uow_factory, school, clock, user) -> notices.Notice:
+    """Lessons sent again: of a purchase that has lessons open (the club has none)."""
+    now = clock.now()
+    async with uow_factory() as uow:
+        placed = await checkout.place_order(uow, school, now, user, "python-life", None,
+                                            messenger="console", unlocked=True)
+        await payments.confirm(uow, school, PaymentNotice(
+            "test", "pay-python", placed.order.token, placed.order.amount,
+            placed.order.currency), now)
+        [purchase] = await uow.purchases.for_order(placed.order.id)
+        await uow.commit()
+    return notices.LessonLinks(purchase=purchase.id)
 
 
 @pytest.mark.parametrize("kind", sorted(notices.KINDS))
 async def test_every_kind_renders_in_every_language(uow_factory, school, clock, kind):
     user, order, purchase = await _scene(uow_factory, school, clock)
-    [notice] = [n for n in _examples(order, purchase, clock.now()) if n.KIND == kind]  # one each
+    examples = _examples(order, purchase, clock.now())
+    examples.append(await _with_lessons(uow_factory, school, clock, user))
+    [notice] = [n for n in examples if n.KIND == kind]  # one each
     message = OutboxMessage(id=1, user_id=user.id, kind=notice.KIND, data=notice.data(),
                             created_at=clock.now())
     shown = {}
