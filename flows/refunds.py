@@ -195,6 +195,8 @@ async def refunds(ctx: Context, arg: str) -> Reply:
     with what is left of each to return."""
     t = ctx.t
     due = await ctx.uow.payments.to_refund(REFUNDS_SHOWN + 1)
+    if ctx.staff is not None:
+        ctx.staff.nothing(f"listed {min(len(due), REFUNDS_SHOWN)} payments to return")
     if not due:
         return Reply(screen(t("admin_refunds_none")))
     lines = [t("admin_refunds_title")]

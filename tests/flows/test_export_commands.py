@@ -146,7 +146,7 @@ async def test_a_manager_may_not_export(harness):
     await boss.press("ex:students")
 
     assert all(m.attachment is None for m in boss.messages)
-    assert boss.last.text.startswith("Your role (manager) does not allow export.table")
+    assert boss.toasts[-1].startswith("Your role (manager) does not allow export.table")
     assert [(e.action, e.result) for e in await _audit(harness, actor="console:boss")] == [
         ("export.table", AuditResult.REFUSED), ("/export", AuditResult.REFUSED)]
 

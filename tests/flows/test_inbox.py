@@ -309,10 +309,10 @@ async def test_a_strangers_forged_answer_and_close_are_refused_and_audited(harne
     await harness.deliver()
 
     await mallory.press("ia:1")
-    assert "didn't get that" in mallory.last.text
+    assert mallory.toasts[-1] == "This button is not for you."
     await mallory.send("I am staff now")  # not an answer: her own question to the school
     await mallory.press("ic:1")
-    assert "didn't get that" in mallory.last.text
+    assert mallory.toasts[-1] == "This button is not for you."
     await mallory.send("/inbox")
     assert "didn't get that" in mallory.last.text
 

@@ -272,7 +272,7 @@ async def test_support_reads_the_card_but_is_refused_every_change(harness):
     for action in ("sg:1", "sgy:1:0", f"sx:{before.id}:30:{seen}", f"sxd:{before.id}:{seen}",
                    f"sry:{before.id}:{seen}", "sf:1", "sfy:1", "sl:1", "sn:1"):
         await support.press(action)
-        assert support.last.text.startswith("Your role (support) does not allow ")
+        assert support.toasts[-1].startswith("Your role (support) does not allow ")
 
     assert await _purchases(harness, 1) == [before]
     assert [o.status for o in await _orders(harness, 1)] == [OrderStatus.PAID]
@@ -289,7 +289,7 @@ async def test_a_manager_may_change_access_but_not_refund(harness):
     await _anna(harness, "python-30")
     manager = await _card(harness, "boss")
     await manager.press("sf:1")
-    assert manager.last.text.startswith("Your role (manager) does not allow card.refund")
+    assert manager.toasts[-1].startswith("Your role (manager) does not allow card.refund")
     [line] = [e for e in await _audit(harness) if e.action == "card.refund"]
     assert (line.actor, line.result) == ("console:boss", AuditResult.REFUSED)
 
@@ -302,7 +302,7 @@ async def test_a_stranger_pressing_a_forged_button_sees_nothing_of_the_card(harn
 
     for action in ("sc:1", f"sx:{purchase.id}:30:{staff_access.stamp(purchase)}", "sg:1"):
         await mallory.press(action)
-        assert mallory.last.text == "I didn't get that. Please use the buttons below."
+        assert mallory.toasts[-1] == "This button is not for you."
     await mallory.send("/find Anna")
     assert mallory.last.text == "I didn't get that. Please use the buttons below."
 

@@ -95,11 +95,13 @@ async def test_a_students_account_is_refused_the_command_and_a_forged_card_butto
     await tg.says(boris, "/find @anna_k")
     assert tg.fake.last_message(502)["text"] == "I didn't get that. Please use the buttons below."
     before = len(tg.fake.calls_to("sendMessage"))
+    answers = len(tg.fake.calls_to("answerCallbackQuery"))
     tg.fake.push(tg.fake.callback_update(boris, tg.fake.last_message(502), "sc:1", check=False))
-    await tg.fake.wait_for_call("sendMessage", count=before + 1)
+    answer = await tg.fake.wait_for_call("answerCallbackQuery", count=answers + 1)
     await tg.settle()
 
-    assert tg.fake.last_message(502)["text"] == "I didn't get that. Please use the buttons below."
+    assert answer.params["text"] == "This button is not for you."  # a note only: no message
+    assert len(tg.fake.calls_to("sendMessage")) == before
     assert not any("anna" in m["text"].lower() for m in tg.fake.sent_messages(502))
     lines = [(e.action, e.result, e.detail) for e in await _audit(tg, actor="telegram:502")]
     assert lines == [("/find", AuditResult.REFUSED, "not staff"),
