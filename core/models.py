@@ -75,6 +75,9 @@ class Order:
     period: str | None = None  # ISO-8601 duration
     extends: tuple[str, ...] = ()
     seat_taken: bool = False  # it holds one of the offer's seats until paid or closed
+    # Given without payment by design: a free offer's enrolment, or an automation's grant
+    # (amount 0, no payment row); counted apart from sales.
+    free: bool = False
 
 
 class PaymentStatus(enum.StrEnum):

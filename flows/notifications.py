@@ -15,6 +15,7 @@ from core.ports import UnitOfWork
 from core.school import Course, Lesson, LocalText, School, pick
 from core.services import groups, lessons, star_subscriptions
 from core.services.upcoming import renews_automatically
+from flows.automation_notices import automation_screen, automation_staff
 from flows.channel import Capabilities
 from flows.checkout_ways import CheckoutWays
 from flows.groups import included_line, invite_screen, offer_buttons
@@ -254,6 +255,8 @@ RENDERERS: dict[type[Notice], Callable[[Render, Any], Awaitable[Screen | None]]]
     notices.RenewalFailed: renewal_failed,
     notices.RefundDue: refund_due,
     notices.RenewalDoubled: renewal_doubled,
+    notices.AutomationScreen: automation_screen,
+    notices.AutomationStaff: automation_staff,
 }
 
 

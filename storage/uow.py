@@ -7,6 +7,14 @@ import asyncio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.automation_repositories import (
+    SqlAutomationEvents,
+    SqlAutomationRuns,
+    SqlAutomationStates,
+    SqlStudentFields,
+    SqlTriggerScans,
+    SqlWebhookCalls,
+)
 from storage.repositories import (
     SqlAudit,
     SqlChatStates,
@@ -44,6 +52,12 @@ REPOSITORIES = {
     "staff": SqlStaff,
     "audit": SqlAudit,
     "tags": SqlTags,
+    "automation_runs": SqlAutomationRuns,
+    "automation_events": SqlAutomationEvents,
+    "automation_states": SqlAutomationStates,
+    "student_fields": SqlStudentFields,
+    "trigger_scans": SqlTriggerScans,
+    "webhook_calls": SqlWebhookCalls,
 }
 
 

@@ -9,12 +9,12 @@ from types import ModuleType
 from zoneinfo import ZoneInfo
 
 from core.school import School
-from flows.texts import en, fr, ru, staff
+from flows.texts import automations, en, fr, ru, staff
 
 CATALOGS: dict[str, ModuleType] = {"en": en, "ru": ru, "fr": fr}
 # Wording kept beside the flows it belongs to: each part is ``TEXTS = {language: {key: text}}``
 # for every language above.
-PARTS: tuple[ModuleType, ...] = (staff,)
+PARTS: tuple[ModuleType, ...] = (staff, automations)
 for _part in PARTS:
     for _language, _texts in _part.TEXTS.items():
         CATALOGS[_language].TEXTS.update(_texts)

@@ -505,7 +505,7 @@ CASES: list[tuple[str, Any, list[str]]] = [
         lambda d: d.update(prodcuts=[]),
         [
             "prodcuts: unknown section (known: school, texts, courses, groups, products, "
-            "offers, promo_codes)"
+            "offers, promo_codes, automations)"
         ],
     ),
     ("school is required", lambda d: d.pop("school"), ["school: required"]),
@@ -837,7 +837,8 @@ CASES: list[tuple[str, Any, list[str]]] = [
     (
         "price below minimum",
         lambda d: d["offers"].append(offer(currency="RUB", price=0)),
-        ["offers[1].price: 0 RUB is below the minimum of 1"],
+        ["offers[1].price: 0 RUB is below the minimum of 1; an offer given away for nothing "
+         "says free: true"],
     ),
     (
         "price below the minimum of a currency whose unit is worth little",
@@ -1131,7 +1132,8 @@ def test_every_problem_of_a_file_is_reported_at_once() -> None:
         "it must start with https:// or http://",
         "courses[0].lessons[1].open_after: 'P3X' is not an ISO-8601 duration such as P30D or P1M",
         "offers[0].products[0]: unknown product 'pyhton' (known: python-course)",
-        "offers[1].price: 0 RUB is below the minimum of 1",
+        "offers[1].price: 0 RUB is below the minimum of 1; an offer given away for nothing "
+        "says free: true",
         "offers[1].prise: unknown field",
         "offers[1].code: duplicate code 'python-lifetime', already used by offers[0]",
         "promo_codes[0]: set percent or amount, not both",
@@ -1146,7 +1148,8 @@ def test_a_broken_item_does_not_hide_the_others_nor_cause_false_references() -> 
 
     assert broken(change) == [
         "courses[0].title: must be text or a map of language: text, but it is empty",
-        "offers[0].price: 0 EUR is below the minimum of 1",
+        "offers[0].price: 0 EUR is below the minimum of 1; an offer given away for nothing "
+        "says free: true",
         "offers[1].products[0]: unknown product 'nope' (known: python-course, club)",
     ]
 

@@ -67,6 +67,12 @@ def _examples(order, purchase, now) -> list[notices.Notice]:
                               retry_at=now + timedelta(days=1)),
         notices.RenewalDoubled(purchase=purchase.id, order=order.id),
         notices.RefundDue(order=order.id, gateway="test", payment="pay-2"),
+        notices.AutomationScreen(run=1, automation="welcome",
+                                 text={"en": "Hi", "ru": "Привет", "fr": "Salut"},
+                                 buttons=({"offer": "python-life", "label": None},
+                                          {"answer": "yes", "label": {"en": "Yes"}, "ask": 1})),
+        notices.AutomationStaff(student=order.user_id, automation="welcome", run=1,
+                                text={"en": "Anna asks"}),
     ]
 
 
