@@ -53,6 +53,8 @@ def base_data() -> dict[str, Any]:
              "products": ["taster"]},
             {"code": "month", "title": "+1 month", "price": 9, "products": ["month"],
              "access": "period", "period": "P1M", "reminders": []},
+            {"code": "club-month", "title": "Club monthly", "price": 5, "products": ["club"],
+             "access": "subscription", "period": "P1M"},
         ],
         "promo_codes": [{"code": "BACK10", "percent": 10}, {"code": "GIFT", "percent": 100}],
     }
@@ -95,11 +97,11 @@ class Scene:
             await uow.commit()
         return placed.order
 
-    async def pay(self, order: Order) -> None:
+    async def pay(self, order: Order, **details: Any) -> None:
         async with self.uow_factory() as uow:
             await payments.confirm(uow, self.school, PaymentNotice(
-                "test", f"pay-{next(self._ids)}", order.token, order.amount, order.currency),
-                self.clock.now())
+                "test", f"pay-{next(self._ids)}", order.token, order.amount, order.currency,
+                details=details), self.clock.now())
             await uow.commit()
 
     async def buy(self, user: User, offer: str) -> Order:

@@ -142,7 +142,8 @@ async def alert_staff(uow: UnitOfWork, school: School, run: Run, step: str, note
 async def webhook(uow: UnitOfWork, run: Run, step: str, hook: Webhook, values: dict[str, str],
                   now: datetime) -> None:
     """Recorded now, sent after the commit (``webhooks.send_due``), once per run and step."""
-    fields = {k: v for k, v in values.items() if k not in ("name", "student", "answer")}
+    fields = {k: v for k, v in values.items()
+              if k not in ("name", "student", "answer", "support")}
     body: dict[str, Any] = {
         "automation": run.automation,
         "run": run.id,

@@ -147,10 +147,15 @@ async def start(uow: UnitOfWork, automation: Automation, user_id: int, key: str,
     return run if await uow.automation_runs.add(run) else None
 
 
+def _once(kind: str, now: datetime) -> str:
+    """The key of something a student did in the chat: each time is another time."""
+    return f"{kind}:{now.isoformat()}:{secrets.token_hex(4)}"
+
+
 async def on_start(uow: UnitOfWork, school: School, user_id: int, payload: str,
                    now: datetime) -> list[int]:
     return await fire(uow, school, Event(
-        TriggerKind.STARTED, user_id, payload.strip(), key=f"start:{now.isoformat()}",
+        TriggerKind.STARTED, user_id, payload.strip(), key=_once("start", now),
         detail={"payload": payload.strip()}), now)
 
 
@@ -217,11 +222,11 @@ async def on_text(uow: UnitOfWork, school: School, user_id: int, text: str,
     stripped = " ".join(text.split())
     if stripped.startswith("/"):
         command = stripped.split()[0].split("@")[0].lower()
-        event = Event(TriggerKind.COMMAND, user_id, command, key=f"command:{now.isoformat()}",
+        event = Event(TriggerKind.COMMAND, user_id, command, key=_once("command", now),
                       detail={"text": stripped[:200]})
     else:
         event = Event(TriggerKind.KEYWORD, user_id, stripped.lower(),
-                      key=f"keyword:{now.isoformat()}", detail={"text": stripped[:200]})
+                      key=_once("keyword", now), detail={"text": stripped[:200]})
     runs = await fire(uow, school, event, now)
     return TextOutcome(consumed=bool(runs), runs=tuple(runs))
 
@@ -503,17 +508,19 @@ async def _start_other(work: _Pass, step: StartAutomation, path: Path) -> None:
 
 
 async def _values(work: _Pass) -> dict[str, str]:
-    """What {placeholders} are filled with: the student's name and fields, the last answer."""
+    """What {placeholders} are filled with: the student's name and fields, the last answer,
+    the school's support contact."""
     if not work.values:
-        work.values.update(await _student_values(work.uow, work.run))
+        work.values.update(await _student_values(work.uow, work.school, work.run))
     return work.values
 
 
-async def _student_values(uow: UnitOfWork, run: Run) -> dict[str, str]:
+async def _student_values(uow: UnitOfWork, school: School, run: Run) -> dict[str, str]:
     user = await uow.users.get(run.user_id)
     values = dict(await uow.student_fields.of_user(run.user_id))
     values["name"] = (user.name if user else "") or ""
     values["student"] = f"#{run.user_id}"
+    values["support"] = school.support
     if "answer" in run.data:
         values["answer"] = str(run.data["answer"])
     return values
@@ -528,7 +535,7 @@ def _fill(text: LocalText, values: dict[str, str]) -> dict[str, str]:
 
 
 async def _filled(uow: UnitOfWork, school: School, run: Run, text: LocalText) -> LocalText:
-    return MappingProxyType(_fill(text, await _student_values(uow, run)))
+    return MappingProxyType(_fill(text, await _student_values(uow, school, run)))
 
 
 def button_data(button: ScreenButton, ask: int, run: Run) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from core.school_file.fields import (
     Text,
     Url,
     _local_datetime,
+    _matching,
     _period,
     as_text,
     choice,
@@ -53,6 +54,8 @@ from core.school_file.fields import (
 from core.school_file.models import _Model
 
 _COMMAND = re.compile(r"/[a-z0-9_]{1,32}")
+_CODE_CHECK = _matching(re.compile(r"[a-z0-9][a-z0-9_-]{0,31}"),
+                        "name: use up to 32 lower-case latin letters, digits, - and _")
 MAX_STEPS = 100  # in one list of steps
 MAX_BUTTONS = 10
 
@@ -157,6 +160,35 @@ def _body(value: object) -> dict[str, Any]:
     return body
 
 
+RESERVED_FIELDS = frozenset({"name", "student", "answer", "support"})  # filled by the platform
+
+
+def _field_name(value: object) -> str:
+    name = _CODE_CHECK(value)
+    if name in RESERVED_FIELDS:
+        raise ValueError(f"{name!r} is filled in by the platform ({{{name}}}); choose "
+                         "another name")
+    return name
+
+
+def _set_values(value: object) -> dict[str, str]:
+    """``set: {city: Paris}``: field names and their text."""
+    if not isinstance(value, dict):
+        raise ValueError(f"must be a mapping of field: value, but {describe(value)}")
+    if not value:
+        raise ValueError("must not be empty")
+    values: dict[str, str] = {}
+    problems: list[tuple[Loc, str]] = []
+    for key, text in value.items():
+        try:
+            values[_field_name(key)] = as_text(text)
+        except ValueError as exc:
+            problems.append(((str(key),), str(exc)))
+    if problems:
+        raise Problems(problems)
+    return values
+
+
 def _true(value: object) -> bool:
     if value is not True:
         raise ValueError(f"write manual: true, but {describe(value)}")
@@ -164,6 +196,8 @@ def _true(value: object) -> bool:
 
 
 Command = Annotated[str, PlainValidator(_command)]
+FieldName = Annotated[str, PlainValidator(_field_name)]
+SetValues = Annotated[dict[str, str], PlainValidator(_set_values)]
 Keywords = Annotated[tuple[str, ...], PlainValidator(_keywords)]
 WaitValue = Annotated[Wait, PlainValidator(_wait)]
 PaidValue = Annotated[Money, PlainValidator(_paid)]
@@ -293,7 +327,7 @@ class SendItem(_Screen):
 class AskItem(_Screen):
     buttons: Annotated[list[ButtonItem], Field(max_length=MAX_BUTTONS)] = []
     expect: ExpectValue | None = None
-    save_as: Code | None = None
+    save_as: FieldName | None = None
     timeout: PeriodField | None = None
 
     @model_validator(mode="after")
@@ -315,7 +349,7 @@ class AskItem(_Screen):
 
 
 class FieldCondition(_Model):
-    name: Code
+    name: FieldName
     equals: Text
 
 
@@ -391,7 +425,7 @@ class StepItem(_Model):
     revoke: Text | None = None
     tag: Code | None = None
     untag: Code | None = None
-    set_: dict[Code, Text] | None = Field(None, alias="set")
+    set_: SetValues | None = Field(None, alias="set")
     start: Text | None = None
     notify_staff: LocalText | None = None
     webhook: WebhookItem | None = None
@@ -421,8 +455,6 @@ class StepItem(_Model):
             problems.append(((), "an if: needs then: or else: (or both)"))
         if self.ask is not None and self.on is not None:
             problems += self._branches(self.ask)
-        if self.set_ is not None and not self.set_:
-            problems.append((("set",), "must not be empty"))
         if problems:
             raise Problems(problems)
         return self
