@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from automation_scene import Scene, school_of
 
 from core import jobs as core_jobs
@@ -15,6 +16,12 @@ from core.automations.records import Run, RunStatus, StudentField, Waiting
 from core.models import OrderStatus, PurchaseStatus, User
 from core.services import access, tags
 from core.staff import AuditResult
+
+
+@pytest.fixture
+def uow_factory(db_uow_factory):
+    """Every test here on SQLite and, with TEST_DATABASE_URL, on PostgreSQL."""
+    return db_uow_factory
 
 
 def manual(code: str, *steps: dict[str, Any], **more: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from automation_scene import Scene, school_of
 
 from core import jobs as core_jobs
@@ -15,6 +16,12 @@ from core.automations.engine import StartRefused
 from core.automations.records import Run, RunStatus
 from core.models import OrderStatus
 from core.services import groups, tags
+
+
+@pytest.fixture
+def uow_factory(db_uow_factory):
+    """Every test here on SQLite and, with TEST_DATABASE_URL, on PostgreSQL."""
+    return db_uow_factory
 
 
 def marked(code: str, trigger: dict[str, Any], **more: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from automation_scene import Scene, school_of
@@ -15,6 +16,12 @@ from core.automations.records import CallStatus
 from web.webhook_client import AiohttpPoster
 
 SECRET = b"s" * 32
+
+
+@pytest.fixture
+def uow_factory(db_uow_factory):
+    """Every test here on SQLite and, with TEST_DATABASE_URL, on PostgreSQL."""
+    return db_uow_factory
 
 
 class SchoolSystem:
