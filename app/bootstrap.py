@@ -152,7 +152,7 @@ def build_platform(
         gateways, groups=keeper.handle,
         group_links=keeper.personal_link if group_admin is not None else None,
         metrics=metrics, titles=titles(settings.messenger_entries),
-        automations=runner.run_now,
+        automations=runner.after_turn,
     )
     desk = Desk(uow_factory, clock, holder, Wakes(dispatcher, runner), metrics.payment)
     app = make_app(Deps(uow_factory, clock, holder, gateways, dispatcher, metrics, desk))

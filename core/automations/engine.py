@@ -204,7 +204,8 @@ def _valid_answer(expect: Expect | None, text: str) -> str | None:
 
 async def on_text(uow: UnitOfWork, school: School, user_id: int, text: str,
                   now: datetime) -> TextOutcome:
-    if _asks_typed(school):
+    """A command (``/...``) never answers a question; it may start automations."""
+    if _asks_typed(school) and not text.strip().startswith("/"):
         for run in await uow.automation_runs.waiting_for_text(user_id):
             automation = school.automations.get(run.automation)
             step = _step(automation, run.position) if automation else None
@@ -373,6 +374,10 @@ async def advance(uow: UnitOfWork, school: School, run: Run, now: datetime) -> N
     automation = school.automations.get(run.automation)
     if automation is None:
         _cancel(run, "its automation is no longer in the school file", now)
+        await uow.automation_runs.update(run)
+        return
+    if run.automation in await uow.automation_states.paused():  # paused as it started
+        run.status, run.paused_from, run.updated_at = RunStatus.PAUSED, run.status, now
         await uow.automation_runs.update(run)
         return
     try:

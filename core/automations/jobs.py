@@ -14,6 +14,7 @@ so a pass after downtime catches up and a repeated pass changes nothing.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from datetime import datetime
 
@@ -31,10 +32,11 @@ ROUNDS = 20  # passes over due runs in one call: runs started by runs go on at o
 
 
 async def run_events(uow_factory: UnitOfWorkFactory, school: School, now: datetime,
-                     batch: int = BATCH) -> int:
-    """Turn recorded events into runs. Returns how many runs started."""
+                     batch: int = BATCH, rounds: int | None = None) -> int:
+    """Turn recorded events into runs (``rounds`` batches at most; None: all). Returns how
+    many runs started."""
     started = 0
-    while True:
+    for _ in itertools.count() if rounds is None else range(rounds):
         async with uow_factory() as uow:
             rows = await uow.automation_events.claim(batch)
             for row in rows:
@@ -42,7 +44,8 @@ async def run_events(uow_factory: UnitOfWorkFactory, school: School, now: dateti
             await uow.automation_events.remove([row.id for row in rows])
             await uow.commit()
         if len(rows) < batch:
-            return started
+            break
+    return started
 
 
 def _with(school: School, kind: TriggerKind) -> list[Automation]:
@@ -171,16 +174,19 @@ async def _run_one(uow_factory: UnitOfWorkFactory, school: School, run_id: int,
         return 0
 
 
-async def run_now(uow_factory: UnitOfWorkFactory, school: School, now: datetime) -> int:
-    """Events into runs, then every due run: right after a commit that started or answered
-    some. Returns how much happened."""
+async def run_now(uow_factory: UnitOfWorkFactory, school: School, now: datetime,
+                  batch: int = BATCH, rounds: int | None = None) -> int:
+    """Events into runs, then due runs: right after a commit that started or answered
+    some (``rounds`` of ``batch`` at most: a conversation turn does not take on a backlog;
+    None: all of it). Returns how much happened."""
     if not school.automations:
         async with uow_factory() as uow:  # events still go, or they would pile up
             rows = await uow.automation_events.claim(BATCH)
             await uow.automation_events.remove([row.id for row in rows])
             await uow.commit()
         return 0
-    return await run_events(uow_factory, school, now) + await run_due(uow_factory, school, now)
+    return await run_events(uow_factory, school, now, batch, rounds) + await run_due(
+        uow_factory, school, now, batch, rounds or ROUNDS)
 
 
 async def sweep(uow_factory: UnitOfWorkFactory, school: School, now: datetime) -> int:

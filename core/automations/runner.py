@@ -32,7 +32,16 @@ class AutomationRunner:
 
     async def run_now(self) -> int:
         """Events into runs and every due run, now. Returns how much happened."""
-        count = await jobs.run_now(self.uow_factory, self.school(), self.clock.now())
+        return await self._pass()
+
+    async def after_turn(self) -> int:
+        """What a conversation turn started or answered (a few batches: a backlog is the
+        loop's and the sweep's)."""
+        return await self._pass(batch=25, rounds=4)
+
+    async def _pass(self, batch: int = jobs.BATCH, rounds: int | None = None) -> int:
+        count = await jobs.run_now(self.uow_factory, self.school(), self.clock.now(), batch,
+                                   rounds)
         if count and self.notifier is not None:
             self.notifier.wake()
         return count

@@ -16,7 +16,7 @@ from automation_scene import Scene, school_of
 
 from core.automations import actions, engine, jobs
 from core.automations import staff as automation_staff
-from core.automations.records import Run, RunStatus, StudentField, Waiting
+from core.automations.records import AutomationState, Run, RunStatus, StudentField, Waiting
 from core.services import linking
 from storage.engine import create_engine, session_factory
 from storage.factory import sql_uow_factory
@@ -289,3 +289,26 @@ async def test_a_step_that_fails_ends_its_run_and_the_others_go_on(database, clo
     assert await scene.screens(anna) == [] and await scene.screens(bob) == ["gift"]
     async with factory() as uow:  # nothing of the failed pass was kept
         assert [o.offer_code for o in await uow.orders.for_user(anna.id)] == ["python-life"]
+
+
+async def test_a_run_started_as_its_automation_was_paused_waits_for_the_resume(database,
+                                                                              clock):
+    factory = await database.open(fresh=True)
+    scene = Scene(factory, school_of(SEQUENCE), clock)
+    anna = await scene.student()
+    await scene.buy(anna, "python-life")
+    await jobs.run_events(factory, scene.school, clock.now())  # a run, due now ...
+    async with factory() as uow:  # ... and the pause's flag, which came just after
+        await uow.automation_states.put(AutomationState("welcome", True, "console:admin",
+                                                        clock.now()))
+        await uow.commit()
+    await scene.run()
+    held = await scene.run_of(anna, "welcome")
+    assert held.status is RunStatus.PAUSED and held.paused_from is RunStatus.ACTIVE
+    assert await scene.screens(anna) == []
+    async with factory() as uow:
+        await automation_staff.resume(uow, scene.school, "welcome", "console:admin",
+                                      clock.now())
+        await uow.commit()
+    await scene.run()
+    assert await scene.screens(anna) == ["day 1"]

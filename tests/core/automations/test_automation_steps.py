@@ -178,6 +178,7 @@ async def test_typed_answers_are_checked_kept_and_branched_on(uow_factory, clock
         send("got {answer}"))), clock)
     anna = await scene.student()
     await start(scene, anna, "contact")
+    assert not (await typed(scene, anna, "/unknown")).consumed  # a command answers nothing
     bad = await typed(scene, anna, "anna at example")
     assert bad.consumed and bad.invalid is not None and bad.invalid.value == "email"
     assert (await typed(scene, anna, "+7 900 123-45-67")).invalid.value == "email"  # type: ignore[union-attr]
