@@ -3,20 +3,51 @@ mapping with exactly one kind (``send:``, ``wait:``, ``ask:`` ...). The models c
 on its own; references to offers, products, groups, texts and other automations, and loops
 that could never end, are ``automation_checks``'s.
 
-The grammar (README, "Automations")::
+The grammar::
 
-    - code: unpaid-reminder
-      title: Unpaid order reminders
-      repeatable: false
-      trigger: {order_unpaid: {after: PT1H, offer: any}}
-      steps:
-        - send: {text: {en: ...}, picture: https://..., buttons: [{offer: python-30}]}
+    - code: unpaid-reminder           # [a-z0-9_-], unique
+      title: Unpaid order reminders   # optional, for the staff's lists
+      repeatable: false               # one run per student, ever, unless true
+      trigger:                        # exactly one of:
+        started: python-friends       #   /start with this payload ("" or empty: any)
+        keyword: [help, price]        #   typed text equal to one of these (any case)
+        command: /webinar             #   a command of the school's own
+        button: liked                 #   an answer button some automation sent
+        order_placed: python-30       #   offer code or any
+        order_unpaid: {after: PT1H, offer: any}
+        offer_paid: any               #   money (or a 100 % promo code); not free, not gifts
+        access_started: python        #   product code or any
+        access_ending: {product: python, before: P3D}
+        access_ended: python          #   product code or any
+        joined_group: club / left_group: club
+        lesson_opened: {course: python, lesson: "3"}   # lesson optional: any
+        tag_added: vip
+        manual: true                  #   only staff start it
+      steps:                          # each item exactly one kind:
+        - send: {text: {en: ...} | text_key: <key of texts:>, picture: https://...,
+                 buttons: [{offer: python-30, label: ...}, {url: https://..., label: ...},
+                           {answer: yes, label: ...}, {my_courses: true},
+                           {pay: true}]}      # pay: the run's order (order_* triggers)
         - wait: PT23H                 # or {until: "2027-01-10 10:00"} or {hour: 10}
-        - ask: {text: ..., buttons: [{answer: yes, label: Yes}], timeout: P1D}
-          on: {yes: [...], timeout: [...]}
-        - if: {has_tag: vip}
-          then: [...]
-          else: [...]
+        - ask: {text: ..., buttons: [{answer: yes, label: Yes}, ...]
+                | expect: email|phone|text, save_as: field, timeout: P1D}
+          on: {yes: [steps], answered: [steps], timeout: [steps]}
+        - if: {has_access: python | has_tag: vip | language: ru | messenger: vk
+               | field: {name: city, equals: Paris} | paid: {at_least: "10 EUR"}
+               | order_paid: true}    # order_paid: the run's order (order_* triggers)
+          then: [steps]
+          else: [steps]
+        - grant: python-30            # an offer, or {product: x} for life
+        - extend: {product: python, by: P1M}
+        - revoke: python
+        - tag: vip / untag: vip
+        - set: {city: Paris}
+        - start: other-automation
+        - notify_staff: {en: ...}
+        - webhook: {url: https://..., body: {...}}
+
+Texts may say ``{name}``, ``{answer}`` (the last answer), ``{support}`` and any of the
+student's fields (``set``, ``save_as``).
 """
 
 from __future__ import annotations
