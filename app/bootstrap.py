@@ -3,6 +3,7 @@ collaborator is passed to the constructor of what uses it; nothing is patched af
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -10,12 +11,14 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from app.settings import PlatformSettings
-from app.sweeps import SweepTable, sweep_table
+from app.sweeps import SweepTable, automation_sweeps, sweep_table
 from bots.base import Messenger, MessengerContext
 from bots.registry import titles
+from core.automations.model import Webhook, walk
+from core.automations.runner import AutomationRunner, Wakes
 from core.clock import SystemClock
 from core.notices import GroupInvite
-from core.ports import Charger, Clock, PaymentGateway, UnitOfWorkFactory
+from core.ports import Charger, Clock, PaymentGateway, UnitOfWorkFactory, WebhookPoster
 from core.school import School
 from core.services.export import ExportDesk
 from core.services.payment_desk import Desk
@@ -30,6 +33,9 @@ from observability.metrics import Metrics
 from payments.registry import GatewayContext
 from web.app import make_app
 from web.deps import Deps
+from web.webhook_client import AiohttpPoster
+
+log = logging.getLogger(__name__)
 
 
 class SchoolHolder:
@@ -57,6 +63,7 @@ class Platform:
     metrics: Metrics
     sweeps: SweepTable
     staff_menus: StaffMenuKeeper | None = None
+    automations: AutomationRunner | None = None
 
     async def started(self) -> None:
         """What needs the messengers running: the paid groups' checks, the staff's menus."""
@@ -126,6 +133,7 @@ def build_platform(
     channels: dict[str, Messenger] | None = None,
     base_url: str | None = None,
     gateways: dict[str, PaymentGateway] | None = None,
+    webhook_poster: WebhookPoster | None = None,
 ) -> Platform:
     """Wire one platform. ``base_url``: where its pages are reached (the sandbox's sit under
     ``/sandbox``); ``gateways``: those the settings configure unless given."""
@@ -153,16 +161,32 @@ def build_platform(
                                     prepare={GroupInvite: keeper.prepare_invite},
                                     metrics=metrics)
     staff_menus = StaffMenuKeeper(uow_factory, clock, holder, channels)
+    runner = AutomationRunner(uow_factory, clock, holder, dispatcher)
     flows = FlowEngine(
         uow_factory, clock, holder, student_router(), channels, checkout, dispatcher,
         gateways, groups=keeper.handle,
         group_links=keeper.personal_link if group_admin is not None else None,
         metrics=metrics, titles=titles(settings.messenger_entries), exports=exports,
-        staff_menus=staff_menus,
+        staff_menus=staff_menus, automations=runner.after_turn,
     )
-    desk = Desk(uow_factory, clock, holder, dispatcher, metrics.payment)
+    desk = Desk(uow_factory, clock, holder, Wakes(dispatcher, runner), metrics.payment)
     app = make_app(Deps(uow_factory, clock, holder, gateways, dispatcher, metrics, desk,
                         downloads=exports))
     sweeps = sweep_table(holder, clock, uow_factory, keeper, chargers(gateways))
+    sweeps |= automation_sweeps(holder, clock, uow_factory, webhook_poster or AiohttpPoster(),
+                                webhook_secret(settings, school))
     return Platform(settings, holder, clock, uow_factory, gateways, channels, dispatcher, flows,
-                    app, keeper, metrics, sweeps, staff_menus=staff_menus)
+                    app, keeper, metrics, sweeps, staff_menus=staff_menus,
+                    automations=runner)
+
+
+def webhook_secret(settings: PlatformSettings, school: School) -> bytes:
+    """What automations' webhook calls are signed with: SECRET_KEY (random per start when
+    unset, which the school's systems cannot check: said once)."""
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    if any(isinstance(step, Webhook) for automation in school.automations.values()
+           for _, step in walk(automation.steps)):
+        log.warning("SECRET_KEY is not set: automations' webhook calls are signed with a key "
+                    "that changes at every start, which your systems cannot check")
+    return secrets.token_hex(32).encode()

@@ -122,6 +122,8 @@ class Running:
 async def start(platform: Platform, engine: AsyncEngine) -> Running:
     """The platform's background work; its messengers start once the web server listens."""
     asyncio.create_task(platform.dispatcher.run_forever(), name="outbound dispatcher")
+    if platform.automations is not None:
+        asyncio.create_task(platform.automations.run_forever(), name="automations")
     sweeper = Sweeper(platform, SchedulerLease(engine))
     sweeper.start()
     return Running(platform, engine, sweeper)

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 
 from core import jobs
-from core.ports import Charger, Clock, UnitOfWorkFactory
+from core.automations import jobs as automation_jobs
+from core.automations import webhooks as automation_webhooks
+from core.ports import Charger, Clock, UnitOfWorkFactory, WebhookPoster
 from core.school import School
 from flows.groups import GroupKeeper
 
@@ -48,4 +50,20 @@ def sweep_table(school: Callable[[], School], clock: Clock, uow_factory: UnitOfW
         "reminders": (60, reminders),
         "renewals": (60, renewals),
         "digests": (60, digests),
+    }
+
+
+def automation_sweeps(school: Callable[[], School], clock: Clock, uow_factory: UnitOfWorkFactory,
+                      poster: WebhookPoster, secret: bytes) -> SweepTable:
+    """Automations: events, the time-based triggers and due waits; webhook calls."""
+
+    async def automations() -> int:
+        return await automation_jobs.sweep(uow_factory, school(), clock.now())
+
+    async def webhooks() -> int:
+        return await automation_webhooks.send_due(uow_factory, poster, secret, clock.now())
+
+    return {
+        "automations": (15, automations),
+        "webhooks": (15, webhooks),
     }

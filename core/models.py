@@ -81,6 +81,9 @@ class Order:
     # The staff account (``telegram:123``) that granted this order's access with no payment
     # taken; None for an order a student placed.
     granted_by: str | None = None
+    # Given without payment by design: a free offer's enrolment, or an automation's grant
+    # (amount 0, no payment row); counted apart from sales.
+    free: bool = False
 
 
 class PaymentStatus(enum.StrEnum):

@@ -224,6 +224,36 @@ class LessonLinks(Notice):
     purchase: int
 
 
+@dataclass(frozen=True)
+class AutomationScreen(Notice):
+    """A screen an automation's ``send`` or ``ask`` step shows the student, as the step had it
+    then: ``text`` per language (placeholders filled), an optional picture, and buttons
+    (``{"offer": code, "label": ...}``, ``{"url": ..., "label": ...}``,
+    ``{"answer": value, "label": ..., "ask": n}``, ``{"my_courses": true, "label": ...}``;
+    a label is per language, or None for the button's usual wording)."""
+
+    KIND = "automation_screen"
+    run: int
+    automation: str
+    text: dict[str, str]
+    picture: str | None = None
+    buttons: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class AutomationStaff(Notice):
+    """To a staff member who answers students (``Right.INBOX``): an automation's
+    ``notify_staff`` text about a student, or ``problem``: a step that could not do what it
+    says (an extension with nothing to extend)."""
+
+    KIND = "automation_staff"
+    student: int
+    automation: str
+    run: int
+    text: dict[str, str] | None = None
+    problem: str = ""
+
+
 KINDS: dict[str, type[Notice]] = {
     kind.KIND: kind
     for kind in (OrderPaid, LessonOpened, AccessEnded, PaymentFailed, PaymentPartial,
@@ -231,6 +261,7 @@ KINDS: dict[str, type[Notice]] = {
                  RenewalFailed, RenewalDoubled, RefundDue, RefundReported, InboxQuestion,
                  InboxAnswer, InboxAnswered, DailyDigest, AccessExtended, LessonLinks)
 }
+KINDS.update({kind.KIND: kind for kind in (AutomationScreen, AutomationStaff)})
 
 
 def parse(kind: str, data: dict[str, Any]) -> Notice:

@@ -15,6 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from core.automations.records import (
+    AutomationEvent,
+    AutomationState,
+    Run,
+    RunStatus,
+    StudentField,
+    WebhookCall,
+)
 from core.contacts import Contact, ContactKind
 from core.inbox import Conversation, ConversationMessage, ConversationStatus
 from core.models import (
@@ -512,6 +520,117 @@ class StudentRepository(Protocol):
         ...
 
 
+class AutomationRunRepository(Protocol):
+    """Runs of automations (``core.automations``)."""
+
+    async def add(self, run: Run) -> bool:
+        """Insert unless the student has a run of the automation with the same
+        ``repeat_key`` (one per student for a run-once automation). True if inserted."""
+        ...
+
+    async def get(self, run_id: int) -> Run | None: ...
+
+    async def get_for_update(self, run_id: int) -> Run | None:
+        """Like ``get``, and lock the row until the transaction ends (PostgreSQL)."""
+        ...
+
+    async def update(self, run: Run) -> None: ...
+
+    async def due_ids(self, now: datetime, limit: int) -> list[int]:
+        """ACTIVE and WAITING runs whose ``wait_until`` <= now, earliest first."""
+        ...
+
+    async def claim(self, run_id: int, now: datetime) -> Run | None:
+        """The run if it is still due, locked for this transaction; None if it is not due
+        any more or another transaction holds it (PostgreSQL ``FOR UPDATE SKIP LOCKED``)."""
+        ...
+
+    async def waiting_for_text(self, user_id: int) -> list[Run]:
+        """The student's open runs at a question answered by typing, latest first."""
+        ...
+
+    async def for_user(self, user_id: int) -> list[Run]:
+        """All the student's runs, newest first."""
+        ...
+
+    async def of_automation(self, automation: str, user_ids: list[int]) -> list[Run]:
+        """The runs of ``automation`` of these students."""
+        ...
+
+    async def counts(self, automation: str) -> dict[RunStatus, int]: ...
+
+    async def positions(self, automation: str) -> dict[tuple[RunStatus, str], int]:
+        """How many open runs (active, waiting, paused) are at each step."""
+        ...
+
+    async def pause(self, automation: str, now: datetime) -> int:
+        """Every open run of ``automation`` becomes PAUSED (remembering its status)."""
+        ...
+
+    async def resume(self, automation: str, now: datetime) -> int:
+        """Every PAUSED run of ``automation`` goes back to the status it had."""
+        ...
+
+
+class AutomationEventRepository(Protocol):
+    async def add(self, event: AutomationEvent) -> AutomationEvent: ...
+
+    async def claim(self, limit: int) -> list[AutomationEvent]:
+        """The oldest events, locked for this transaction (SKIP LOCKED)."""
+        ...
+
+    async def remove(self, event_ids: list[int]) -> None: ...
+
+
+class AutomationStateRepository(Protocol):
+    async def get(self, code: str) -> AutomationState | None: ...
+    async def put(self, state: AutomationState) -> None: ...
+    async def paused(self) -> set[str]: ...
+
+
+class StudentFieldRepository(Protocol):
+    async def of_user(self, user_id: int) -> dict[str, str]: ...
+    async def put(self, field: StudentField) -> None:
+        """Insert, or replace the value of the student's field of the same key."""
+        ...
+
+
+class TriggerScanRepository(Protocol):
+    """What the time-based triggers look for (``order_unpaid``, ``access_ending``)."""
+
+    async def last_order_before(self, moment: datetime) -> int:
+        """The highest order id placed at or before ``moment`` (0: none)."""
+        ...
+
+    async def orders_after(self, after_id: int, placed_before: datetime,
+                           limit: int) -> list[Order]:
+        """Orders with id > ``after_id`` placed at or before ``placed_before``, by id."""
+        ...
+
+    async def ending(self, start: datetime, end: datetime, after_id: int,
+                     limit: int) -> list[Purchase]:
+        """ACTIVE purchases nothing renews by itself (``renewal`` None) ending in
+        (start, end], by id after ``after_id``."""
+        ...
+
+
+class WebhookCallRepository(Protocol):
+    async def add(self, call: WebhookCall) -> bool:
+        """False (nothing stored) when ``dedupe_key`` exists."""
+        ...
+
+    async def claim(self, now: datetime, stale_before: datetime,
+                    limit: int) -> list[WebhookCall]:
+        """Mark SENDING and return calls PENDING and due, or SENDING but claimed before
+        ``stale_before`` (their sender died); counts an attempt. SKIP LOCKED."""
+        ...
+
+    async def mark_sent(self, call_id: int, at: datetime) -> None: ...
+    async def mark_retry(self, call_id: int, due_at: datetime, error: str) -> None: ...
+    async def mark_failed(self, call_id: int, error: str) -> None: ...
+    async def for_run(self, run_id: int) -> list[WebhookCall]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``async with factory() as uow``: leaving without ``commit`` rolls back."""
 
@@ -540,6 +659,12 @@ class UnitOfWork(Protocol):
     staff_menus: StaffMenuRepository
     notes: StaffNoteRepository
     students: StudentRepository
+    automation_runs: AutomationRunRepository
+    automation_events: AutomationEventRepository
+    automation_states: AutomationStateRepository
+    student_fields: StudentFieldRepository
+    trigger_scans: TriggerScanRepository
+    webhook_calls: WebhookCallRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, *exc: object) -> None: ...
@@ -770,6 +895,14 @@ class DownloadDesk(Protocol):
     async def open(self, token: str, remote: str | None) -> Download | None:
         """The file a signed link names, if its signature holds, it has not expired and its
         maker may still have it (audited); None otherwise (nothing is said why)."""
+        ...
+
+
+class WebhookPoster(Protocol):
+    """Posts a signed JSON body to a school's own system (``core.automations.webhooks``)."""
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        """The HTTP status of the answer; raises on a transport error or a timeout."""
         ...
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from core.automations.model import Automation
 from core.money import Money
 from core.periods import Period
 from core.staff import Role, StaffRef
@@ -124,6 +125,8 @@ class Offer:
     stars: Money | None = None  # a price in Telegram Stars (XTR) beside ``price``
     reminders: tuple[int, ...] | None = None  # days relative to the end; None: the school's
     vat_code: int | None = None  # on its receipts; None: the school's (``ReceiptRules``)
+    # Given away (``free: true``): price 0, enrolment with a "Get it free" button, no payment.
+    free: bool = False
 
     def price_in(self, stars: bool) -> Money | None:
         return self.stars if stars else self.price
@@ -212,6 +215,8 @@ class School:
     remind_hour: int = 10
     renewals: RenewalRules = RenewalRules()
     receipts: ReceiptRules | None = None  # None: no receipts are sent
+    # ``automations:`` of the file, by code in file order (``core.automations``).
+    automations: Mapping[str, Automation] = field(default_factory=dict)
 
     def text(self, key: str, language: str) -> str | None:
         """The school's own wording for ``key``, if the file sets one."""

@@ -38,11 +38,15 @@ async def show_catalog(ctx: Context, _: str) -> Reply:
     t = ctx.t
     offers = await shop.visible_offers(ctx.uow, ctx.school, ctx.user, ctx.now)
     buttons = [
-        Button(f"{_title(ctx, offer)} · {offer.price.format(t.language)}", action=f"o:{offer.code}")
+        Button(f"{_title(ctx, offer)} · {_price_text(ctx, offer)}", action=f"o:{offer.code}")
         for offer in offers
     ]
     text = t("catalog_title") if offers else t("catalog_empty")
     return Reply(screen(text, *buttons, Button(t("btn_back"), action="menu")), edit=True)
+
+
+def _price_text(ctx: Context, offer: Offer) -> str:
+    return ctx.t("price_free") if offer.free else offer.price.format(ctx.t.language)
 
 
 def _access_line(ctx: Context, offer: Offer) -> str:
@@ -82,7 +86,7 @@ async def offer_screen(ctx: Context, code: str, notice: str = "") -> Screen:
             promo_code = None
             lines.append(t("price", price=price.format(t.language)))
     else:
-        lines.append(t("price", price=price.format(t.language)))
+        lines.append(t("price", price=_price_text(ctx, offer)))
     lines.append(_access_line(ctx, offer))
     left = await shop.seats_left(ctx.uow, offer)
     if left is not None:
@@ -95,6 +99,9 @@ async def offer_screen(ctx: Context, code: str, notice: str = "") -> Screen:
     except errors.DomainError as exc:
         lines += ["", error_text(t, exc)]
     else:
+        if offer.free:  # given away: one button, nothing to pay, no promo code
+            rows.append(Button(t("btn_get_free"), action=f"b:{offer.code}"))
+            return screen("\n".join(lines), *rows, Button(t("btn_back"), action="cat"))
         channel = star_channels.channel_of(ctx.school, offer) is not None
         if channel:
             rows += await _subscription(ctx, offer, lines)

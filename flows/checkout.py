@@ -29,7 +29,7 @@ async def _buy(ctx: Context, code: str, stars: bool) -> Reply:
     t = ctx.t
     offer = catalog.offer_for(ctx, code)
     price = offer.price_in(stars)
-    if price is None or not ctx.can_pay(price.currency):
+    if price is None or not (offer.free or ctx.can_pay(price.currency)):
         raise Stale(code)
     if await receipts.must_ask(ctx, offer, stars):
         return receipts.ask(ctx, offer.code)

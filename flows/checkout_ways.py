@@ -68,6 +68,8 @@ def unpayable(offers: Iterable[Offer], checkout: CheckoutWays,
     chats = list(chats)
 
     def payable(offer: Offer) -> bool:
+        if offer.free:  # nothing to pay
+            return True
         currency = offer.price.currency
         return bool(checkout.taking(currency)) or any(
             currency in chat.invoices or (offer.stars is not None and chat.stars)

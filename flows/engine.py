@@ -170,6 +170,20 @@ class Router:
     refunded: Handler | None = None
     blocked: Handler | None = None
     subscribed: Handler | None = None
+    # Typed text no chat step takes, and unknown commands, are offered here first (a question
+    # an automation asked waits for it, a keyword starts one); None lets ``fallback`` answer.
+    before_fallback: Callable[[Context, str], Awaitable[Reply | None]] | None = None
+
+    def _fallback(self) -> Handler | None:
+        first, then = self.before_fallback, self.fallback
+        if first is None or then is None:
+            return then
+
+        async def offered_first(ctx: Context, arg: str) -> Reply:
+            reply = await first(ctx, arg)
+            return reply if reply is not None else await then(ctx, arg)
+
+        return offered_first
 
     def route(self, incoming: Incoming, state: ChatState) -> tuple[Handler | None, str]:
         if incoming.kind is IncomingKind.PAYMENT_CHECK:
@@ -192,10 +206,11 @@ class Router:
         if text.startswith("/"):
             command, _, arg = text.partition(" ")
             state.step = ""
-            return self.commands.get(command.split("@")[0].lower(), self.fallback), arg.strip()
+            return self.commands.get(command.split("@")[0].lower(),
+                                     self._fallback()), arg.strip()
         if state.step in self.steps:
             return self.steps[state.step], text
-        return self.fallback, text
+        return self._fallback(), text
 
 
 def menu_button(t: Texts) -> Button:
@@ -219,6 +234,7 @@ class FlowEngine:
         titles: Mapping[str, str] | None = None,
         exports: ExportDesk | None = None,
         staff_menus: StaffMenuUpdates | None = None,
+        automations: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self.uow_factory = uow_factory
         self.exports = exports
@@ -240,6 +256,8 @@ class FlowEngine:
             (c for c in channels.values() if isinstance(c, StarSubscriptions)), None)
         self.metrics = metrics or Metrics()
         self.staff_menus = staff_menus
+        # Moves on the automations a turn started or answered, right after its commit.
+        self.automations = automations
 
     async def handle(self, incoming: Incoming) -> None:
         """Answer one update. Raises only when money arrived and could not be recorded, so
@@ -280,6 +298,8 @@ class FlowEngine:
         if queued and self.notifier is not None:
             self.notifier.wake()
         await self._deliver(incoming, reply)
+        if queued and self.automations is not None:
+            await self._run_automations()
         if reply.alert is not None:
             await self._alert(school, reply.alert)
         self.metrics.handled(incoming.peer.messenger, incoming.kind, since=started)
@@ -290,6 +310,13 @@ class FlowEngine:
                 await self.staff_menus.seen(incoming)
             except Exception:
                 log.exception("staff menu of %s not set", incoming.peer)
+
+    async def _run_automations(self) -> None:
+        assert self.automations is not None
+        try:
+            await self.automations()
+        except Exception:  # the sweep moves them on later
+            log.exception("automations after a turn failed")
 
     async def _audit_failed_turn(self, exc: Exception) -> None:
         """A staff action that failed was rolled back with its turn; its audit line is not."""

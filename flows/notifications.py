@@ -16,6 +16,7 @@ from core.school import Course, Lesson, LocalText, School, pick
 from core.services import groups, lessons, star_subscriptions
 from core.services.upcoming import renews_automatically
 from flows import inbox_notices
+from flows.automation_notices import automation_screen, automation_staff
 from flows.channel import Capabilities
 from flows.checkout_ways import CheckoutWays
 from flows.groups import included_line, invite_screen, offer_buttons
@@ -320,6 +321,8 @@ RENDERERS: dict[type[Notice], Callable[[Render, Any], Awaitable[Screen | None]]]
     notices.DailyDigest: daily_digest,
     notices.AccessExtended: access_extended,
     notices.LessonLinks: lesson_links,
+    notices.AutomationScreen: automation_screen,
+    notices.AutomationStaff: automation_staff,
 }
 
 

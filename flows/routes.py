@@ -7,6 +7,7 @@ from functools import partial
 from flows import (
     admin,
     audit,
+    automations,
     card_actions,
     catalog,
     checkout,
@@ -93,6 +94,7 @@ def student_router() -> Router:
             "sfy": card_actions.refund,
             "sl": card_actions.resend,
             "sn": card_actions.ask_note,
+            "aa": automations.answer,
         },
         steps={"promo": catalog.enter_promo, linking.STEP: linking.enter_code,
                receipts.STEP: partial(receipts.enter_contact, buy=checkout.buy),
@@ -100,6 +102,7 @@ def student_router() -> Router:
                card_actions.DAYS_STEP: card_actions.typed_days,
                card_actions.NOTE_STEP: card_actions.typed_note},
         fallback=inbox.free_text,
+        before_fallback=automations.typed,
         payment_check=payments.check,
         payment=payments.received,
         refunded=payments.refunded,

@@ -8,7 +8,7 @@ from core.school import pick
 from core.services import users
 from core.services.linking import DEEP_LINK_PREFIX
 from core.services.users import DeepLink
-from flows import catalog, linking, staff
+from flows import automations, catalog, linking, staff
 from flows.engine import Context, Reply, menu_button
 from flows.ui import Button, Screen, screen
 
@@ -35,6 +35,7 @@ async def start(ctx: Context, payload: str) -> Reply:
     if offer is None:  # a mistyped or retired offer code is not attribution
         link = dataclasses.replace(link, offer=None)
     await users.record_deep_link(ctx.uow, ctx.user, link)
+    await automations.started(ctx, payload)
     ctx.state.step = ""
     if offer is not None:
         if offer.code not in ctx.unlocked:

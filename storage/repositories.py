@@ -17,11 +17,14 @@ from typing import Any, ClassVar, Generic, TypeVar
 from sqlalchemy import (
     CursorResult,
     Row,
+    String,
     Table,
     and_,
     bindparam,
+    cast,
     delete,
     func,
+    literal,
     or_,
     select,
     tuple_,
@@ -30,6 +33,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.automations.records import OPEN as RUNS_NOT_OVER
+from core.automations.records import RunStatus
 from core.contacts import Contact, ContactKind
 from core.inbox import Conversation, ConversationMessage, ConversationStatus
 from core.models import (
@@ -58,6 +63,8 @@ from storage.engine import UNICODE_LOWER
 from storage.tables import (
     OPEN,
     AuditRow,
+    AutomationEventRow,
+    AutomationRunRow,
     ChatStateRow,
     ContactRow,
     ConversationMessageRow,
@@ -77,9 +84,11 @@ from storage.tables import (
     StaffMemberRow,
     StaffMenuRow,
     StaffNoteRow,
+    StudentFieldRow,
     SubscriptionLinkRow,
     TagRow,
     UserRow,
+    WebhookCallRow,
 )
 
 E = TypeVar("E")
@@ -110,8 +119,15 @@ contacts = ContactRow.__table__
 # Tables whose rows belong to a student: they follow the student when accounts are linked.
 OWNED_BY_USER = (identities, orders, purchases, outbox, invite_links, link_codes, audit_log,
                  conversations, contacts, staff_notes)
+automation_runs = AutomationRunRow.__table__
+automation_events = AutomationEventRow.__table__
+student_fields = StudentFieldRow.__table__
+webhook_calls = WebhookCallRow.__table__
+# Tables whose rows belong to a student: they follow the student when accounts are linked.
+OWNED_BY_USER = (identities, orders, purchases, outbox, invite_links, link_codes, audit_log,
+                 automation_runs, automation_events, webhook_calls)
 # Rows a student has at most one of per key: on linking, the survivor's row wins.
-UNIQUE_PER_USER = ((tags, "tag"),)
+UNIQUE_PER_USER = ((tags, "tag"), (student_fields, "key"))
 
 
 @cache
@@ -319,11 +335,28 @@ class SqlUsers(Crud[User]):
             await self._session.execute(
                 update(table).where(table.c.user_id == source_id).values(user_id=into_id))
         await SqlConversations(self._session).close_second_open(source_id, into_id)
+        await self._merge_runs(source_id, into_id)
         for table in OWNED_BY_USER:
             await self._session.execute(
                 update(table).where(table.c.user_id == source_id).values(user_id=into_id))
         await self._session.execute(
             update(users).where(users.c.id == source_id).values(merged_into=into_id))
+
+
+    async def _merge_runs(self, source_id: int, into_id: int) -> None:
+        """Runs move to the survivor with everything else; where the survivor has its own run
+        of the same automation (and repeat key), the merged student's one ends, cancelled,
+        and keeps a key of its own (``merged:<id>``) beside it."""
+        r = automation_runs.c
+        theirs = select(r.automation, r.repeat_key).where(r.user_id == into_id)
+        clash = and_(r.user_id == source_id, tuple_(r.automation, r.repeat_key).in_(theirs))
+        await self._session.execute(
+            update(automation_runs).where(clash, r.status.in_(list(RUNS_NOT_OVER))).values(
+                status=RunStatus.CANCELLED, wait_until=None, paused_from=None,
+                error="merged into a student who has a run of it already"))
+        await self._session.execute(
+            update(automation_runs).where(clash).values(
+                repeat_key=literal("merged:", String) + cast(r.id, String)))
 
 
 class SqlLinkCodes(Adds[LinkCode]):

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from core.automations.records import CallStatus, RunStatus, Waiting
 from core.contacts import ContactKind
 from core.inbox import ConversationStatus
 from core.models import (
@@ -155,6 +156,7 @@ class OrderRow(Base):
     extends: Mapped[list[str]] = mapped_column(JSON)
     seat_taken: Mapped[bool]
     granted_by: Mapped[str | None]
+    free: Mapped[bool] = mapped_column(server_default=text("false"))
 
 
 TO_REFUND = text("refund_reason IS NOT NULL AND status = 'succeeded'")
@@ -484,6 +486,87 @@ class StaffNoteRow(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     author: Mapped[str]
     text: Mapped[str]
+    created_at: Mapped[datetime | None]
+
+
+OPEN_RUN = text("status IN ('active', 'waiting')")
+
+
+class AutomationRunRow(Base):
+    __tablename__ = "automation_runs"
+    __table_args__ = (
+        UniqueConstraint("automation", "user_id", "repeat_key"),
+        Index("ix_automation_runs_wait_until_live", "wait_until", sqlite_where=OPEN_RUN,
+              postgresql_where=OPEN_RUN),
+        Index("ix_automation_runs_automation_status", "automation", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    automation: Mapped[str]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[RunStatus] = mapped_column(StrEnumType(RunStatus))
+    position: Mapped[str]
+    wait_until: Mapped[datetime | None]
+    waiting_for: Mapped[Waiting] = mapped_column(StrEnumType(Waiting))
+    data: Mapped[dict[str, Any]]
+    started_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
+    repeat_key: Mapped[str]
+    paused_from: Mapped[RunStatus | None] = mapped_column(StrEnumType(RunStatus))
+    error: Mapped[str | None]
+
+
+class AutomationEventRow(Base):
+    __tablename__ = "automation_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    subject: Mapped[str]
+    subjects: Mapped[list[str]] = mapped_column(JSON)
+    key: Mapped[str]
+    detail: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime | None]
+
+
+class AutomationStateRow(Base):
+    __tablename__ = "automation_states"
+
+    code: Mapped[str] = mapped_column(primary_key=True)
+    paused: Mapped[bool]
+    changed_by: Mapped[str]
+    changed_at: Mapped[datetime | None]
+    cursor: Mapped[int | None]
+
+
+class StudentFieldRow(Base):
+    __tablename__ = "student_fields"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str]
+    value: Mapped[str]
+    updated_at: Mapped[datetime | None]
+
+
+class WebhookCallRow(Base):
+    __tablename__ = "webhook_calls"
+    __table_args__ = (Index("ix_webhook_calls_status_due_at", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("automation_runs.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    automation: Mapped[str]
+    url: Mapped[str]
+    body: Mapped[dict[str, Any]]
+    dedupe_key: Mapped[str] = mapped_column(unique=True)
+    status: Mapped[CallStatus] = mapped_column(StrEnumType(CallStatus))
+    attempts: Mapped[int]
+    due_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None]
     created_at: Mapped[datetime | None]
 
 

@@ -7,6 +7,14 @@ import asyncio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.automation_repositories import (
+    SqlAutomationEvents,
+    SqlAutomationRuns,
+    SqlAutomationStates,
+    SqlStudentFields,
+    SqlTriggerScans,
+    SqlWebhookCalls,
+)
 from storage.reports import SqlDigests, SqlExports, SqlStats
 from storage.repositories import (
     SqlAudit,
@@ -60,6 +68,12 @@ REPOSITORIES = {
     "staff_menus": SqlStaffMenus,
     "notes": SqlStaffNotes,
     "students": SqlStudents,
+    "automation_runs": SqlAutomationRuns,
+    "automation_events": SqlAutomationEvents,
+    "automation_states": SqlAutomationStates,
+    "student_fields": SqlStudentFields,
+    "trigger_scans": SqlTriggerScans,
+    "webhook_calls": SqlWebhookCalls,
 }
 
 

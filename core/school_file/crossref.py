@@ -267,6 +267,7 @@ def build_school(
             else None,
             stars=offer.stars,
             vat_code=offer.vat_code,
+            free=offer.free,
         )
         for _, offer in _valid(checks.offers)
     }

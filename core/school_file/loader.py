@@ -7,6 +7,7 @@ the others, and references to an item that exists but is broken are not reported
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -18,6 +19,8 @@ from pydantic import BaseModel, ValidationError
 
 from core.errors import SchoolFileError
 from core.school import School
+from core.school_file.automation_checks import AutomationChecks
+from core.school_file.automation_items import AutomationItem
 from core.school_file.crossref import Checks, Entry, build_school, vat_codes_without_receipts
 from core.school_file.fields import (
     Context,
@@ -40,7 +43,8 @@ from core.school_file.models import (
 )
 from core.school_file.yaml_reader import read_yaml
 
-SECTIONS = ("school", "texts", "courses", "groups", "products", "offers", "promo_codes")
+SECTIONS = ("school", "texts", "courses", "groups", "products", "offers", "promo_codes",
+            "automations")
 MAX_FILE_BYTES = 5_000_000
 
 M = TypeVar("M", bound=BaseModel)
@@ -317,14 +321,18 @@ def _parse(text: str, source: str, messengers: KnownMessengers | None) -> School
     products = reader.section("products", ProductItem)
     offers = reader.section("offers", OfferItem)
     promos = reader.section("promo_codes", PromoItem, upper=True)
+    automations = reader.section("automations", AutomationItem)
 
     checks = Checks(
         reader.context, courses, groups, products, offers, promos, frozenset(reader.broken)
     )
     problems.extend(checks.run())
+    automation_checks = AutomationChecks(checks, automations, texts, frozenset(reader.broken))
+    problems.extend(automation_checks.run())
     if school is not None:
         problems.extend(vat_codes_without_receipts(school, offers))
     problems.sort(key=_file_order)
     if problems or school is None:
         raise SchoolFileError(problems or ["school: required"])
-    return build_school(school, texts, checks)
+    return dataclasses.replace(build_school(school, texts, checks),
+                               automations=MappingProxyType(automation_checks.built))

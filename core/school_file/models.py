@@ -212,6 +212,7 @@ class OfferItem(_Model):
     title: LocalText
     description: LocalText | None = None
     currency: Currency | None = None
+    free: bool = False  # given away: price 0, enrolment without payment
     price: Any  # becomes Money
     products: Annotated[list[Text], Field(min_length=1)]
     access: Annotated[AccessKind, PlainValidator(choice(AccessKind))] = AccessKind.LIFETIME
@@ -246,8 +247,13 @@ class OfferItem(_Model):
         if currency is None:
             return None  # the school's currency is wrong: reported there
         price = money_from(value, currency)
+        free = info.data.get("free") is True
+        if free and price.amount != 0:
+            raise ValueError("a free offer costs nothing: write price: 0")
         problem = price.limits_problem()
-        if problem:
+        if problem and not free:
+            if price.amount == 0:
+                problem += "; an offer given away for nothing says free: true"
             raise ValueError(problem)
         return price
 
@@ -269,6 +275,7 @@ class OfferItem(_Model):
                 )
         elif self.period is None:
             problems.append((("period",), f"required when access is {self.access.value}"))
+        problems += self._free()
         if problems:
             raise Problems(problems)
         return self
@@ -277,6 +284,19 @@ class OfferItem(_Model):
     def money(self) -> Money:
         assert isinstance(self.price, Money)
         return self.price
+
+    def _free(self) -> list[tuple[Loc, str]]:
+        """A free offer (its price 0 is checked with the price) has no Stars price and
+        nothing to renew."""
+        if not self.free:
+            return []
+        problems: list[tuple[Loc, str]] = []
+        if self.stars is not None:
+            problems.append((("stars",), "a free offer has no price in Stars"))
+        if self.access is AccessKind.SUBSCRIPTION:
+            problems.append((("access",), "a free offer has nothing to renew: use lifetime "
+                                          "or period"))
+        return problems
 
 
 class PromoItem(_Model):

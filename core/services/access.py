@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from core import notices
+from core.automations import events
 from core.models import Order, Purchase, PurchaseStatus
 from core.periods import Period
 from core.ports import UnitOfWork
@@ -88,6 +89,9 @@ async def grant(
             )
         )
 
+    # Access starts with a new purchase, or one that had ended running again; not when a
+    # running one only grows.
+    starts = target is None or period is None or target.status is not PurchaseStatus.ACTIVE
     if target is None or period is None:
         purchase = await new_purchase(period.add_to(now) if period else None)
         extended = False
@@ -127,6 +131,10 @@ async def grant(
         await enqueue(uow, now, order.user_id,
                       notices.GroupInvite(purchase=purchase.id, group=group),
                       dedupe_key=f"group_invite:{order.id}:{group}")
+    if starts:
+        await events.access_started(uow, order.user_id, purchase.products, purchase.id, now)
+    if order.amount > 0 or order.promo_code:  # paid: money, or a promo code's whole price
+        await events.offer_paid(uow, order.user_id, order.offer_code, order.id, now)
     return purchase
 
 
@@ -144,6 +152,7 @@ async def _end(
     await groups.access_ended(uow, purchase.user_id, now)
     await enqueue(uow, now, purchase.user_id,
                   notices.AccessEnded(purchase=purchase.id, reason=reason), dedupe_key=dedupe_key)
+    await events.access_ended(uow, purchase.user_id, purchase.products, purchase.id, reason, now)
 
 
 async def expire(uow: UnitOfWork, purchase: Purchase, now: datetime) -> bool:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core import errors
+from core.automations import events
 from core.models import Order, OrderStatus, User
 from core.ports import UnitOfWork
 from core.school import School
@@ -92,8 +93,10 @@ async def place_order(
             period=offer.period.iso if offer.period else None,
             extends=offer.extends,
             seat_taken=offer.seats is not None,
+            free=offer.free,
         )
     )
+    await events.order_placed(uow, user.id, offer.code, order.id, now)
     if order.amount == 0:
         await payments.complete_free(uow, school, order, now)
         paid = await uow.orders.get(order.id)

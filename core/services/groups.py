@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core import notices
+from core.automations import events
 from core.models import InviteLink, Membership, MemberStatus, Purchase, PurchaseStatus
 from core.ports import UnitOfWork
 from core.school import Group, ProductKind, School
@@ -165,6 +166,8 @@ async def joined(
     member.attempts = 0
     member.updated_at = now
     await uow.memberships.put(member)
+    if allowed:
+        await events.group_changed(uow, external_id, MESSENGER, group.code, True, now)
     return JoinOutcome(remove=not allowed, revoke=revoke)
 
 
@@ -175,6 +178,7 @@ async def left(uow: UnitOfWork, group: Group, external_id: str, now: datetime) -
         member.check_at = None
         member.updated_at = now
         await uow.memberships.put(member)
+        await events.group_changed(uow, external_id, MESSENGER, group.code, False, now)
 
 
 async def may_join(
@@ -230,11 +234,15 @@ async def removed(
 ) -> None:
     """Telegram confirmed the removal. With ``notify``, the student is told (when the account
     is one of the platform's students), with the offers that would let them back in."""
+    was_member = member.status is MemberStatus.MEMBER
     member.status = MemberStatus.REMOVED
     member.check_at = None
     member.attempts = 0
     member.updated_at = now
     await uow.memberships.put(member)
+    if was_member:
+        await events.group_changed(uow, member.external_id, MESSENGER, member.group, False,
+                                   now)
     identity = await uow.users.identity(MESSENGER, member.external_id) if notify else None
     if identity is not None:
         await enqueue(uow, now, identity.user_id, notices.GroupRemoved(group=member.group),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.automations import events
 from core.models import Purchase, PurchaseStatus
 from core.notices import LessonOpened
 from core.ports import UnitOfWork
@@ -80,6 +81,7 @@ async def deliver_open(
         if not fresh:
             continue
         delivered.append(item)
+        await events.lesson_opened(uow, purchase.user_id, item.course.code, item.lesson.id, now)
         if notify:
             await enqueue(
                 uow,

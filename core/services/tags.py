@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from core.automations import events
 from core.models import Tag
 from core.ports import UnitOfWork
 
@@ -18,8 +19,12 @@ def normalize(text: str) -> str | None:
 
 
 async def add(uow: UnitOfWork, user_id: int, tag: str, by: str, now: datetime) -> bool:
-    """Tag the student; False when they had it already (nothing changes, nothing fires)."""
-    return await uow.tags.add(Tag(user_id, tag, now, by))
+    """Tag the student; False when they had it already (nothing changes, nothing fires).
+    A new tag sets off the automations triggered by it (``tag_added``)."""
+    if not await uow.tags.add(Tag(user_id, tag, now, by)):
+        return False
+    await events.tag_added(uow, user_id, tag, now)
+    return True
 
 
 async def remove(uow: UnitOfWork, user_id: int, tag: str) -> bool:

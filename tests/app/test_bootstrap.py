@@ -51,7 +51,8 @@ def test_the_parts_are_wired_through_their_constructors(uow_factory, school, clo
     assert list(platform.gateways) == ["test"]
     assert {name: seconds for name, (seconds, _) in platform.sweeps.items()} == {
         "orders": 300, "lessons": 30, "expiry": 60, "groups": 60, "reminders": 60,
-        "renewals": 60, "digests": 60}
+        "renewals": 60, "digests": 60, "automations": 15, "webhooks": 15}
+    assert platform.flows.automations == platform.automations.after_turn
 
 
 async def test_an_unknown_sweep_is_refused(harness):

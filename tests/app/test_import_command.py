@@ -300,13 +300,13 @@ async def test_run_py_import_of_a_malformed_file_exits_2_and_changes_nothing(tmp
     code, out, err = await _run(tmp_path, "import", "students.csv", "--apply")
 
     assert code == 2
-    assert err.splitlines() == [
+    head, line4, line5 = err.splitlines()
+    assert (head, line4) == (
         "students.csv: 2 problem(s), nothing changed:",
-        "  line 4, column telegram_id: 'abc' is not a user id: digits only, never a @username",
-        "  line 5, column offer: 'nope' is neither an offer nor a product of the school file "
-        "(offers: python-lifetime, drawing-club-30d, club-monthly, club-monthly-stars, "
-        "club-renewal, english-early-bird, python-friends, portfolio-review; products: "
-        "python-course, drawing-course, english-course, club, portfolio-review)"]
+        "  line 4, column telegram_id: 'abc' is not a user id: digits only, never a @username")
+    assert line5.startswith("  line 5, column offer: 'nope' is neither an offer nor a product "
+                            "of the school file (offers: python-lifetime, drawing-club-30d, ")
+    assert "; products: python-course, drawing-course" in line5
     assert out == ""
     assert not (tmp_path / "school.db").exists()  # read before the database is opened
 

@@ -35,7 +35,11 @@ def test_every_kind_comes_back_from_its_json(record):
     values = {
         field.name: {"int": 7, "str": "x", "bool": True, "datetime": START,
                      "str | None": "why", "datetime | None": START,
-                     "tuple[tuple[str, str], ...]": (("python", "intro"),)}[field.type]
+                     "tuple[tuple[str, str], ...]": (("python", "intro"),),
+                     "dict[str, str]": {"en": "x", "ru": "y"},
+                     "dict[str, str] | None": {"en": "x"},
+                     "tuple[dict[str, Any], ...]": ({"answer": "yes", "label": {"en": "Yes"},
+                                                     "ask": 1},)}[field.type]
         for field in dataclasses.fields(record)
     }
     notice = record(**values)

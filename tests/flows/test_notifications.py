@@ -81,6 +81,12 @@ def _examples(order, purchase, now) -> list[notices.Notice]:
                                outcome="partial", returned=300, refunded=400),
         notices.DailyDigest(account="console:s1", day=(now - timedelta(days=1)).date().isoformat()),
         notices.AccessExtended(purchase=purchase.id, days=30, ends_at=purchase.ends_at),
+        notices.AutomationScreen(run=1, automation="welcome",
+                                 text={"en": "Hi", "ru": "Привет", "fr": "Salut"},
+                                 buttons=({"offer": "python-life", "label": None},
+                                          {"answer": "yes", "label": {"en": "Yes"}, "ask": 1})),
+        notices.AutomationStaff(student=order.user_id, automation="welcome", run=1,
+                                text={"en": "Anna asks"}),
     ]
 
 
