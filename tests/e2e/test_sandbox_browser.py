@@ -143,8 +143,9 @@ async def test_on_a_phone_send_fits_and_an_edited_message_comes_into_view(platfo
             menu = chat.locator(".msg.bot").last
             await menu.get_by_role("button", name="📚 Courses").click()
             await expect(menu).to_contain_text("Choose what you'd like to learn")
+            # The edited message is scrolled into view: its end, with Back, is on screen (the
+            # catalog may be taller than a phone's chat area).
             await expect(menu.get_by_role("button", name="⬅️ Back")).to_be_in_viewport(ratio=1)
-            await expect(menu).to_be_in_viewport(ratio=1)
             # The chat scrolled, not the page: the header and the composer are still there.
             await expect(send).to_be_in_viewport(ratio=1)
             await expect(page.locator("header")).to_be_in_viewport(ratio=1)
