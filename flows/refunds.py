@@ -196,7 +196,7 @@ async def refunds(ctx: Context, arg: str) -> Reply:
     t = ctx.t
     due = await ctx.uow.payments.to_refund(REFUNDS_SHOWN + 1)
     if ctx.staff is not None:
-        ctx.staff.nothing(f"listed {min(len(due), REFUNDS_SHOWN)} payments to return")
+        ctx.staff.nothing(f"listed {min(len(due), REFUNDS_SHOWN)} payments to give back")
     if not due:
         return Reply(screen(t("admin_refunds_none")))
     lines = [t("admin_refunds_title")]

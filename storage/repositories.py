@@ -116,16 +116,14 @@ conversations = ConversationRow.__table__
 conversation_messages = ConversationMessageRow.__table__
 promo_codes = PromoCodeRow.__table__
 contacts = ContactRow.__table__
-# Tables whose rows belong to a student: they follow the student when accounts are linked.
-OWNED_BY_USER = (identities, orders, purchases, outbox, invite_links, link_codes, audit_log,
-                 conversations, contacts, staff_notes)
 automation_runs = AutomationRunRow.__table__
 automation_events = AutomationEventRow.__table__
 student_fields = StudentFieldRow.__table__
 webhook_calls = WebhookCallRow.__table__
 # Tables whose rows belong to a student: they follow the student when accounts are linked.
 OWNED_BY_USER = (identities, orders, purchases, outbox, invite_links, link_codes, audit_log,
-                 automation_runs, automation_events, webhook_calls)
+                 conversations, contacts, staff_notes, automation_runs, automation_events,
+                 webhook_calls)
 # Rows a student has at most one of per key: on linking, the survivor's row wins.
 UNIQUE_PER_USER = ((tags, "tag"), (student_fields, "key"))
 
@@ -341,7 +339,6 @@ class SqlUsers(Crud[User]):
                 update(table).where(table.c.user_id == source_id).values(user_id=into_id))
         await self._session.execute(
             update(users).where(users.c.id == source_id).values(merged_into=into_id))
-
 
     async def _merge_runs(self, source_id: int, into_id: int) -> None:
         """Runs move to the survivor with everything else; where the survivor has its own run
