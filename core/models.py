@@ -28,6 +28,8 @@ class User:
     merged_into: int | None = None  # this student linked their accounts into that one
     # Where fiscal receipts go: an email (lower case) or a phone (E.164, "+79001234567").
     receipt_contact: str | None = None
+    # Marketing broadcasts reach the student (they turn it off and on in one tap).
+    marketing: bool = True
 
 
 @dataclass

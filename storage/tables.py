@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.automations.records import CallStatus, RunStatus, Waiting
+from core.broadcasts import BroadcastStatus, RecipientStatus
 from core.contacts import ContactKind
 from core.inbox import ConversationStatus
 from core.models import (
@@ -116,6 +117,7 @@ class UserRow(Base):
     preferred_messenger: Mapped[str | None]
     merged_into: Mapped[int | None]
     receipt_contact: Mapped[str | None]
+    marketing: Mapped[bool] = mapped_column(server_default=text("true"))
 
 
 class IdentityRow(Base):
@@ -568,6 +570,57 @@ class WebhookCallRow(Base):
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None]
     created_at: Mapped[datetime | None]
+
+
+class BroadcastRow(Base):
+    __tablename__ = "broadcasts"
+    __table_args__ = (Index("ix_broadcasts_status_start_at", "status", "start_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author: Mapped[str]
+    author_messenger: Mapped[str]
+    author_chat_id: Mapped[str]
+    text: Mapped[str]
+    picture_url: Mapped[str | None]
+    buttons: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    segment: Mapped[str]
+    marketing: Mapped[bool]
+    status: Mapped[BroadcastStatus] = mapped_column(StrEnumType(BroadcastStatus))
+    created_at: Mapped[datetime | None]
+    start_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    total: Mapped[int]
+    progress_message_id: Mapped[str | None]
+
+
+class BroadcastRecipientRow(Base):
+    __tablename__ = "broadcast_recipients"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "user_id"),
+        Index("ix_broadcast_recipients_broadcast_id_status_id", "broadcast_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    identity_id: Mapped[int]
+    messenger: Mapped[str]
+    status: Mapped[RecipientStatus] = mapped_column(StrEnumType(RecipientStatus))
+    attempts: Mapped[int]
+    claimed_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    error: Mapped[str | None]
+
+
+class ButtonPressRow(Base):
+    __tablename__ = "broadcast_presses"
+    __table_args__ = (UniqueConstraint("broadcast_id", "button", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id"))
+    button: Mapped[int]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    pressed_at: Mapped[datetime | None]
 
 
 metadata = Base.metadata
