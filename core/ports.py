@@ -559,8 +559,10 @@ class AutomationRunRepository(Protocol):
 
     async def counts(self, automation: str) -> dict[RunStatus, int]: ...
 
-    async def positions(self, automation: str) -> dict[tuple[RunStatus, str], int]:
-        """How many open runs (active, waiting, paused) are at each step."""
+    async def positions(self, automation: str
+                        ) -> dict[tuple[RunStatus, str], tuple[int, datetime | None]]:
+        """How many open runs (active, waiting, paused) are at each step, and the earliest
+        ``wait_until`` among them (None: none of them waits for a time)."""
         ...
 
     async def pause(self, automation: str, now: datetime) -> int:

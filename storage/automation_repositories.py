@@ -81,13 +81,14 @@ class SqlAutomationRuns(Crud[Run], ReadsForUpdate[Run]):
                  .group_by(c.status))
         return {RunStatus(status): n for status, n in await self._session.execute(query)}
 
-    async def positions(self, automation: str) -> dict[tuple[RunStatus, str], int]:
+    async def positions(self, automation: str
+                        ) -> dict[tuple[RunStatus, str], tuple[int, datetime | None]]:
         c = automation_runs.c
-        query = (select(c.status, c.position, func.count())
+        query = (select(c.status, c.position, func.count(), func.min(c.wait_until))
                  .where(c.automation == automation, c.status.in_(list(OPEN)))
                  .group_by(c.status, c.position))
-        return {(RunStatus(status), position): n
-                for status, position, n in await self._session.execute(query)}
+        return {(RunStatus(status), position): (n, due)
+                for status, position, n, due in await self._session.execute(query)}
 
     async def pause(self, automation: str, now: datetime) -> int:
         c = automation_runs.c

@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 async def grant(uow: UnitOfWork, school: School, run: Run, step: Grant, actor: str,
                 now: datetime) -> str | None:
-    """The offer as it sells it, or the product for life, as a free order."""
+    """The offer as it sells it, or the product for life, as a free order marked granted by
+    the automation (``granted_by``), which the figures do not count as a sale."""
     if step.offer is not None:
         offer = school.offer(step.offer)
         if offer is None:
@@ -50,6 +51,7 @@ async def grant(uow: UnitOfWork, school: School, run: Run, step: Grant, actor: s
                           user_id=run.user_id, subject=subject, detail="owned already")
         return "owned already"
     order.user_id, order.token, order.free = run.user_id, secrets.token_urlsafe(18), True
+    order.granted_by = actor  # ``automation:<code>``: no sale, and the card says who gave it
     order.created_at = order.expires_at = now
     order = await uow.orders.add(order)
     await payments.complete_free(uow, school, order, now)

@@ -91,6 +91,8 @@ class Where:
     step: str  # ``describe``d
     status: RunStatus
     runs: int
+    at: Step | None = None  # the step itself (None: no longer in the school file)
+    due: datetime | None = None  # the earliest of these runs' ``wait_until``
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,9 @@ async def overview(uow: UnitOfWork, school: School) -> list[Overview]:
     result = []
     for automation in school.automations.values():
         positions = await uow.automation_runs.positions(automation.code)
-        where = [Where(position, describe(step_of(automation, position)), status, n)
-                 for (status, position), n in positions.items()]
+        where = [Where(position, describe(step_of(automation, position)), status, n,
+                       step_of(automation, position), due)
+                 for (status, position), (n, due) in positions.items()]
         where.sort(key=lambda w: (-w.runs, w.position))
         result.append(Overview(automation, automation.code in paused,
                                await uow.automation_runs.counts(automation.code), where))
@@ -119,14 +122,16 @@ class RunView:
     run: Run
     automation: Automation | None  # None: no longer in the school file
     step: str  # the current step, ``describe``d ("" once over)
+    current: Step | None = None  # the step itself, while the run is open
 
 
 async def runs_of(uow: UnitOfWork, school: School, user_id: int) -> list[RunView]:
     views = []
     for run in await uow.automation_runs.for_user(user_id):
         automation = school.automations.get(run.automation)
-        current = describe(step_of(automation, run.position)) if run.status in OPEN else ""
-        views.append(RunView(run, automation, current))
+        current = step_of(automation, run.position) if run.status in OPEN else None
+        views.append(RunView(run, automation, describe(current) if run.status in OPEN else "",
+                             current))
     return views
 
 
@@ -156,10 +161,33 @@ async def resume(uow: UnitOfWork, school: School, code: str, by: str, now: datet
 
 
 @dataclass(frozen=True)
+class Planned:
+    """One step of a dry run: an ``if`` with the branch it takes, a wait with its end."""
+
+    path: str
+    step: Step
+    taken: str = ""  # "then" or "else", for an ``if``
+    until: datetime | None = None  # for a wait: when it would be over
+
+    @property
+    def line(self) -> str:
+        if self.taken:
+            return f"{describe(self.step)}: {self.taken}"
+        if self.until is not None:
+            return f"{describe(self.step)} (until {self.until.isoformat()})"
+        return describe(self.step)
+
+
+@dataclass(frozen=True)
 class Preview:
     starts: bool  # a run would start for the student now
     why_not: str  # "unknown", "paused", "already" when it would not
-    steps: list[tuple[str, str]]  # (path, ``describe``d step) that would happen now
+    planned: list[Planned]  # the steps that would happen now, up to a wait or a question
+
+    @property
+    def steps(self) -> list[tuple[str, str]]:
+        """(path, ``describe``d step) of each step that would happen now."""
+        return [(p.path, p.line) for p in self.planned]
 
 
 async def preview(uow: UnitOfWork, school: School, code: str, user_id: int,
@@ -172,27 +200,27 @@ async def preview(uow: UnitOfWork, school: School, code: str, user_id: int,
         why_not = "paused"
     elif not automation.repeatable and await uow.automation_runs.of_automation(code, [user_id]):
         why_not = "already"
-    lines: list[tuple[str, str]] = []
+    planned: list[Planned] = []
     path: Path | None = (0,)
-    while path is not None and len(lines) < engine.MAX_STEPS:
+    while path is not None and len(planned) < engine.MAX_STEPS:
         step = step_at(automation.steps, path)
         if step is None:
             break
         if isinstance(step, If):
             taken = "then" if await engine.holds(uow, school, user_id, step.condition, now) \
                 else "else"  # (a run's own order is not known before it starts)
-            lines.append((path_text(path), f"{describe(step)}: {taken}"))
+            planned.append(Planned(path_text(path), step, taken=taken))
             branch = step.then if taken == "then" else step.otherwise
             path = into(path, taken) if branch else after(automation.steps, path)
             continue
         if isinstance(step, Wait):
             until = engine.wait_end(step, now, school)
-            lines.append((path_text(path), f"{describe(step)} (until {until.isoformat()})"))
+            planned.append(Planned(path_text(path), step, until=until))
             if until > now:
                 break
         else:
-            lines.append((path_text(path), describe(step)))
+            planned.append(Planned(path_text(path), step))
             if isinstance(step, Ask):
                 break
         path = after(automation.steps, path)
-    return Preview(not why_not, why_not, lines)
+    return Preview(not why_not, why_not, planned)

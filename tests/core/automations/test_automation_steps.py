@@ -9,12 +9,13 @@ import pytest
 from automation_scene import Scene, school_of
 
 from core import jobs as core_jobs
+from core import stats as stats_core
 from core.automations import engine
 from core.automations import staff as automation_staff
 from core.automations.engine import Answered
 from core.automations.records import Run, RunStatus, StudentField, Waiting
 from core.models import OrderStatus, PurchaseStatus, User
-from core.services import access, tags
+from core.services import access, stats, tags
 from core.staff import AuditResult
 
 
@@ -236,9 +237,10 @@ async def test_grant_gives_an_offer_or_a_product_as_a_free_order(uow_factory, cl
         purchases = await uow.purchases.for_user(anna.id)
         paid = [await uow.payments.for_order(o.id) for o in orders]
         audit = await uow.audit.latest(10, user_id=anna.id)
-    assert [(o.offer_code, o.amount, o.list_amount, o.free, o.status) for o in orders] == [
-        ("python-30", 0, 1900, True, OrderStatus.PAID),
-        ("taster", 0, 0, True, OrderStatus.PAID)]
+    assert [(o.offer_code, o.amount, o.list_amount, o.free, o.status, o.granted_by)
+            for o in orders] == [
+        ("python-30", 0, 1900, True, OrderStatus.PAID, "automation:gift"),
+        ("taster", 0, 0, True, OrderStatus.PAID, "automation:gift")]
     assert paid == [[], []]  # no payment row
     assert sorted(p.products for p in purchases) == [("python", "club"), ("taster",)]
     assert run.data["notes"] == ["2: owned already"]
@@ -379,3 +381,23 @@ async def test_access_granted_by_an_automation_is_access_like_any(uow_factory, c
     async with uow_factory() as uow:
         assert await access.owns_for_life(uow, anna.id, ("python",))
         assert await uow.deliveries.delivered(anna.id, "python") == {"intro"}
+
+
+async def test_an_automations_grant_is_no_sale_in_the_figures(uow_factory, clock):
+    scene = Scene(uow_factory, school_of(manual("gift", {"grant": "python-30"})), clock)
+    anna, bob = await scene.student(), await scene.student("Bob")
+    await scene.buy(bob, "python-life")  # a sale
+
+    async def figures() -> stats_core.Report:
+        now = clock.now() + timedelta(minutes=1)  # the window ends before ``now``
+        async with uow_factory() as uow:
+            return await stats.report(uow, stats.window(
+                stats_core.Span.ALL, now, scene.school.timezone), now)
+
+    before = await figures()
+    await start(scene, anna, "gift")
+    after = await figures()
+    assert (before.orders, before.paid_orders) == (1, 1)
+    assert (after.orders, after.paid_orders, after.renewals) == (1, 1, 0)
+    assert after.money == before.money
+    assert after.active_by_product != before.active_by_product  # the access itself counts
