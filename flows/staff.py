@@ -54,6 +54,7 @@ STAFF_COMMANDS: list[StaffCommand] = [
     StaffCommand("export", Right.EXPORT),
     StaffCommand("promo", Right.PROMO),
     StaffCommand("find", Right.STUDENTS),
+    StaffCommand("automations", Right.AUTOMATIONS),
 ]
 
 

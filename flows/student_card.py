@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.automations.records import OPEN
 from core.models import (
     RENEWAL_TELEGRAM_CHANNEL,
     RENEWAL_TELEGRAM_STARS,
@@ -28,9 +29,11 @@ from core.school import School, pick
 from core.services import groups, reminders, students
 from core.services.students import Card
 from core.staff import Right, Role, may
+from flows.automation_words import automation_title, run_state, step_words
 from flows.engine import Context, Reply, Stale, parse_id
 from flows.staff import staff_only
 from flows.texts import Texts
+from flows.titles import title_of
 from flows.ui import Button, Screen, screen
 
 CARD_LIMIT = 3500  # UTF-16 units, as Telegram counts its 4096: room for a line on top
@@ -59,17 +62,6 @@ class View:
 
     def title(self, code: str) -> str:
         return title_of(self.school, self.t, code)
-
-
-def title_of(school: School, t: Texts, code: str) -> str:
-    """An offer's title; for access granted as a single product, the product's."""
-    offer = school.offer(code)
-    if offer is not None:
-        return pick(offer.title, t.language, school.default_language)
-    product = school.products.get(code)
-    if product is not None:
-        return pick(product.title, t.language, school.default_language)
-    return code
 
 
 def leave_steps(ctx: Context) -> None:
@@ -112,6 +104,7 @@ def sections(view: View, card: Card) -> list[list[str]]:
             for line in order_lines(view, order, card.payments.get(order.id, []))]
            or [t("card_none")]),
         [t("card_groups")] + (_groups(view, card) or [t("card_none")]),
+        [t("card_automations")] + (_runs(view, card) or [t("card_none")]),
         [t("card_notes", shown=len(card.notes), total=card.notes_total)]
         + ([note_line(view, n.created_at, n.author, n.text, NOTE_CLIP) for n in card.notes]
            or [t("card_none")]),
@@ -214,6 +207,23 @@ def _reminders(view: View, card: Card) -> list[str]:
         else:
             what = t("card_remind_after", days=t.period(f"P{days}D"))
         lines.append(f"• {view.title(purchase.offer_code)} — {t.datetime(when)}: {what}")
+    return lines
+
+
+def _runs(view: View, card: Card) -> list[str]:
+    """Each run: its automation, and where it is (the step, what it waits for, until when)
+    or how it ended."""
+    t, school, lines = view.t, view.school, []
+    for shown in card.runs:
+        run = shown.run
+        title = automation_title(school, t, shown.automation, run.automation)
+        if run.status in OPEN:
+            lines.append(t("card_run_open", title=title, status=t(f"auto_status_{run.status}"),
+                           step=step_words(school, t, shown.current), state=run_state(t, run)))
+        else:
+            lines.append(t("card_run_over", title=title, state=run_state(t, run)))
+    if card.runs_total > len(card.runs):
+        lines.append(t("auto_where_more_runs", n=card.runs_total - len(card.runs)))
     return lines
 
 

@@ -1,7 +1,8 @@
 """What the staff's screens ask of automations (the chat side words it and audits it):
 
 - ``overview(uow, school)``: each automation with its paused flag, how many runs it has by
-  status, and where its open runs are (step path, what the step is, how many).
+  status, and where its open runs are (step path, what the step is, how many, the earliest
+  due); ``overview_of`` one of them, with who paused it.
 - ``runs_of(uow, school, user_id)``: a student's runs, newest first, with their current step.
 - ``pause`` / ``resume``: an automation's runs stop where they are (a run due meanwhile moves
   on once it is resumed; answers given meanwhile are kept); no run starts while paused.
@@ -101,20 +102,33 @@ class Overview:
     paused: bool
     counts: dict[RunStatus, int]
     open: list[Where]  # where the open runs are, most first
+    state: AutomationState | None = None  # who paused or resumed it last, and when
 
 
 async def overview(uow: UnitOfWork, school: School) -> list[Overview]:
     paused = await uow.automation_states.paused()
-    result = []
-    for automation in school.automations.values():
-        positions = await uow.automation_runs.positions(automation.code)
-        where = [Where(position, describe(step_of(automation, position)), status, n,
-                       step_of(automation, position), due)
-                 for (status, position), (n, due) in positions.items()]
-        where.sort(key=lambda w: (-w.runs, w.position))
-        result.append(Overview(automation, automation.code in paused,
-                               await uow.automation_runs.counts(automation.code), where))
-    return result
+    return [await _overview(uow, automation, automation.code in paused)
+            for automation in school.automations.values()]
+
+
+async def overview_of(uow: UnitOfWork, school: School, code: str) -> Overview | None:
+    """One automation's overview, with its stored state; None if there is no such one."""
+    automation = school.automations.get(code)
+    if automation is None:
+        return None
+    state = await uow.automation_states.get(code)
+    return await _overview(uow, automation, state is not None and state.paused, state)
+
+
+async def _overview(uow: UnitOfWork, automation: Automation, paused: bool,
+                    state: AutomationState | None = None) -> Overview:
+    positions = await uow.automation_runs.positions(automation.code)
+    where = [Where(position, describe(step_of(automation, position)), status, n,
+                   step_of(automation, position), due)
+             for (status, position), (n, due) in positions.items()]
+    where.sort(key=lambda w: (-w.runs, w.position))
+    return Overview(automation, paused, await uow.automation_runs.counts(automation.code),
+                    where, state)
 
 
 @dataclass(frozen=True)

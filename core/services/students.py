@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core import errors
+from core.automations import staff as automation_staff
+from core.automations.records import OPEN
+from core.automations.staff import RunView
 from core.models import (
     Identity,
     Membership,
@@ -151,12 +154,16 @@ class Card:
     # The next reminder of each purchase that has one due: (when, kind, days from the end).
     reminders: dict[int, reminders.Planned]
     charges: dict[int, Renewal]  # the pending automatic charge of each purchase renewed so
+    # The student's automation runs: the open ones first, then the latest that are over.
+    runs: list[RunView] = field(default_factory=list)
+    runs_total: int = 0
 
 
 async def card(uow: UnitOfWork, school: School, user_id: int, orders: int = 5,
-               notes: int = 3) -> Card | None:
+               notes: int = 3, runs: int = 5) -> Card | None:
     """The card of student ``user_id`` (followed to the account they joined, if linked), with
-    the payments of the latest ``orders`` orders and the latest ``notes`` notes."""
+    the payments of the latest ``orders`` orders, the latest ``notes`` notes and ``runs``
+    automation runs (open ones first)."""
     user = await student(uow, user_id)
     if user is None:
         return None
@@ -178,11 +185,13 @@ async def card(uow: UnitOfWork, school: School, user_id: int, orders: int = 5,
             renewal = await uow.renewals.for_period(purchase.id, purchase.ends_at)
             if renewal is not None and renewal.status is RenewalStatus.PENDING:
                 charges[purchase.id] = renewal
+    views = await automation_staff.runs_of(uow, school, user.id)  # newest first
+    views.sort(key=lambda view: view.run.status not in OPEN)
     return Card(
         user=user, identities=identities, purchases=purchases, orders=placed,
         payments=payments, memberships=await uow.memberships.of_accounts(accounts),
         notes=await uow.notes.for_user(user.id, notes), notes_total=await uow.notes.count(user.id),
-        reminders=due, charges=charges,
+        reminders=due, charges=charges, runs=views[:runs], runs_total=len(views),
     )
 
 
