@@ -134,32 +134,22 @@ async def _automation(ctx: Context, code: str, lead: str = "") -> Screen:
 # --- pause, resume ----------------------------------------------------------------------------
 
 
-async def _pause(ctx: Context, code: str) -> Reply:
+async def _switch(ctx: Context, code: str, pausing: bool) -> Reply:
+    """Pause or resume; saying so when it was that way already (nothing changes then)."""
     actor = ctx.staff
     assert actor is not None
     was_paused = code in await ctx.uow.automation_states.paused()
-    stopped = await automation_staff.pause(ctx.uow, ctx.school, code, actor.account, ctx.now)
-    if was_paused:
-        actor.nothing(f"{code} was paused already")
-        lead = ctx.t("auto_paused_already")
+    change = automation_staff.pause if pausing else automation_staff.resume
+    runs = await change(ctx.uow, ctx.school, code, actor.account, ctx.now)
+    word = "paused" if pausing else "resumed"
+    if was_paused == pausing:
+        actor.nothing(f"{code} was {'paused already' if pausing else 'running already'}")
+        lead = ctx.t(f"auto_{word}_already")
     else:
-        actor.did(f"paused {code}: {stopped} open runs stopped")
-        lead = ctx.t("auto_paused", n=stopped)
-    return Reply(await _automation(ctx, code, lead), edit=ctx.incoming.message is not None)
-
-
-async def _resume(ctx: Context, code: str) -> Reply:
-    actor = ctx.staff
-    assert actor is not None
-    was_paused = code in await ctx.uow.automation_states.paused()
-    resumed = await automation_staff.resume(ctx.uow, ctx.school, code, actor.account, ctx.now)
-    if was_paused:
-        actor.did(f"resumed {code}: {resumed} runs go on")
-        lead = ctx.t("auto_resumed", n=resumed)
-        ctx.queued = ctx.queued or resumed > 0  # runs due meanwhile move on after the commit
-    else:
-        actor.nothing(f"{code} was running already")
-        lead = ctx.t("auto_resumed_already")
+        actor.did(f"{word} {code}: {runs} {'open runs stopped' if pausing else 'runs go on'}")
+        lead = ctx.t(f"auto_{word}", n=runs)
+        # Runs due meanwhile move on after the commit.
+        ctx.queued = ctx.queued or (not pausing and runs > 0)
     return Reply(await _automation(ctx, code, lead), edit=ctx.incoming.message is not None)
 
 
@@ -307,10 +297,8 @@ async def automations_command(ctx: Context, arg: str) -> Reply:
     if code not in ctx.school.automations:
         actor.nothing(f"no automation {code[:40]!r}")
         return Reply(screen(t("auto_unknown", code=code[:40])))
-    if verb == "pause":
-        return await _pause(ctx, code)
-    if verb == "resume":
-        return await _resume(ctx, code)
+    if verb in ("pause", "resume"):
+        return await _switch(ctx, code, pausing=verb == "pause")
     if verb in ("start", "dry"):
         return await _for_student(ctx, code, " ".join(rest[1:]),
                                   START_STEP if verb == "start" else DRY_STEP)
@@ -344,14 +332,14 @@ async def open_automation(ctx: Context, arg: str) -> Reply:
 async def pause(ctx: Context, arg: str) -> Reply:
     """``amp:<code>``."""
     _leave_steps(ctx)
-    return await _pause(ctx, _code(ctx, arg))
+    return await _switch(ctx, _code(ctx, arg), pausing=True)
 
 
 @staff_only(Right.AUTOMATIONS, "automations.resume")
 async def resume(ctx: Context, arg: str) -> Reply:
     """``amr:<code>``."""
     _leave_steps(ctx)
-    return await _resume(ctx, _code(ctx, arg))
+    return await _switch(ctx, _code(ctx, arg), pausing=False)
 
 
 @staff_only(Right.AUTOMATIONS, "automations.start")

@@ -60,6 +60,19 @@ def base_data() -> dict[str, Any]:
     }
 
 
+# Three ways a run goes: a VIP is tagged and asked at once, the others wait a day first.
+FUNNEL = {"code": "funnel", "title": {"en": "Funnel", "ru": "Воронка"},
+          "trigger": {"offer_paid": "any"},
+          "steps": [
+              {"send": {"text": "hi"}},
+              {"if": {"has_tag": "vip"}, "then": [{"tag": "seen-vip"}],
+               "else": [{"wait": "P1D"}]},
+              {"ask": {"text": "More?", "buttons": [{"answer": "yes", "label": "Yes"}],
+                       "timeout": "P2D"},
+               "on": {"yes": [{"grant": "taster"}]}},
+              {"notify_staff": "done"}]}
+
+
 def school_of(*automations: dict[str, Any], **sections: Any) -> School:
     data = base_data() | sections
     data["automations"] = list(automations)

@@ -8,23 +8,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from automation_scene import school_of
+from automation_scene import FUNNEL, school_of
 from harness import Harness
 
 from core.automations.records import RunStatus
 from core.services import tags
 from core.staff import AuditResult
 
-FUNNEL = {"code": "funnel", "title": {"en": "Funnel", "ru": "Воронка"},
-          "trigger": {"offer_paid": "any"},
-          "steps": [
-              {"send": {"text": "Hi {name}"}},
-              {"if": {"has_tag": "vip"}, "then": [{"tag": "seen-vip"}],
-               "else": [{"wait": "P1D"}]},
-              {"ask": {"text": "More?", "buttons": [{"answer": "yes", "label": "Yes"}],
-                       "timeout": "P2D"},
-               "on": {"yes": [{"grant": "taster"}]}},
-              {"notify_staff": "done"}]}
 GIFT = {"code": "gift", "title": {"en": "A gift"}, "trigger": {"manual": True},
         "steps": [{"grant": "taster"}, {"tag": "gifted"}, {"wait": "P1D"},
                   {"send": {"text": "Day two"}}]}
@@ -267,7 +257,7 @@ async def test_a_dry_run_shows_what_would_happen_now_and_changes_nothing(uow_fac
         assert await _everything(h, 1) == before
 
         await admin.send("/automations dry funnel #1")  # an offer_paid one, by hand
-        assert "1. message “Hi {name}”\n2. if the student has the tag “vip” → no\n" \
+        assert "1. message “hi”\n2. if the student has the tag “vip” → no\n" \
                "3. wait 1 day → until Mar 3, 2026 10:00" in admin.last.text
         await _tag(h, 1, "vip")
         await admin.send("/automations dry funnel #1")

@@ -5,22 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from automation_scene import Scene, school_of
+from automation_scene import FUNNEL, Scene, school_of
 
 from core.automations import engine
 from core.automations import staff as automation_staff
 from core.automations.records import RunStatus
 from core.services import tags
-
-FUNNEL = {"code": "funnel", "title": {"en": "Funnel"}, "trigger": {"offer_paid": "any"},
-          "steps": [
-              {"send": {"text": "hi"}},
-              {"if": {"has_tag": "vip"}, "then": [{"tag": "seen-vip"}],
-               "else": [{"wait": "P1D"}]},
-              {"ask": {"text": "More?", "buttons": [{"answer": "yes", "label": "Yes"}],
-                       "timeout": "P2D"},
-               "on": {"yes": [{"grant": "taster"}]}},
-              {"notify_staff": "done"}]}
 
 
 async def test_the_overview_counts_runs_and_says_where_they_wait(uow_factory, clock):
