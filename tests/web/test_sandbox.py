@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -16,7 +17,10 @@ from harness import checkout_forms
 
 from app.lifecycle import open_sandbox, sandbox_wanted
 from app.settings import Settings
+from core.school_file import load_school
 from web.app import add_home
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -254,3 +258,50 @@ async def test_a_school_file_naming_sandbox_staff_keeps_its_role(tmp_path, schoo
         assert len(platform.school().staff) == 2
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+async def demo_sandbox(tmp_path):
+    """The sandbox of the demo school (school.example.yaml), with its automations."""
+    settings = Settings(_env_file=None, secret_key="s" * 32,
+                        sandbox_database_url=f"sqlite+aiosqlite:///{tmp_path}/sandbox.db")
+    platform, engine = await open_sandbox(settings, load_school(ROOT / "school.example.yaml"))
+    await platform.channels["sandbox"].run(platform.flows.handle)
+    app = web.Application()
+    app.add_subapp("/sandbox", platform.app)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    async with aiohttp.ClientSession(server.make_url("/")) as http:
+        yield http, platform
+    await server.close()
+    await engine.dispose()
+
+
+async def test_the_clock_ends_an_automations_wait_in_the_demo_school(demo_sandbox):
+    """The free first lesson, then three hours later "Did you like it?"; yes: the course."""
+    http, platform = demo_sandbox
+    await _post(http, "/sandbox/send", {"student": "s1", "text": "/start python-first-lesson"})
+    card = (await _get_history(http, "s1"))[-1]
+    await _post(http, "/sandbox/press", {"student": "s1", "message": card["id"],
+                                 "action": "b:python-first-lesson"})
+    await platform.run_sweeps()
+    await platform.dispatcher.drain()
+    said = [m["text"] for m in await _get_history(http, "s1")]
+    assert not any("Did you like" in text for text in said)
+
+    status, state = await _post(http, "/sandbox/clock", {"advance": "PT3H"})
+    assert status == 200 and state["moved"] == "3 hours"
+    question = (await _get_history(http, "s1"))[-1]
+    assert question["text"] == "Did you like the first Python lesson?"
+    yes = question["rows"][0][0]
+    assert yes["text"] == "👍 Yes" and yes["action"].startswith("aa:")
+    await _post(http, "/sandbox/press", {"student": "s1", "message": question["id"],
+                                 "action": yes["action"]})
+    await platform.dispatcher.drain()
+    offer = (await _get_history(http, "s1"))[-1]
+    assert offer["text"].startswith("Glad to hear it!")
+    assert offer["rows"][0][0]["action"] == "o:python-lifetime"
+
+    await _post(http, "/sandbox/send", {"student": "olga", "text": "/automations taster-feedback"})
+    screen = (await _get_history(http, "olga"))[-1]["text"]
+    assert "Runs: 0 active, 0 waiting, 0 paused, 1 done, 0 cancelled" in screen
