@@ -29,7 +29,9 @@ typed text through the router's ``before_fallback``, /start); ``flows.automation
 renders the two outbox kinds (``automation_screen``, ``automation_staff``); ``app.sweeps``
 schedules ``jobs.sweep`` and ``webhooks.send_due``; ``app.bootstrap`` wires the runner.
 
-For the staff's chat side (``/automations``, the student card): ``staff.overview``,
+For the staff's chat side (``/automations`` in ``flows.automation_staff``, worded by
+``flows.automation_words``; the runs on the student card): ``staff.overview``,
+``staff.overview_of``,
 ``staff.runs_of``, ``staff.pause`` / ``staff.resume``, ``staff.preview`` and
 ``engine.start_by_hand``, each in the command's unit of work, guarded and audited by
 ``flows.staff.staff_only(Right.AUTOMATIONS, ...)``; a run started or resumed there is due at

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from automation_scene import FUNNEL, Scene, school_of
 
 from core.automations import engine
 from core.automations import staff as automation_staff
 from core.automations.records import RunStatus
 from core.services import tags
+
+
+@pytest.fixture
+def uow_factory(db_uow_factory):
+    """On SQLite and, with TEST_DATABASE_URL, on PostgreSQL."""
+    return db_uow_factory
 
 
 async def test_the_overview_counts_runs_and_says_where_they_wait(uow_factory, clock):
@@ -33,6 +40,9 @@ async def test_the_overview_counts_runs_and_says_where_they_wait(uow_factory, cl
     assert [(w.position, w.step, w.status, w.runs) for w in funnel.open] == [
         ("1.else.0", "wait P1D", RunStatus.WAITING, 2),
         ("2", "ask: yes (timeout P2D)", RunStatus.WAITING, 1)]
+    assert [w.due for w in funnel.open] == [clock.now() + timedelta(days=1),
+                                            clock.now() + timedelta(days=2)]
+    assert [type(w.at).__name__ for w in funnel.open] == ["Wait", "Ask"]
     assert idle.counts == {} and idle.open == []
     [view] = carls
     assert view.automation is not None and view.step == "ask: yes (timeout P2D)"
