@@ -31,8 +31,8 @@ schedules ``jobs.sweep`` and ``webhooks.send_due``; ``app.bootstrap`` wires the 
 
 For the staff's chat side (``/automations`` in ``flows.automation_staff``, worded by
 ``flows.automation_words``; the runs on the student card): ``staff.overview``,
-``staff.overview_of``,
-``staff.runs_of``, ``staff.pause`` / ``staff.resume``, ``staff.preview`` and
+``staff.overview_of``, ``staff.runs_of``, ``staff.pause`` / ``staff.resume``,
+``staff.preview`` and
 ``engine.start_by_hand``, each in the command's unit of work, guarded and audited by
 ``flows.staff.staff_only(Right.AUTOMATIONS, ...)``; a run started or resumed there is due at
 once: set ``ctx.queued`` so the engine moves it on after the commit.
