@@ -252,13 +252,17 @@ async def _for_student(ctx: Context, code: str, text: str, step: str) -> Reply:
     return await _dry_run(ctx, code, user)
 
 
-def _waiting_code(ctx: Context, step: str, text: str) -> str:
-    waiting = ctx.state.data.get(step) or {}
-    code = waiting.get("code")
+async def _typed(ctx: Context, text: str, step: str) -> Reply:
+    """The student typed after ``ams`` / ``amd``; an automation gone from the school file
+    meanwhile ends the step (kept, it would take every message typed next)."""
+    actor = ctx.staff
+    assert actor is not None
+    code = (ctx.state.data.get(step) or {}).get("code")
     if not isinstance(code, str) or code not in ctx.school.automations:
         _leave_steps(ctx)
-        raise Stale(text[:60])
-    return code
+        actor.nothing(f"no automation {str(code)[:40]!r} any more")
+        return Reply(screen(ctx.t("auto_unknown", code=str(code)[:40])))
+    return await _for_student(ctx, code, text, step)
 
 
 async def _student(ctx: Context, user_id: int) -> User:
@@ -356,14 +360,14 @@ async def ask_dry_run(ctx: Context, arg: str) -> Reply:
 
 @staff_only(Right.AUTOMATIONS, "automations.start")
 async def typed_start(ctx: Context, text: str) -> Reply:
-    """The student typed after ``ams``."""
-    return await _for_student(ctx, _waiting_code(ctx, START_STEP, text), text, START_STEP)
+    """The student to start it for, typed after ``ams``."""
+    return await _typed(ctx, text, START_STEP)
 
 
 @staff_only(Right.AUTOMATIONS, "automations.dry_run")
 async def typed_dry_run(ctx: Context, text: str) -> Reply:
-    """The student typed after ``amd``."""
-    return await _for_student(ctx, _waiting_code(ctx, DRY_STEP, text), text, DRY_STEP)
+    """The student to dry-run it for, typed after ``amd``."""
+    return await _typed(ctx, text, DRY_STEP)
 
 
 @staff_only(Right.AUTOMATIONS, "automations.dry_run")

@@ -356,3 +356,22 @@ async def test_the_student_card_shows_their_runs_and_where_each_is(uow_factory, 
         russian = h.chat("manager", "Max", language="ru")
         await russian.send("/find #1")
         assert "🤖 Автоматизации:\n• Воронка — на паузе: вопрос: Yes" in russian.last.text
+
+
+async def test_a_student_typed_for_an_automation_gone_from_the_file_ends_the_step(
+        uow_factory, clock):
+    async with harness(uow_factory, clock, GIFT) as h:
+        await h.chat("1001", "Anna").start()
+        admin = h.chat("admin", "Admin")
+        await admin.send("/automations gift")
+        await admin.click("Start for a student")
+    async with harness(uow_factory, clock, FUNNEL) as edited:  # the file changed meanwhile
+        admin = edited.chat("admin", "Admin")
+        await admin.send("#1")
+        assert admin.last.text.startswith("There is no automation “gift” in the school file.")
+        async with edited.uow_factory() as uow:
+            assert await uow.automation_runs.for_user(1) == []
+            state = await uow.chat_states.get("console", "admin")
+        assert state is not None and state.step == ""
+        assert (await _audit(edited, "console:admin"))[-1] == (
+            "automations.start", AuditResult.NOTHING, "no automation 'gift' any more")
