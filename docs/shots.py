@@ -1,8 +1,9 @@
-"""Retake the README's sandbox screenshots: docs/student-card.png and docs/stats-sandbox.png.
+"""Retake the README's sandbox screenshots: docs/student-card.png, docs/stats-sandbox.png
+and docs/automations.png.
 
 Starts ``run.py`` on a free port in a throwaway directory (so a fresh sandbox.db), has Anna
-buy a course through the test checkout page, then as the owner Olga sends ``/find Anna`` and
-``/stats``. Needs Playwright and Chromium, as tests/e2e does. Run by hand:
+buy a course through the test checkout page, then as the owner Olga sends ``/find Anna``,
+``/stats`` and ``/automations welcome`` (Anna's welcome sequence waits for its second day). Needs Playwright and Chromium, as tests/e2e does. Run by hand:
 ``python docs/shots.py``."""
 
 from __future__ import annotations
@@ -107,11 +108,15 @@ def main() -> None:
                 page.wait_for_function("img => img.complete && img.naturalWidth > 0",
                                        arg=chart.element_handle())
                 shoot_last_exchange(page, DOCS / "stats-sandbox.png")
+
+                olga_sends(page, "/automations welcome")
+                expect(chat.locator(".msg.bot").last).to_contain_text("1 waiting")
+                shoot_last_exchange(page, DOCS / "automations.png")
                 browser.close()
         finally:
             process.terminate()
             process.wait(60)
-    print("wrote docs/student-card.png and docs/stats-sandbox.png")
+    print("wrote docs/student-card.png, docs/stats-sandbox.png and docs/automations.png")
 
 
 if __name__ == "__main__":
