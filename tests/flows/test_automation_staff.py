@@ -72,14 +72,14 @@ async def test_the_list_says_what_starts_each_and_counts_its_runs(uow_factory, c
         admin = h.chat("admin", "Admin")
         await admin.send("/automations")
         assert admin.last.text == (
-            "🤖 Automations (2). Runs: active now · waiting.\n\n"
-            "▶️ Funnel (funnel): any offer is paid. Runs: 0 · 2\n"
-            "▶️ A gift (gift): staff start it by hand. Runs: 0 · 0")
+            "🤖 Automations (2):\n\n"
+            "▶️ Funnel (funnel): any offer is paid. Runs: 0 active, 2 waiting\n"
+            "▶️ A gift (gift): staff start it by hand. Runs: 0 active, 0 waiting")
         assert admin.last.labels == ["▶️ Funnel", "▶️ A gift"]
         assert [b.action for b in admin.last.screen.buttons] == ["am:funnel", "am:gift"]
         russian = h.chat("manager", "Max", language="ru")
         await russian.send("/automations")
-        assert "▶️ Воронка (funnel): оплачено: любое предложение. Прохождения: 0 · 2" \
+        assert "▶️ Воронка (funnel): оплачено: любое предложение. Прохождения: идут 0, ждут 2" \
             in russian.last.text
         for staff in ("console:admin", "console:manager"):
             assert await _audit(h, staff) == [
