@@ -3,8 +3,8 @@ and docs/automations.png.
 
 Starts ``run.py`` on a free port in a throwaway directory (so a fresh sandbox.db), has Anna
 buy a course through the test checkout page, then as the owner Olga sends ``/find Anna``,
-``/stats`` and ``/automations welcome`` (Anna's welcome sequence waits for its second day). Needs Playwright and Chromium, as tests/e2e does. Run by hand:
-``python docs/shots.py``."""
+``/stats`` and ``/automations welcome`` (Anna's welcome sequence waits for its second day).
+Needs Playwright and Chromium, as tests/e2e does. Run by hand: ``python docs/shots.py``."""
 
 from __future__ import annotations
 

@@ -91,9 +91,16 @@ def trigger_words(school: School, t: Texts, trigger: Trigger) -> str:
     if kind in (TriggerKind.JOINED_GROUP, TriggerKind.LEFT_GROUP):
         return t(f"auto_trigger_{kind.value}", group=_group(school, t, subject))
     if kind is TriggerKind.LESSON_OPENED:
+        course = school.courses.get(subject)
+        course_title = pick(course.title, t.language, school.default_language) if course \
+            else subject
         if trigger.lesson is None:
-            return t("auto_trigger_any_lesson", course=subject)
-        return t("auto_trigger_lesson_opened", course=subject, lesson=trigger.lesson)
+            return t("auto_trigger_any_lesson", course=course_title)
+        lesson = next((item for item in course.lessons if item.id == trigger.lesson),
+                      None) if course else None
+        return t("auto_trigger_lesson_opened", course=course_title,
+                 lesson=pick(lesson.title, t.language, school.default_language) if lesson
+                 else trigger.lesson)
     # COMMAND, BUTTON, TAG_ADDED, MANUAL
     return t(f"auto_trigger_{kind.value}", subject=subject)
 
@@ -171,13 +178,15 @@ def run_state(t: Texts, run: Run) -> str:
             else t("auto_status_done")
     if run.status is RunStatus.CANCELLED:
         return t("auto_run_cancelled", why=run.error or "?")
+    paused = run.status is RunStatus.PAUSED
     waiting = run.status is RunStatus.WAITING or (
-        run.status is RunStatus.PAUSED and run.paused_from is RunStatus.WAITING)
+        paused and run.paused_from is RunStatus.WAITING)
     if waiting and run.waiting_for in (Waiting.ANSWER, Waiting.TEXT):
         text = t(f"auto_run_waits_{run.waiting_for.value}")
         if run.wait_until is not None:
             text += t("auto_run_until", when=t.datetime(run.wait_until))
-        return text
-    if waiting and run.wait_until is not None:
-        return t("auto_run_waits_time", when=t.datetime(run.wait_until))
-    return t("auto_run_moving")
+    elif waiting and run.wait_until is not None:
+        text = t("auto_run_waits_time", when=t.datetime(run.wait_until))
+    else:
+        text = t("auto_run_moving")
+    return t("auto_run_paused", state=text) if paused else text

@@ -211,14 +211,14 @@ def _reminders(view: View, card: Card) -> list[str]:
 
 
 def _runs(view: View, card: Card) -> list[str]:
-    """Each run: its automation, and where it is (the step, what it waits for, until when)
-    or how it ended."""
+    """Each run: its automation, and where it is (the step; paused or not, what it waits for
+    and until when) or how it ended."""
     t, school, lines = view.t, view.school, []
     for shown in card.runs:
         run = shown.run
         title = automation_title(school, t, shown.automation, run.automation)
         if run.status in OPEN:
-            lines.append(t("card_run_open", title=title, status=t(f"auto_status_{run.status}"),
+            lines.append(t("card_run_open", title=title,
                            step=step_words(school, t, shown.current), state=run_state(t, run)))
         else:
             lines.append(t("card_run_over", title=title, state=run_state(t, run)))

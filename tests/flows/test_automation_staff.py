@@ -345,17 +345,18 @@ async def test_the_student_card_shows_their_runs_and_where_each_is(uow_factory, 
         await admin.send("/find #1")
         section = admin.last.text.split("🤖 Automations:\n")[1].split("\n\n")[0]
         assert section.splitlines() == [
-            "• Funnel — waiting: question: Yes (unanswered after 2 days: timeout) — waits "
-            "for a button answer until Mar 5, 2026 10:00",
+            "• Funnel: question: Yes (unanswered after 2 days: timeout) — waits for a button "
+            "answer until Mar 5, 2026 10:00",
             "• A gift — done Mar 3, 2026"]
         assert "First lesson — granted by automation:gift without payment" in admin.last.text
         await admin.send("/automations pause funnel")
         await admin.send("/find #1")
-        assert "• Funnel — paused: question: Yes (unanswered after 2 days: timeout) — waits " \
+        assert "• Funnel: question: Yes (unanswered after 2 days: timeout) — paused, waits " \
                "for a button answer until Mar 5, 2026 10:00" in admin.last.text
         russian = h.chat("manager", "Max", language="ru")
         await russian.send("/find #1")
-        assert "🤖 Автоматизации:\n• Воронка — на паузе: вопрос: Yes" in russian.last.text
+        assert "🤖 Автоматизации:\n• Воронка: вопрос: Yes (без ответа через 2 дня: таймаут) — " \
+               "на паузе, ждёт ответа кнопкой до 05.03.2026 10:00" in russian.last.text
 
 
 async def test_a_student_typed_for_an_automation_gone_from_the_file_ends_the_step(
