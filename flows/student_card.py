@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.automations.records import OPEN
+from core.automations.records import ACTOR, OPEN
 from core.models import (
     RENEWAL_TELEGRAM_CHANNEL,
     RENEWAL_TELEGRAM_STARS,
@@ -187,7 +187,7 @@ def _purchase(view: View, purchase: Purchase, card: Card, granted: dict[int, str
     line = f"• {view.title(purchase.offer_code)} — {purchase_state(view, purchase)}" \
            f"{renewal_state(view, purchase, card)}"
     if purchase.order_id in granted:
-        line += view.t("card_granted_by", who=granted[purchase.order_id])
+        line += granted_by(view, "card_granted_by", granted[purchase.order_id])
     return line
 
 
@@ -227,12 +227,22 @@ def _runs(view: View, card: Card) -> list[str]:
     return lines
 
 
+def granted_by(view: View, key: str, who: str, **params: object) -> str:
+    """``key`` said of access given without payment by ``who``: a staff account, or an
+    automation (named by its title, ``<key>_automation``)."""
+    if who.startswith(ACTOR):
+        code = who.removeprefix(ACTOR)
+        return view.t(f"{key}_automation", title=automation_title(
+            view.school, view.t, view.school.automations.get(code), code), **params)
+    return view.t(key, who=who, **params)
+
+
 def order_lines(view: View, order: Order, payments: list[Payment]) -> list[str]:
     t, language = view.t, view.t.language
     title = view.title(order.offer_code)
     if order.granted_by:
-        return [f"• #{order.id} {title} — " + t(
-            "card_order_granted", who=order.granted_by,
+        return [f"• #{order.id} {title} — " + granted_by(
+            view, "card_order_granted", order.granted_by,
             date=t.date(order.paid_at or order.created_at or view.now))]
     when = order.paid_at or order.closed_at or order.created_at
     status = t(f"card_order_{order.status.value}")

@@ -80,7 +80,7 @@ from core.automations.model import (
     step_at,
     walk,
 )
-from core.automations.records import Run, RunStatus, StudentField, Waiting
+from core.automations.records import ACTOR, Run, RunStatus, StudentField, Waiting
 from core.models import OrderStatus
 from core.ports import UnitOfWork
 from core.school import School
@@ -360,7 +360,7 @@ class _Pass:
 
     @property
     def actor(self) -> str:
-        return f"automation:{self.automation.code}"
+        return f"{ACTOR}{self.automation.code}"
 
     def note(self, path: Path, text: str) -> None:
         notes = self.run.data.setdefault("notes", [])

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# How an automation signs what it does (audit lines, ``Order.granted_by``): ``automation:<code>``.
+ACTOR = "automation:"
+
 
 class RunStatus(enum.StrEnum):
     ACTIVE = "active"  # the step at ``position`` runs when ``wait_until`` comes (now, mostly)

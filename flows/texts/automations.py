@@ -131,6 +131,8 @@ TEXTS = {
         "card_automations": "🤖 Automations:",
         "card_run_open": "• {title}: {step} — {state}",
         "card_run_over": "• {title} — {state}",
+        "card_granted_by_automation": " · granted by the automation “{title}”",
+        "card_order_granted_automation": "granted by the automation “{title}” without payment, {date}",
     },
     "ru": {
         "auto_invalid_email": "Похоже, это не адрес почты. Напишите его ещё раз, например anna@example.com.",
@@ -260,6 +262,8 @@ TEXTS = {
         "card_automations": "🤖 Автоматизации:",
         "card_run_open": "• {title}: {step} — {state}",
         "card_run_over": "• {title} — {state}",
+        "card_granted_by_automation": " · выдано автоматизацией «{title}»",
+        "card_order_granted_automation": "выдан автоматизацией «{title}» без оплаты, {date}",
     },
     "fr": {
         "auto_invalid_email": "Cela ne ressemble pas à une adresse e-mail. Réessayez, par exemple anna@example.com.",
@@ -389,5 +393,7 @@ TEXTS = {
         "card_automations": "🤖 Automatisations :",
         "card_run_open": "• {title} : {step} — {state}",
         "card_run_over": "• {title} — {state}",
+        "card_granted_by_automation": " · accordé par l'automatisation « {title} »",
+        "card_order_granted_automation": "accordée par l'automatisation « {title} » sans paiement, le {date}",
     },
 }

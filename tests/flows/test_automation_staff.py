@@ -348,7 +348,10 @@ async def test_the_student_card_shows_their_runs_and_where_each_is(uow_factory, 
             "• Funnel: question: Yes (unanswered after 2 days: timeout) — waits for a button "
             "answer until Mar 5, 2026 10:00",
             "• A gift — done Mar 3, 2026"]
-        assert "First lesson — granted by automation:gift without payment" in admin.last.text
+        assert "First lesson — granted by the automation “A gift” without payment, Mar 2, 2026" \
+            in admin.last.text
+        assert "First lesson — active since Mar 2, 2026, lifetime · granted by the automation " \
+               "“A gift”" in admin.last.text
         await admin.send("/automations pause funnel")
         await admin.send("/find #1")
         assert "• Funnel: question: Yes (unanswered after 2 days: timeout) — paused, waits " \
