@@ -3,13 +3,18 @@ and a real HTTP server on 127.0.0.1 for the checkout page."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from app.bootstrap import build_platform, configured_gateways
+from app.bootstrap import Platform, build_platform, configured_gateways
+from app.lifecycle import open_sandbox
 from app.settings import Settings
 from bots.console import ConsoleChat, ConsoleMessenger
 from core.clock import FakeClock
@@ -120,3 +125,27 @@ class Harness:
         done = await self.platform.run_sweeps()
         await self.deliver()
         return done
+
+
+@contextlib.asynccontextmanager
+async def sandbox_server(tmp_path: Path, school: School, home: bool = False
+                         ) -> AsyncIterator[tuple[aiohttp.ClientSession, Platform]]:
+    """The sandbox as ``run.py`` serves it under ``/sandbox`` (``home``: ``/`` leads there),
+    its own SQLite file in ``tmp_path``; a client of it, and its platform."""
+    settings = Settings(_env_file=None, secret_key="s" * 32,
+                        database_url=f"sqlite+aiosqlite:///{tmp_path}/school.db",
+                        sandbox_database_url=f"sqlite+aiosqlite:///{tmp_path}/sandbox.db")
+    platform, engine = await open_sandbox(settings, school)
+    await platform.channels["sandbox"].run(platform.flows.handle)
+    app = web.Application()
+    if home:
+        add_home(app, "/sandbox/")
+    app.add_subapp("/sandbox", platform.app)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession(server.make_url("/")) as http:
+            yield http, platform
+    finally:
+        await server.close()
+        await engine.dispose()

@@ -9,36 +9,20 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
-from harness import checkout_forms
+from harness import checkout_forms, sandbox_server
 
 from app.lifecycle import open_sandbox, sandbox_wanted
 from app.settings import Settings
 from core.school_file import load_school
-from web.app import add_home
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 async def sandbox(tmp_path, school):
-    settings = Settings(_env_file=None, secret_key="s" * 32,
-                        database_url=f"sqlite+aiosqlite:///{tmp_path}/school.db",
-                        sandbox_database_url=f"sqlite+aiosqlite:///{tmp_path}/sandbox.db")
-    platform, engine = await open_sandbox(settings, school)
-    await platform.channels["sandbox"].run(platform.flows.handle)
-    app = web.Application()
-    add_home(app, "/sandbox/")
-    app.add_subapp("/sandbox", platform.app)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    async with aiohttp.ClientSession(server.make_url("/")) as http:
-        yield http, platform
-    await server.close()
-    await engine.dispose()
+    async with sandbox_server(tmp_path, school, home=True) as served:
+        yield served
 
 
 async def _post(http, path, body):
@@ -263,18 +247,8 @@ async def test_a_school_file_naming_sandbox_staff_keeps_its_role(tmp_path, schoo
 @pytest.fixture
 async def demo_sandbox(tmp_path):
     """The sandbox of the demo school (school.example.yaml), with its automations."""
-    settings = Settings(_env_file=None, secret_key="s" * 32,
-                        sandbox_database_url=f"sqlite+aiosqlite:///{tmp_path}/sandbox.db")
-    platform, engine = await open_sandbox(settings, load_school(ROOT / "school.example.yaml"))
-    await platform.channels["sandbox"].run(platform.flows.handle)
-    app = web.Application()
-    app.add_subapp("/sandbox", platform.app)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    async with aiohttp.ClientSession(server.make_url("/")) as http:
-        yield http, platform
-    await server.close()
-    await engine.dispose()
+    async with sandbox_server(tmp_path, load_school(ROOT / "school.example.yaml")) as served:
+        yield served
 
 
 async def test_the_clock_ends_an_automations_wait_in_the_demo_school(demo_sandbox):

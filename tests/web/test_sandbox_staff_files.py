@@ -10,13 +10,9 @@ import dataclasses
 import io
 from urllib.parse import urlsplit
 
-import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
+from harness import sandbox_server
 
-from app.lifecycle import open_sandbox
-from app.settings import Settings
 from core.staff import Role, StaffRef
 from flows.chart import HEIGHT, WIDTH
 
@@ -24,19 +20,8 @@ from flows.chart import HEIGHT, WIDTH
 @pytest.fixture
 async def sandbox(tmp_path, school):
     school = dataclasses.replace(school, staff=(StaffRef("sandbox", "s1", Role.OWNER),))
-    settings = Settings(_env_file=None, secret_key="s" * 32,
-                        database_url=f"sqlite+aiosqlite:///{tmp_path}/school.db",
-                        sandbox_database_url=f"sqlite+aiosqlite:///{tmp_path}/sandbox.db")
-    platform, engine = await open_sandbox(settings, school)
-    await platform.channels["sandbox"].run(platform.flows.handle)
-    app = web.Application()
-    app.add_subapp("/sandbox", platform.app)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    async with aiohttp.ClientSession(server.make_url("/")) as http:
+    async with sandbox_server(tmp_path, school) as (http, _):
         yield http
-    await server.close()
-    await engine.dispose()
 
 
 async def _say(http, text):
