@@ -379,3 +379,21 @@ async def test_a_student_typed_for_an_automation_gone_from_the_file_ends_the_ste
         assert state is not None and state.step == ""
         assert (await _audit(edited, "console:admin"))[-1] == (
             "automations.start", AuditResult.NOTHING, "no automation 'gift' any more")
+
+
+async def test_the_card_shows_the_open_runs_first_and_counts_those_left_out(uow_factory, clock):
+    ping = {"code": "ping", "title": {"en": "Ping"}, "repeatable": True,
+            "trigger": {"manual": True}, "steps": [{"send": {"text": "ping"}}]}
+    async with harness(uow_factory, clock, ping, GIFT) as h:
+        await h.chat("1001", "Anna").start()
+        admin = h.chat("admin", "Admin")
+        for _ in range(6):
+            await admin.send("/automations start ping #1")
+            clock.advance(timedelta(minutes=1))
+        await admin.send("/automations start gift #1")  # waits a day: open
+        await admin.send("/find #1")
+        section = admin.last.text.split("🤖 Automations:\n")[1].split("\n\n")[0]
+    assert section.splitlines() == [
+        "• A gift: wait 1 day — waits until Mar 3, 2026 10:06",
+        *["• Ping — done Mar 2, 2026"] * 4,
+        "… and 2 more runs"]
