@@ -23,6 +23,7 @@ from core.automations.records import (
     StudentField,
     WebhookCall,
 )
+from core.broadcasts import Recipient, Segment
 from core.contacts import Contact, ContactKind
 from core.inbox import Conversation, ConversationMessage, ConversationStatus
 from core.models import (
@@ -496,6 +497,48 @@ class StaffNoteRepository(Protocol):
     async def count(self, user_id: int) -> int: ...
 
 
+@dataclass(frozen=True)
+class Audience:
+    """The students a broadcast's segment holds at ``now`` (``core.services.segments`` makes
+    it from a checked segment)."""
+
+    segment: Segment
+    now: datetime
+    marketing: bool = True  # only students who allow marketing messages
+    # LANGUAGE: the stored languages that show the segment's language ("" for the school's
+    # default where the segment names it)
+    languages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How many recipients an audience has on one messenger, and how many of them have not
+    written since a moment (a messenger charging outside a session charges for those)."""
+
+    recipients: int
+    idle: int
+
+
+class SegmentRepository(Protocol):
+    """Which students an audience holds: never merged ones, never ones with no reachable
+    account; each with the account to write to (the preferred messenger's, else the most
+    recently seen; a MESSENGER segment's on that messenger)."""
+
+    async def recipients(self, audience: Audience, after_user_id: int,
+                         limit: int) -> list[Recipient]:
+        """At most ``limit`` recipients with user ids above ``after_user_id``, by user id."""
+        ...
+
+    async def reach(self, audience: Audience, idle_before: datetime) -> dict[str, Reach]:
+        """Per messenger: the recipients, and those last seen before ``idle_before``."""
+        ...
+
+    async def tags(self, limit: int) -> list[tuple[str, int]]:
+        """The tags students carry with how many carry each (merged students left out), the
+        most common first."""
+        ...
+
+
 class StudentRepository(Protocol):
     """Looking students up for the staff (``/find``). Students merged into another (linked
     accounts) are never returned: their identities and rows moved to the one they joined."""
@@ -659,6 +702,7 @@ class UnitOfWork(Protocol):
     staff_menus: StaffMenuRepository
     notes: StaffNoteRepository
     students: StudentRepository
+    segments: SegmentRepository
     automation_runs: AutomationRunRepository
     automation_events: AutomationEventRepository
     automation_states: AutomationStateRepository

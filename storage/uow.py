@@ -40,6 +40,7 @@ from storage.repositories import (
     SqlTags,
     SqlUsers,
 )
+from storage.segment_queries import SqlSegments
 
 # The unit of work's repositories, by the name ``core.ports.UnitOfWork`` gives them.
 REPOSITORIES = {
@@ -68,6 +69,7 @@ REPOSITORIES = {
     "staff_menus": SqlStaffMenus,
     "notes": SqlStaffNotes,
     "students": SqlStudents,
+    "segments": SqlSegments,
     "automation_runs": SqlAutomationRuns,
     "automation_events": SqlAutomationEvents,
     "automation_states": SqlAutomationStates,
