@@ -24,6 +24,9 @@ def main_menu(ctx: Context) -> Screen:
         Button(t("btn_my"), action="my"),
         *link,
         Button(t("btn_help"), action="help"),
+        # Promotions (marketing broadcasts) off and on in one tap.
+        Button(t("btn_promos_off"), action="mk:off") if ctx.user.marketing
+        else Button(t("btn_promos_on"), action="mk:on"),
     )
 
 
