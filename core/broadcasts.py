@@ -123,6 +123,29 @@ class BroadcastRecipient:
     error: str | None = None
 
 
+@dataclass
+class Claimed:
+    """A recipient row a sender has in hand, with what sending needs: the account's chat,
+    the student's language, and whether they still take marketing."""
+
+    recipient: BroadcastRecipient
+    external_id: str = ""
+    language: str = ""
+    marketing: bool = True  # the student's own setting now
+    reachable: bool = True  # the account, now
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed recipient: its new status (PENDING: try again), the
+    attempts it has used and the error, if any."""
+
+    recipient_id: int
+    status: RecipientStatus
+    attempts: int
+    error: str | None = None
+
+
 @dataclass(frozen=True)
 class Progress:
     total: int

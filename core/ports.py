@@ -23,7 +23,16 @@ from core.automations.records import (
     StudentField,
     WebhookCall,
 )
-from core.broadcasts import Recipient, Segment
+from core.broadcasts import (
+    Broadcast,
+    BroadcastStatus,
+    ButtonPress,
+    Claimed,
+    Outcome,
+    Recipient,
+    RecipientStatus,
+    Segment,
+)
 from core.contacts import Contact, ContactKind
 from core.inbox import Conversation, ConversationMessage, ConversationStatus
 from core.models import (
@@ -674,6 +683,71 @@ class WebhookCallRepository(Protocol):
     async def for_run(self, run_id: int) -> list[WebhookCall]: ...
 
 
+class BroadcastRepository(Protocol):
+    """Broadcasts, their recipient rows and the presses on their buttons
+    (``core.broadcasts``)."""
+
+    async def add(self, broadcast: Broadcast) -> Broadcast: ...
+    async def get(self, broadcast_id: int) -> Broadcast | None: ...
+
+    async def add_recipients(self, broadcast_id: int, recipients: Sequence[Recipient]) -> int:
+        """One PENDING row per recipient (distinct students), inserted in chunks. Returns
+        how many rows were inserted."""
+        ...
+
+    async def transition(self, broadcast_id: int, expected: frozenset[BroadcastStatus],
+                         new: BroadcastStatus, at: datetime) -> bool:
+        """Compare-and-set of the status; sets ``finished_at`` when ``new`` is CANCELLED or
+        DONE. True if this call made the change."""
+        ...
+
+    async def set_progress_message(self, broadcast_id: int, message_id: str | None) -> None: ...
+
+    async def due(self, now: datetime, limit: int) -> list[Broadcast]:
+        """SCHEDULED broadcasts whose ``start_at`` <= now, earliest first, locked (SKIP
+        LOCKED)."""
+        ...
+
+    async def with_status(self, status: BroadcastStatus) -> list[Broadcast]:
+        """Broadcasts in ``status``, oldest first."""
+        ...
+
+    async def statuses(self, broadcast_ids: Sequence[int]) -> dict[int, BroadcastStatus]: ...
+
+    async def claim(self, broadcast_id: int, messenger: str, now: datetime,
+                    stale_before: datetime, limit: int) -> list[Claimed]:
+        """Mark CLAIMED (``claimed_at=now``, one more attempt) and return the broadcast's
+        rows to ``messenger`` that are PENDING, or CLAIMED before ``stale_before`` (their
+        sender died), by id. Skips rows another transaction holds (SKIP LOCKED)."""
+        ...
+
+    async def record(self, outcomes: Sequence[Outcome], now: datetime) -> None:
+        """Write what became of claimed rows, all in one go; only rows still CLAIMED
+        change (a cancel in between keeps them SKIPPED)."""
+        ...
+
+    async def release(self, recipient_ids: Sequence[int]) -> None:
+        """CLAIMED rows back to PENDING, their attempt given back (a sender stopping)."""
+        ...
+
+    async def skip_pending(self, broadcast_id: int, reason: str, now: datetime) -> int:
+        """Every PENDING row of the broadcast becomes SKIPPED. Returns how many."""
+        ...
+
+    async def counts(self, broadcast_id: int) -> dict[RecipientStatus, int]: ...
+
+    async def counts_by_messenger(self, broadcast_id: int, status: RecipientStatus,
+                                  ) -> dict[str, int]: ...
+
+    async def add_press(self, press: ButtonPress) -> bool:
+        """False (nothing stored) when the student pressed that button already."""
+        ...
+
+    async def presses(self, broadcast_id: int) -> dict[int, int]:
+        """Presses per button index."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``async with factory() as uow``: leaving without ``commit`` rolls back."""
 
@@ -709,6 +783,7 @@ class UnitOfWork(Protocol):
     student_fields: StudentFieldRepository
     trigger_scans: TriggerScanRepository
     webhook_calls: WebhookCallRepository
+    broadcasts: BroadcastRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, *exc: object) -> None: ...

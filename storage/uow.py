@@ -15,6 +15,7 @@ from storage.automation_repositories import (
     SqlTriggerScans,
     SqlWebhookCalls,
 )
+from storage.broadcast_repositories import SqlBroadcasts
 from storage.reports import SqlDigests, SqlExports, SqlStats
 from storage.repositories import (
     SqlAudit,
@@ -76,6 +77,7 @@ REPOSITORIES = {
     "student_fields": SqlStudentFields,
     "trigger_scans": SqlTriggerScans,
     "webhook_calls": SqlWebhookCalls,
+    "broadcasts": SqlBroadcasts,
 }
 
 
