@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})[ T]+(\d{1,2})[:.h](\d{2})")
+_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})[ t]+(\d{1,2})[:.h](\d{2})")
 _DOTTED = re.compile(r"(\d{1,2})[./](\d{1,2})[./](\d{4})\s+(\d{1,2})[:.h](\d{2})")
 _WORD = re.compile(r"(\w+)\s+(\d{1,2})[:.h](\d{2})")
 

@@ -33,7 +33,6 @@ from core.services.broadcast_estimate import Estimate, estimate
 from core.services.broadcasts import BroadcastInvalid
 from core.services.segments import SegmentInvalid
 from core.staff import Right
-from flows.broadcast_view import message_screen
 from flows.engine import Context, Reply, Stale
 from flows.staff import account_of, staff_only
 from flows.student_card import title_of
@@ -397,6 +396,8 @@ async def _preview(ctx: Context, draft: dict[str, Any], _: str) -> Reply:
     """``bcw``: the message as students will see it, then the draft under it."""
     _leave_steps(ctx)
     _actor(ctx).nothing("previewed")
+    from flows.broadcast_view import message_screen  # TODO(merge): to the top once it exists
+
     shown = message_screen(_as_broadcast(ctx, draft), ctx.t, ctx.capabilities)
     menu = draft_screen(ctx, draft)
 
@@ -567,7 +568,8 @@ def draft_screen(ctx: Context, draft: dict[str, Any]) -> Screen:
              buttons="; ".join(buttons) or t("compose_none"), segment=segment_name(ctx, segment),
              kind=t("compose_kind_service" if draft["service"] else "compose_kind_marketing"))
     rows: list[list[Button]] = [
-        [Button(t("btn_compose_text"), action="bct"), Button(t("btn_compose_picture"), action="bcp")]]
+        [Button(t("btn_compose_text"), action="bct"),
+         Button(t("btn_compose_picture"), action="bcp")]]
     if len(draft["buttons"]) < MAX_BUTTONS:
         rows.append([Button(t("btn_compose_add_offer"), action="bco"),
                      Button(t("btn_compose_add_link"), action="bcu"),
@@ -576,8 +578,8 @@ def draft_screen(ctx: Context, draft: dict[str, Any]) -> Screen:
         rows.append([Button(t("btn_compose_remove_buttons"), action="bcr")])
     rows.append([Button(t("btn_compose_audience"), action="bca")])
     if segment.kind is SegmentKind.HOLDERS:
-        rows.append([Button(t("btn_compose_service_on" if draft["service"] else "btn_compose_service_off"),
-                            action="bcv")])
+        service = "btn_compose_service_on" if draft["service"] else "btn_compose_service_off"
+        rows.append([Button(t(service), action="bcv")])
     rows.append([Button(t("btn_compose_preview"), action="bcw"),
                  Button(t("btn_compose_estimate"), action="bce")])
     rows.append([Button(t("btn_compose_discard"), action="bcx")])
