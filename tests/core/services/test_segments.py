@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.broadcasts import Segment, SegmentKind
+from core.broadcasts import Segment
 from core.ports import Reach
 from core.services import segments
 from core.services.broadcast_estimate import MessagePrice, SendingTerms, estimate
