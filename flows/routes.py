@@ -8,6 +8,7 @@ from flows import (
     admin,
     audit,
     automations,
+    broadcast_controls,
     card_actions,
     catalog,
     checkout,
@@ -95,6 +96,10 @@ def student_router() -> Router:
             "sl": card_actions.resend,
             "sn": card_actions.ask_note,
             "aa": automations.answer,
+            # a broadcast's progress message (staff)
+            "bp": broadcast_controls.pause,
+            "br": broadcast_controls.resume,
+            "bx": broadcast_controls.cancel,
         },
         steps={"promo": catalog.enter_promo, linking.STEP: linking.enter_code,
                receipts.STEP: partial(receipts.enter_contact, buy=checkout.buy),
