@@ -22,6 +22,7 @@ from core.ports import Charger, Clock, PaymentGateway, UnitOfWorkFactory, Webhoo
 from core.school import School
 from core.services.export import ExportDesk
 from core.services.payment_desk import Desk
+from flows.broadcast_send import BroadcastSender
 from flows.channel import GroupAdmin
 from flows.checkout_ways import CheckoutWays, unpayable
 from flows.engine import FlowEngine
@@ -62,6 +63,7 @@ class Platform:
     groups: GroupKeeper
     metrics: Metrics
     sweeps: SweepTable
+    broadcasts: BroadcastSender
     staff_menus: StaffMenuKeeper | None = None
     automations: AutomationRunner | None = None
 
@@ -160,10 +162,12 @@ def build_platform(
     dispatcher = OutboundDispatcher(uow_factory, clock, holder, channels, checkout,
                                     prepare={GroupInvite: keeper.prepare_invite},
                                     metrics=metrics)
+    sender = BroadcastSender(uow_factory, clock, holder, channels, metrics=metrics)
     staff_menus = StaffMenuKeeper(uow_factory, clock, holder, channels)
     runner = AutomationRunner(uow_factory, clock, holder, dispatcher)
     flows = FlowEngine(
-        uow_factory, clock, holder, student_router(), channels, checkout, dispatcher,
+        uow_factory, clock, holder, student_router(), channels, checkout,
+        Wakes(dispatcher, sender),
         gateways, groups=keeper.handle,
         group_links=keeper.personal_link if group_admin is not None else None,
         metrics=metrics, titles=titles(settings.messenger_entries), exports=exports,
@@ -172,11 +176,11 @@ def build_platform(
     desk = Desk(uow_factory, clock, holder, Wakes(dispatcher, runner), metrics.payment)
     app = make_app(Deps(uow_factory, clock, holder, gateways, dispatcher, metrics, desk,
                         downloads=exports))
-    sweeps = sweep_table(holder, clock, uow_factory, keeper, chargers(gateways))
+    sweeps = sweep_table(holder, clock, uow_factory, keeper, chargers(gateways), sender)
     sweeps |= automation_sweeps(holder, clock, uow_factory, webhook_poster or AiohttpPoster(),
                                 webhook_secret(settings, school))
     return Platform(settings, holder, clock, uow_factory, gateways, channels, dispatcher, flows,
-                    app, keeper, metrics, sweeps, staff_menus=staff_menus,
+                    app, keeper, metrics, sweeps, sender, staff_menus=staff_menus,
                     automations=runner)
 
 

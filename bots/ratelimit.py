@@ -37,6 +37,36 @@ class SlidingWindow:
         return not self._times or self._times[-1] <= now - self.window
 
 
+class Pacer:
+    """Evenly spaced sends, ``per_second`` at most, served first come, first served.
+
+    A send that wakes late (a busy event loop) lets the next one catch up by at most
+    ``slack`` seconds: so any ``n + 1`` sends in a row span at least ``n / per_second -
+    slack``, and a window never holds more than its share, however late some wake. Beyond
+    ``slack`` a late wake costs its time instead of squeezing the sends after it."""
+
+    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic,
+                 slack: float = 0.002) -> None:
+        if per_second <= 0:
+            raise ValueError("a pace is a positive number of sends a second")
+        self.interval = 1 / per_second
+        self.slack = slack
+        self._clock = clock
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        """Until this send's moment, which it then takes."""
+        async with self._lock:
+            await sleep_until(self._next, self._clock)
+            self.take()
+
+    def take(self) -> None:
+        """A send goes now (one that did not wait counts too: the next ones make room)."""
+        now = self._clock()
+        self._next = max(self._next + self.interval, now + self.interval - self.slack)
+
+
 class Limits:
     """Windows per key (a chat, a group) created on demand and forgotten when idle."""
 

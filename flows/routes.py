@@ -10,6 +10,7 @@ from flows import (
     automations,
     broadcast_buttons,
     broadcast_compose,
+    broadcast_controls,
     card_actions,
     catalog,
     checkout,
@@ -98,6 +99,10 @@ def student_router() -> Router:
             "sl": card_actions.resend,
             "sn": card_actions.ask_note,
             "aa": automations.answer,
+            # a broadcast's progress message (staff)
+            "bp": broadcast_controls.pause,
+            "br": broadcast_controls.resume,
+            "bx": broadcast_controls.cancel,
             # broadcasts: a student's press and promotions off/on; the composer (``bc``...)
             "bb": broadcast_buttons.press,
             "mk": broadcast_buttons.marketing,

@@ -66,6 +66,9 @@ class Screen:
     # Only for a messenger whose ``Capabilities.attachments`` has its kind: a flow offers
     # another way (a link, the text alone) to the others.
     attachment: Attachment | None = None
+    # A picture by its public https address (a broadcast's): Telegram sends a photo with the
+    # text as its caption, Viber a picture message before the text, the others a link.
+    picture: str | None = None
 
     @property
     def buttons(self) -> list[Button]:

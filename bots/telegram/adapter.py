@@ -396,7 +396,7 @@ class TelegramMessenger(TelegramGroups):
                 raise
             except MessengerError as exc:  # say, the provider refuses this currency
                 log.error("invoice refused (%s): the checkout link goes instead", exc)
-        if screen.attachment is not None:
+        if screen.attachment is not None or screen.picture is not None:
             return MessageRef(peer, await self._send_attachment(chat_id, screen, reply))
         text, keyboard = render.message(screen)
         message = await self.sender.call(
@@ -409,12 +409,18 @@ class TelegramMessenger(TelegramGroups):
         longer than a caption may be, the text first as a message of its own; the keyboard
         goes on the last message. Returns the id of that message."""
         attachment = screen.attachment
-        assert attachment is not None
-        text, keyboard = render.message(dataclasses.replace(screen, attachment=None))
+        text, keyboard = render.message(dataclasses.replace(screen, attachment=None,
+                                                            picture=None))
         caption: str | None = text
         if len(text.encode("utf-16-le")) // 2 > render.MAX_CAPTION:  # 📊 counts as two
             await self.sender.call(chat_id, lambda: self.bot.send_message(chat_id, text), reply)
             caption = None
+        if attachment is None:  # a picture by its address: Telegram fetches it
+            assert screen.picture is not None
+            picture = screen.picture
+            send = lambda: self.bot.send_photo(  # noqa: E731
+                chat_id, picture, caption=caption or None, reply_markup=keyboard)
+            return str((await self.sender.call(chat_id, send, reply)).message_id)
         upload = BufferedInputFile(attachment.data, filename=attachment.filename)
         if attachment.kind == "photo":
             send = lambda: self.bot.send_photo(  # noqa: E731
@@ -461,7 +467,8 @@ class TelegramMessenger(TelegramGroups):
 
     async def edit(self, ref: MessageRef, screen: Screen) -> MessageRef:
         # An invoice is a message of its own; so is a file (a text cannot become one).
-        if screen.invoice is not None or screen.attachment is not None:
+        if screen.invoice is not None or screen.attachment is not None \
+                or screen.picture is not None:
             return await self.send(ref.peer, screen)
         chat_id = int(ref.peer.chat_id)
         text, keyboard = render.message(screen)

@@ -26,6 +26,7 @@ from aiohttp import web
 
 from bots.base import Capabilities, MessengerError, OnIncoming, RetryAfter, UserBlocked
 from bots.json_body import BadBody, parse_json_object, read_body
+from bots.ratelimit import Pacer
 from bots.viber import render
 from flows.ui import Incoming, IncomingKind, MessageRef, Peer, Screen, Sender
 
@@ -41,6 +42,10 @@ NOT_REACHABLE = {5, 6, 7, 11}  # not registered, not subscribed, blocked, no sui
 TOO_MANY = 12
 REMEMBERED = 10_000  # callback tokens kept to recognise Viber's repeats
 MIN_API_VERSION = 7  # rich keyboards with these keys
+# Messages the platform starts, a second. Viber publishes no rate for send_message; its
+# broadcast_message allows 50 calls a second: half of that is the safe ceiling here (a
+# status 12, too many requests, pauses the sender anyway).
+BULK_PER_SECOND = 25
 # The welcome screen of a conversation_started callback, answered in its HTTP response.
 _WELCOME: ContextVar[list[dict[str, Any]] | None] = ContextVar("viber_welcome", default=None)
 
@@ -62,8 +67,10 @@ class ViberMessenger:
         api_url: str | None = None,
         webhook_url: str | None = None,
         sender_avatar: str | None = None,
+        bulk_per_second: float = BULK_PER_SECOND,
     ) -> None:
         self.token = token
+        self._pace = Pacer(bulk_per_second)
         self.api_url = (api_url or API_URL).rstrip("/") + "/"
         self.webhook_url = webhook_url
         self.sender = {"name": sender_name[:MAX_SENDER_NAME]}
@@ -164,6 +171,16 @@ class ViberMessenger:
         if welcome is not None and not welcome:  # the answer to conversation_started
             welcome.append(body)
             return MessageRef(peer, "welcome")
+        if bulk:
+            await self._pace.wait()
+        else:
+            self._pace.take()  # an answer goes at once; the paced ones after it make room
+        if screen.picture is not None:  # a picture message of its own, the text after it
+            await self.call("send_message", {
+                "receiver": peer.chat_id, "sender": self.sender, "type": "picture",
+                "text": "", "media": screen.picture, "min_api_version": MIN_API_VERSION})
+            if bulk:
+                await self._pace.wait()
         answer = await self.call("send_message", {"receiver": peer.chat_id, **body})
         return MessageRef(peer, str(answer.get("message_token", "")))
 

@@ -59,8 +59,9 @@ def keyboard(rows: list[list[VkButton]]) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def messages(screen: Screen) -> tuple[Part, ...]:
-    """The messages that show ``screen``: one, or more when it has over 10 buttons."""
-    text = screen.text
+    """The messages that show ``screen``: one, or more when it has over 10 buttons. A
+    picture goes as its link under the text (VK attaches only pictures uploaded to it)."""
+    text = screen.text if screen.picture is None else f"{screen.text}\n\n{screen.picture}"
     rows: list[list[VkButton]] = []
     for row in screen.rows:
         keep = []

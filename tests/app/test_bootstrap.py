@@ -51,8 +51,10 @@ def test_the_parts_are_wired_through_their_constructors(uow_factory, school, clo
     assert list(platform.gateways) == ["test"]
     assert {name: seconds for name, (seconds, _) in platform.sweeps.items()} == {
         "orders": 300, "lessons": 30, "expiry": 60, "groups": 60, "reminders": 60,
-        "renewals": 60, "digests": 60, "automations": 15, "webhooks": 15}
+        "renewals": 60, "digests": 60, "broadcasts": 15, "automations": 15, "webhooks": 15}
     assert platform.flows.automations == platform.automations.after_turn
+    assert platform.broadcasts.metrics is platform.metrics
+    assert platform.broadcasts in platform.flows.notifier.notifiers  # woken after a turn
 
 
 async def test_an_unknown_sweep_is_refused(harness):
