@@ -12,7 +12,9 @@ from core.broadcasts import BroadcastButton, ButtonKind
 from core.services import broadcasts
 from core.services.marketing import set_marketing
 from flows import broadcast_compose, catalog, my_courses
+from flows.broadcast_view import STOP_PROMOTIONS
 from flows.engine import Context, Reply, Stale, menu_button, parse_id
+from flows.start import START_PROMOTIONS
 from flows.ui import Button, screen
 
 
@@ -61,8 +63,8 @@ async def marketing(ctx: Context, arg: str) -> Reply:
     ctx.user.marketing = on
     t = ctx.t
     if on:
-        return Reply(screen(t("promos_on_done"), Button(t("btn_promos_off"), action="mk:off"),
-                            menu_button(t)))
-    return Reply(screen(t("promos_off_done"), Button(t("btn_promos_undo"), action="mk:on"),
-                        menu_button(t)))
+        switch = Button(t("bc_stop_promotions"), action=STOP_PROMOTIONS)
+        return Reply(screen(t("promos_on_done"), switch, menu_button(t)))
+    undo = Button(t("btn_promos_undo"), action=START_PROMOTIONS)
+    return Reply(screen(t("promos_off_done"), undo, menu_button(t)))
 

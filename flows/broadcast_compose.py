@@ -11,7 +11,6 @@ audit line; creating the broadcast says what went to whom."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
@@ -28,11 +27,13 @@ from core.broadcasts import (
 )
 from core.local_time import parse_moment
 from core.ports import Audience
+from core.school import pick
 from core.services import broadcasts, segments
 from core.services.broadcast_estimate import Estimate, estimate
-from core.services.broadcasts import BroadcastInvalid
+from core.services.broadcasts import MAX_LABEL, BroadcastInvalid
 from core.services.segments import SegmentInvalid
 from core.staff import Right
+from flows.broadcast_view import duration, message_screen
 from flows.engine import Context, Reply, Stale
 from flows.staff import account_of, staff_only
 from flows.student_card import title_of
@@ -210,7 +211,9 @@ async def _offer_button(ctx: Context, draft: dict[str, Any], code: str) -> Reply
     offer = school.offer(code)
     if offer is None:
         raise Stale(code)
-    return _add_button(ctx, draft, BroadcastButton(ButtonKind.OFFER, "", code))
+    # Shown as the school names it (its own language): every student reads the same label.
+    label = pick(offer.title, school.default_language, school.default_language)
+    return _add_button(ctx, draft, BroadcastButton(ButtonKind.OFFER, label[:MAX_LABEL], code))
 
 
 offer_button = staff_only(Right.BROADCAST, "broadcast.button")(_with_draft(_offer_button))
@@ -396,8 +399,6 @@ async def _preview(ctx: Context, draft: dict[str, Any], _: str) -> Reply:
     """``bcw``: the message as students will see it, then the draft under it."""
     _leave_steps(ctx)
     _actor(ctx).nothing("previewed")
-    from flows.broadcast_view import message_screen  # TODO(merge): to the top once it exists
-
     shown = message_screen(_as_broadcast(ctx, draft), ctx.t, ctx.capabilities)
     menu = draft_screen(ctx, draft)
 
@@ -438,27 +439,18 @@ def estimate_text(ctx: Context, draft: dict[str, Any], found: Estimate) -> str:
     for line in found.lines:
         lines.append(t("compose_estimate_line", messenger=ctx.titles.get(line.messenger,
                                                                      line.messenger),
-                       n=line.recipients, time=duration(t, line.seconds),
+                       n=line.recipients, time=duration(t, max(1.0, line.seconds)),
                        rate=f"{ctx.sending.rate(line.messenger):g}"))
         if line.cost is not None:
             lines.append(t("compose_estimate_cost", n=line.charged,
                            cost=f"{line.cost.amount:.2f} {line.cost.currency}"))
     if found.recipients:
-        lines += ["", t("compose_estimate_total", time=duration(t, found.seconds))]
+        lines += ["", t("compose_estimate_total", time=duration(t, max(1.0, found.seconds)))]
     else:
         lines += ["", t("compose_estimate_nobody")]
     if not draft["service"]:
         lines.append(t("compose_estimate_marketing"))
     return "\n".join(lines)
-
-
-def duration(t: Texts, seconds: float) -> str:
-    if seconds < 60:
-        return t("compose_seconds", n=max(1, math.ceil(seconds)))
-    minutes = math.ceil(seconds / 60)
-    if minutes < 60:
-        return t("compose_minutes", n=minutes)
-    return t("compose_hours", h=minutes // 60, m=minutes % 60)
 
 
 async def _send_now(ctx: Context, draft: dict[str, Any], _: str) -> Reply:

@@ -122,7 +122,7 @@ async def test_a_manager_composes_everything_and_sends_it_now(harness):
     assert (made.author, made.author_messenger, made.author_chat_id) == (
         "console:mgr", "console", "mgr")
     assert made.buttons == [
-        {"kind": "offer", "label": "", "value": "python-life"},
+        {"kind": "offer", "label": "Python forever", "value": "python-life"},
         {"kind": "url", "label": "Sign up for the webinar",
          "value": "https://example.com/webinar"},
         {"kind": "courses", "label": "", "value": ""}]
