@@ -20,6 +20,7 @@ from core.clock import SystemClock
 from core.notices import GroupInvite
 from core.ports import Charger, Clock, PaymentGateway, UnitOfWorkFactory, WebhookPoster
 from core.school import School
+from core.services.broadcast_estimate import MessagePrice, SendingTerms
 from core.services.export import ExportDesk
 from core.services.payment_desk import Desk
 from flows.broadcast_send import BroadcastSender
@@ -100,6 +101,19 @@ def chargers(gateways: Mapping[str, PaymentGateway]) -> dict[str, Charger]:
     return {name: g for name, g in gateways.items() if isinstance(g, Charger)}
 
 
+def sending_terms(settings: PlatformSettings) -> SendingTerms:
+    """Each registered messenger's pace and price for messages the platform starts, as the
+    settings give them (what a broadcast's estimate is made of)."""
+    rates, prices = {}, {}
+    for entry in settings.messenger_entries:
+        if entry.bulk_rate is not None:
+            rates[entry.name] = entry.bulk_rate(settings)
+        price = entry.message_price(settings) if entry.message_price is not None else None
+        if price is not None:
+            prices[entry.name] = MessagePrice(*price)
+    return SendingTerms(rates, prices)
+
+
 def configured_messengers(settings: PlatformSettings, default_language: str = "en",
                           school_name: str = "School") -> dict[str, Messenger]:
     """Every registered messenger its settings configure."""
@@ -172,6 +186,7 @@ def build_platform(
         group_links=keeper.personal_link if group_admin is not None else None,
         metrics=metrics, titles=titles(settings.messenger_entries), exports=exports,
         staff_menus=staff_menus, automations=runner.after_turn,
+        sending=sending_terms(settings),
     )
     desk = Desk(uow_factory, clock, holder, Wakes(dispatcher, runner), metrics.payment)
     app = make_app(Deps(uow_factory, clock, holder, gateways, dispatcher, metrics, desk,

@@ -73,3 +73,7 @@ def api_errors() -> ApiErrors:
 
     return (TelegramNetworkError, TelegramServerError, TelegramRetryAfter), \
         (TelegramUnauthorizedError,)
+
+
+def bulk_rate(settings: TelegramSettings) -> float:
+    return settings.telegram_messages_per_second

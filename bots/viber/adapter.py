@@ -28,6 +28,7 @@ from bots.base import Capabilities, MessengerError, OnIncoming, RetryAfter, User
 from bots.json_body import BadBody, parse_json_object, read_body
 from bots.ratelimit import Pacer
 from bots.viber import render
+from bots.viber_setup import BULK_PER_SECOND
 from flows.ui import Incoming, IncomingKind, MessageRef, Peer, Screen, Sender
 
 log = logging.getLogger(__name__)
@@ -42,10 +43,6 @@ NOT_REACHABLE = {5, 6, 7, 11}  # not registered, not subscribed, blocked, no sui
 TOO_MANY = 12
 REMEMBERED = 10_000  # callback tokens kept to recognise Viber's repeats
 MIN_API_VERSION = 7  # rich keyboards with these keys
-# Messages the platform starts, a second. Viber publishes no rate for send_message; its
-# broadcast_message allows 50 calls a second: half of that is the safe ceiling here (a
-# status 12, too many requests, pauses the sender anyway).
-BULK_PER_SECOND = 25
 # The welcome screen of a conversation_started callback, answered in its HTTP response.
 _WELCOME: ContextVar[list[dict[str, Any]] | None] = ContextVar("viber_welcome", default=None)
 

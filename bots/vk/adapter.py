@@ -33,6 +33,7 @@ from bots.vk import render
 from bots.vk.callback import WEBHOOK_PATH, CallbackEndpoint
 from bots.vk.lru import Recent
 from bots.vk.session import AbortableAdapter, api_session, long_poll_session
+from bots.vk_setup import RPS
 from flows.ui import Incoming, IncomingKind, MessageRef, Peer, Screen, Sender
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,6 @@ __all__ = ["API_VERSION", "NAME", "WEBHOOK_PATH", "VkMessenger"]
 
 NAME = "vk"
 API_VERSION = "5.199"
-RPS = 20  # API calls a second a community token may make
 CHAT_PEER_START = 2_000_000_000  # peer ids from here on are group chats
 SNACKBAR = 90  # characters of a snackbar (the answer to a button press)
 # The student blocked the community (900), never allowed its messages or took that back

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
 from core.broadcasts import BroadcastStatus, RecipientStatus
 from core.services import staff_access, tags
+from core.services.broadcast_estimate import MessagePrice, SendingTerms
 from core.staff import AuditResult, Role, StaffRef
 
 PICTURE = "https://example.com/sale.png"
@@ -364,3 +366,18 @@ async def test_an_audience_nobody_is_in_cannot_be_sent(harness):
     await manager.press("bcg")
     assert manager.last.text.startswith("⚠️ Nobody is in this audience now")
     assert await _broadcasts(harness) == []
+
+
+async def test_the_estimate_counts_the_messages_a_messenger_charges_for(harness, clock):
+    """The console charging as Viber does: only students who have not written for a day."""
+    await _student(harness, "1001", "Anna")
+    clock.advance(timedelta(days=2))
+    await _student(harness, "1002", "Boris")  # wrote just now: inside a session
+    harness.platform.flows.sending = SendingTerms(
+        {"console": 2}, {"console": MessagePrice(Decimal("0.0053"), "EUR")})
+    manager = harness.chat("mgr", "Max")
+    await _compose(manager)
+    await manager.click("Estimate and send")
+    assert manager.last.text.splitlines()[1:3] == [
+        "• console: 3 — 2 s at 2 messages/s",
+        "  paid messages (no chat in the last 24 h): 1, about 0.01 EUR"]
