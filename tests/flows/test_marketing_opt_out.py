@@ -33,6 +33,7 @@ async def _sent_broadcast(harness, *buttons: str) -> int:
         await manager.click(label)
     await manager.click("Estimate and send")
     await manager.click("Send now")
+    await harness.platform.broadcasts.drain()  # the sender, as the serving process runs it
     return 1
 
 
@@ -44,7 +45,10 @@ async def _presses(harness, broadcast_id: int) -> list[int]:
 async def test_promotions_off_from_a_broadcast_then_undone(harness):
     anna = harness.chat("1001", "Anna")
     await anna.start()
-    await anna.press("mk:off")  # the last button of every promotion
+    await _sent_broadcast(harness)
+    assert anna.last.text == "New courses are out!"
+    assert anna.last.labels == ["🔕 Stop promotions"]
+    await anna.click("Stop promotions")  # the last button of every promotion
     assert anna.last.text.startswith("🔕 Done: no more promotions.")
     assert anna.last.labels == ["↩️ Undo: keep getting them", "🏠 Menu"]
     assert await _marketing(harness, "1001") is False
@@ -96,14 +100,18 @@ async def test_a_broadcasts_buttons_open_what_they_say_and_count_each_student_on
     await anna.start()
     await boris.start()
     broadcast_id = await _sent_broadcast(harness, "➕ Offer", "Secret drawing", "➕ My courses")
+    message = anna.last
+    assert message.labels == ["Secret drawing", "🎓 My courses", "🔕 Stop promotions"]
 
-    await anna.press(f"bb:{broadcast_id}:0")
+    await anna.click("Secret drawing")
     assert anna.last.text.startswith("Secret drawing")  # hidden, opened by the broadcast
-    await anna.press(f"bb:{broadcast_id}:0")
-    await anna.press(f"bb:{broadcast_id}:1")
+    assert message.text == "New courses are out!"  # the broadcast stays in the chat
+    await anna.press(message.screen.buttons[0].action, message)
+    await anna.press(message.screen.buttons[1].action, message)
     assert anna.last.text == "You have no courses yet."  # "My courses"
-    await boris.press(f"bb:{broadcast_id}:0")
+    await boris.click("Secret drawing")
     assert await _presses(harness, broadcast_id) == [2, 1]
+    assert message.screen.buttons[0].action == f"bb:{broadcast_id}:0"
 
     for tampered in (f"bb:{broadcast_id}:2", f"bb:{broadcast_id}:9", "bb:99:0", "bb:1:x",
                      "bb:1", "bb:-1:0", f"bb:{broadcast_id}:0000"):
