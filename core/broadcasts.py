@@ -83,7 +83,7 @@ class Broadcast:
     author: str = ""  # the staff account, ``telegram:123``
     author_messenger: str = ""  # where the progress message is kept
     author_chat_id: str = ""
-    text: str = ""
+    text: str = ""  # formatted: the HTML subset Telegram reads, plain text escaped
     picture_url: str | None = None
     buttons: list[dict[str, str]] = field(default_factory=list)  # BroadcastButton as dicts
     segment: str = ""  # ``Segment.encode()``

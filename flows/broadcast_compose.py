@@ -11,6 +11,7 @@ audit line; creating the broadcast says what went to whom."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
@@ -35,6 +36,7 @@ from core.services.segments import SegmentInvalid
 from core.staff import Right
 from flows.broadcast_view import duration, message_screen
 from flows.engine import Context, Reply, Stale
+from flows.formatting import escape
 from flows.staff import account_of, staff_only
 from flows.student_card import title_of
 from flows.texts import CATALOGS, Texts
@@ -131,7 +133,8 @@ async def typed_text(ctx: Context, text: str) -> Reply:
     draft = draft_of(ctx)
     if draft is None:
         return await _gone(ctx)
-    typed = ctx.incoming.text.strip()  # as written, line breaks kept
+    # As written: line breaks kept, and the messenger's formatting where it has one.
+    typed = (ctx.incoming.html or escape(ctx.incoming.text)).strip()
     try:
         _validate(ctx, {**draft, "text": typed})
     except BroadcastInvalid as invalid:
@@ -556,9 +559,13 @@ def draft_screen(ctx: Context, draft: dict[str, Any]) -> Screen:
     buttons = [t("btn_my") if b.kind is ButtonKind.COURSES
                else title_of(ctx.school, t, b.value) if b.kind is ButtonKind.OFFER
                else f"{b.label} ({b.value})" for b in draft_buttons(draft)]
-    text = t("compose_draft", text=draft["text"], picture=draft["picture"] or t("compose_none"),
-             buttons="; ".join(buttons) or t("compose_none"), segment=segment_name(ctx, segment),
-             kind=t("compose_kind_service" if draft["service"] else "compose_kind_marketing"))
+    # Formatted, so that the author sees the text as the students will.
+    text = t("compose_draft", text=draft["text"],
+             picture=escape(draft["picture"] or t("compose_none")),
+             buttons=escape("; ".join(buttons) or t("compose_none")),
+             segment=escape(segment_name(ctx, segment)),
+             kind=escape(t("compose_kind_service" if draft["service"]
+                           else "compose_kind_marketing")))
     rows: list[list[Button]] = [
         [Button(t("btn_compose_text"), action="bct"),
          Button(t("btn_compose_picture"), action="bcp")]]
@@ -575,7 +582,7 @@ def draft_screen(ctx: Context, draft: dict[str, Any]) -> Screen:
     rows.append([Button(t("btn_compose_preview"), action="bcw"),
                  Button(t("btn_compose_estimate"), action="bce")])
     rows.append([Button(t("btn_compose_discard"), action="bcx")])
-    return screen(text, *rows)
+    return dataclasses.replace(screen(text, *rows), html=True)
 
 
 def _back(t: Texts) -> Button:
@@ -591,6 +598,7 @@ def _validate(ctx: Context, draft: dict[str, Any]) -> None:
 def _refused(ctx: Context, reason: str, then: Screen, **params: object) -> Reply:
     """Bad input: said, audited, and nothing changed."""
     _actor(ctx).nothing(f"refused: {reason}")
-    return Reply(Screen(ctx.t(f"compose_invalid_{reason}", most=params.get("most", ""),
-                              max_text=MAX_TEXT, max_buttons=MAX_BUTTONS)
-                        + "\n\n" + then.text, then.rows))
+    said = ctx.t(f"compose_invalid_{reason}", most=params.get("most", ""), max_text=MAX_TEXT,
+                 max_buttons=MAX_BUTTONS)
+    said = escape(said) if then.html else said
+    return Reply(dataclasses.replace(then, text=f"{said}\n\n{then.text}"))

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from core.broadcasts import Broadcast, BroadcastStatus, ButtonKind, Progress
 from flows.channel import Capabilities
+from flows.formatting import escape
 from flows.texts import Texts
 from flows.ui import Button, Screen
 
@@ -18,7 +19,8 @@ STOP_PROMOTIONS = "mk:off"
 
 
 def message_screen(broadcast: Broadcast, t: Texts, capabilities: Capabilities) -> Screen:
-    """The broadcast as one student sees it, in their language (``t``)."""
+    """The broadcast as one student sees it, in their language (``t``). Its text is
+    formatted (``flows.formatting``), as the author wrote it."""
     text = broadcast.text
     rows: list[tuple[Button, ...]] = []
     for index, button in enumerate(broadcast.button_list()):
@@ -26,13 +28,13 @@ def message_screen(broadcast: Broadcast, t: Texts, capabilities: Capabilities) -
             if capabilities.url_buttons:
                 rows.append((Button(button.label, url=button.value),))
             else:
-                text += f"\n\n{button.label}: {button.value}"
+                text += escape(f"\n\n{button.label}: {button.value}")
             continue
         label = t("btn_my") if button.kind is ButtonKind.COURSES else button.label
         rows.append((Button(label, action=f"{PRESS}:{broadcast.id}:{index}"),))
     if broadcast.marketing:
         rows.append((Button(t("bc_stop_promotions"), action=STOP_PROMOTIONS),))
-    return Screen(text, tuple(rows), picture=broadcast.picture_url)
+    return Screen(text, tuple(rows), picture=broadcast.picture_url, html=True)
 
 
 def duration(t: Texts, seconds: float) -> str:

@@ -167,7 +167,8 @@ class TelegramMessenger(TelegramGroups):
             if replied is not None else None
         await self._deliver(
             self._incoming(message.chat.id, message.from_user, IncomingKind.TEXT,
-                           message.sender_chat, text=message.text or "", reply_to=reply_to)
+                           message.sender_chat, text=message.text or "", reply_to=reply_to,
+                           html=message.html_text if message.text else None)
         )
 
     async def _on_callback(self, query: CallbackQuery) -> AnswerCallbackQuery | None:
@@ -399,8 +400,10 @@ class TelegramMessenger(TelegramGroups):
         if screen.attachment is not None or screen.picture is not None:
             return MessageRef(peer, await self._send_attachment(chat_id, screen, reply))
         text, keyboard = render.message(screen)
+        mode = render.parse_mode(screen)
         message = await self.sender.call(
-            chat_id, lambda: self.bot.send_message(chat_id, text, reply_markup=keyboard), reply,
+            chat_id, lambda: self.bot.send_message(chat_id, text, reply_markup=keyboard,
+                                                   parse_mode=mode), reply,
         )
         return MessageRef(peer, str(message.message_id))
 
@@ -412,14 +415,17 @@ class TelegramMessenger(TelegramGroups):
         text, keyboard = render.message(dataclasses.replace(screen, attachment=None,
                                                             picture=None))
         caption: str | None = text
+        mode = render.parse_mode(screen)
         if len(text.encode("utf-16-le")) // 2 > render.MAX_CAPTION:  # 📊 counts as two
-            await self.sender.call(chat_id, lambda: self.bot.send_message(chat_id, text), reply)
+            await self.sender.call(chat_id, lambda: self.bot.send_message(
+                chat_id, text, parse_mode=mode), reply)
             caption = None
         if attachment is None:  # a picture by its address: Telegram fetches it
             assert screen.picture is not None
             picture = screen.picture
             send = lambda: self.bot.send_photo(  # noqa: E731
-                chat_id, picture, caption=caption or None, reply_markup=keyboard)
+                chat_id, picture, caption=caption or None, reply_markup=keyboard,
+                parse_mode=mode if caption else None)
             return str((await self.sender.call(chat_id, send, reply)).message_id)
         upload = BufferedInputFile(attachment.data, filename=attachment.filename)
         if attachment.kind == "photo":
@@ -475,7 +481,7 @@ class TelegramMessenger(TelegramGroups):
         with contextlib.suppress(NotModified):  # the message already shows this screen
             await self.sender.call(chat_id, lambda: self.bot.edit_message_text(
                 text=text, chat_id=chat_id, message_id=int(ref.message_id),
-                reply_markup=keyboard,
+                reply_markup=keyboard, parse_mode=render.parse_mode(screen),
             ), reply=True)
         return ref
 

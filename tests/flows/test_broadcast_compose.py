@@ -15,6 +15,8 @@ from core.broadcasts import BroadcastStatus, RecipientStatus
 from core.services import staff_access, tags
 from core.services.broadcast_estimate import MessagePrice, SendingTerms
 from core.staff import AuditResult, Role, StaffRef
+from flows.formatting import plain
+from flows.ui import Incoming, IncomingKind
 
 PICTURE = "https://example.com/sale.png"
 
@@ -381,3 +383,23 @@ async def test_the_estimate_counts_the_messages_a_messenger_charges_for(harness,
     assert manager.last.text.splitlines()[1:3] == [
         "• console: 3 — 2 s at 2 messages/s",
         "  paid messages (no chat in the last 24 h): 1, about 0.01 EUR"]
+
+
+async def test_text_is_kept_as_typed_and_formatting_where_the_messenger_has_it(harness):
+    await _student(harness, "1001", "Anna")
+    manager = harness.chat("mgr", "Max")
+    await _compose(manager, "Tom & Jerry <3 — 50% off")  # no formatting on the console
+    await manager.click("Preview")
+    preview = manager.messages[-2].screen
+    assert preview.html and plain(preview.text) == "Tom & Jerry <3 — 50% off"
+
+    await manager.click("✏️ Text")  # Telegram tells the formatting: it is kept
+    await harness.console.deliver(Incoming(
+        manager.peer, manager.sender, IncomingKind.TEXT, text="Big sale",
+        html="<b>Big</b> sale"))
+    assert manager.last.screen.html
+    assert manager.last.text.startswith("📣 Broadcast draft\n\n<b>Big</b> sale\n\n")
+    await manager.click("Estimate and send")
+    await manager.click("Send now")
+    [made] = await _broadcasts(harness)
+    assert made.text == "<b>Big</b> sale"
