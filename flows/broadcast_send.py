@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 WORKERS = {"telegram": 16, "vk": 2, "viber": 8}
 DEFAULT_WORKERS = 8
 MILESTONES = 4  # where the author's progress cannot be edited: a new message each quarter
+AUTHOR_GAP = 1.05  # seconds between messages and edits in the author's chat
 
 
 @dataclass(eq=False)
@@ -90,6 +91,7 @@ class BroadcastSender:
         self._blocked: list[int] = []  # identities that blocked the bot, to mark
         self._writing = 0  # flushes under way
         self._runs: set[_Run] = set()  # the broadcasts being sent now
+        self._last_to_author: dict[Peer, float] = {}
 
     def wake(self) -> None:
         """Something changed (a broadcast made, paused, resumed): look again now."""
@@ -345,7 +347,8 @@ class BroadcastSender:
         message_id = run.broadcast.progress_message_id
         try:
             if message_id is not None and channel.capabilities.can_edit:
-                await channel.edit(MessageRef(peer, message_id), screen)
+                await self._to_author(peer, lambda: channel.edit(
+                    MessageRef(peer, message_id), screen, bulk=True))
                 return
             if message_id is not None:  # no edits here: a new message at each quarter
                 reached = (progress.total - progress.remaining) * MILESTONES \
@@ -353,7 +356,7 @@ class BroadcastSender:
                 last, run.milestone = run.milestone, max(reached, run.milestone or 0)
                 if last is None or reached <= last:
                     return
-            ref = await channel.send(peer, screen)
+            ref = await self._to_author(peer, lambda: channel.send(peer, screen, bulk=True))
         except MessengerError as exc:
             log.warning("broadcast %s: progress not shown: %s", run.broadcast.id, exc)
             return
@@ -362,6 +365,17 @@ class BroadcastSender:
             async with self.uow_factory() as uow:
                 await broadcasts.set_progress_message(uow, run.broadcast.id, ref.message_id)
                 await uow.commit()
+
+    async def _to_author(self, peer: Peer,
+                         call: Callable[[], Awaitable[MessageRef]]) -> MessageRef:
+        """One message or edit a second in the author's chat (a chat's own limit)."""
+        wait = self._last_to_author.get(peer, 0.0) + AUTHOR_GAP - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        try:
+            return await call()
+        finally:
+            self._last_to_author[peer] = time.monotonic()
 
     async def _summary(self, run: _Run) -> None:
         author = await self._author(run.broadcast)
@@ -377,6 +391,7 @@ class BroadcastSender:
         ended = broadcast.finished_at or self.clock.now()
         took = ended - began if began else ended - ended
         try:
-            await channel.send(peer, summary_screen(broadcast, progress, presses, t, took))
+            summary = summary_screen(broadcast, progress, presses, t, took)
+            await self._to_author(peer, lambda: channel.send(peer, summary, bulk=True))
         except MessengerError as exc:
             log.warning("broadcast %s: summary not sent: %s", broadcast.id, exc)
