@@ -40,9 +40,10 @@ log = logging.getLogger(__name__)
 WORKERS = {"telegram": 16, "vk": 2, "viber": 8}
 DEFAULT_WORKERS = 8
 MILESTONES = 4  # where the author's progress cannot be edited: a new message each quarter
+AUTHOR_GAP = 1.05  # seconds between messages and edits in the author's chat
 
 
-@dataclass
+@dataclass(eq=False)
 class _Run:
     """One broadcast being sent by this process."""
 
@@ -88,9 +89,15 @@ class BroadcastSender:
         self._in_hand: dict[int, Claimed] = {}  # claimed, no outcome written yet
         self._outcomes: list[Outcome] = []
         self._blocked: list[int] = []  # identities that blocked the bot, to mark
+        self._writing = 0  # flushes under way
+        self._runs: set[_Run] = set()  # the broadcasts being sent now
+        self._last_to_author: dict[Peer, float] = {}
 
     def wake(self) -> None:
+        """Something changed (a broadcast made, paused, resumed): look again now."""
         self._wake.set()
+        for run in self._runs:  # a pause or a cancel stops what is being sent at once
+            run.flush_now.set()
 
     def start(self, may_send: Callable[[], Awaitable[bool]] | None = None,
               idle: float = 5.0) -> None:
@@ -145,18 +152,21 @@ class BroadcastSender:
 
     async def _send(self, run: _Run) -> int:
         await self._report(run, force=run.broadcast.progress_message_id is None)
-        async with self.uow_factory() as uow:
-            waiting = await uow.broadcasts.counts_by_messenger(run.broadcast.id,
-                                                               RecipientStatus.PENDING)
+        async with self.uow_factory() as uow:  # claimed ones: a dead sender's, maybe
+            waiting = {m for status in (RecipientStatus.PENDING, RecipientStatus.CLAIMED)
+                       for m in await uow.broadcasts.counts_by_messenger(run.broadcast.id,
+                                                                         status)}
         gone = [m for m in waiting if m not in self.channels]
         if gone:  # a messenger the school no longer runs: nobody can be reached there
             await self._skip_messengers(run, gone)
         lanes = [asyncio.create_task(self._lane(run, m), name=f"broadcast {m}")
-                 for m in waiting if m in self.channels]
+                 for m in sorted(waiting) if m in self.channels]
         flusher = asyncio.create_task(self._flush_loop(run, lanes))
+        self._runs.add(run)
         try:
             results = await asyncio.gather(*lanes)
         finally:
+            self._runs.discard(run)
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
@@ -175,17 +185,14 @@ class BroadcastSender:
 
     async def _lane(self, run: _Run, messenger: str) -> int:
         channel = self.channels[messenger]
-        workers = self.workers.get(messenger, DEFAULT_WORKERS)
         queue: asyncio.Queue[Claimed | None] = asyncio.Queue(maxsize=self.batch)
         sent = [0]
-        tasks = [asyncio.create_task(self._work(run, channel, queue, sent))
-                 for _ in range(workers)]
-        try:
+        async with asyncio.TaskGroup() as group:  # a worker that dies takes the lane down
+            workers = [group.create_task(self._work(run, channel, queue, sent))
+                       for _ in range(self.workers.get(messenger, DEFAULT_WORKERS))]
             await self._produce(run, messenger, queue)
-        finally:
-            for _ in tasks:
+            for _ in workers:
                 await queue.put(None)
-            await asyncio.gather(*tasks)
         return sent[0]
 
     async def _produce(self, run: _Run, messenger: str,
@@ -196,7 +203,13 @@ class BroadcastSender:
                                                  self.clock.now(), self.batch)
                 await uow.commit()
             if not claimed:
-                return
+                if not self._busy(messenger):
+                    return
+                # Rows still going out may come back (a failure to try again): once they
+                # are written back they can be claimed.
+                await asyncio.sleep(self.flush_every)
+                await self._flush(run)
+                continue
             for c in claimed:
                 if c.recipient.id in self._in_hand:
                     continue  # still queued here since before the stale bound
@@ -242,6 +255,11 @@ class BroadcastSender:
             run.screens[key] = message_screen(run.broadcast, t, channel.capabilities)
         return run.screens[key]
 
+    def _busy(self, messenger: str) -> bool:
+        """Are rows of ``messenger`` still going out, or outcomes not written yet?"""
+        return bool(self._outcomes) or self._writing > 0 or any(c.recipient.messenger == messenger
+                                           for c in self._in_hand.values())
+
     def _settle(self, run: _Run, c: Claimed, outcome: Outcome) -> None:
         self._in_hand.pop(c.recipient.id, None)
         self._outcomes.append(outcome)
@@ -267,6 +285,7 @@ class BroadcastSender:
         """Write the outcomes so far in one transaction, and read the status back."""
         outcomes, self._outcomes = self._outcomes, []
         blocked, self._blocked = self._blocked, []
+        self._writing += 1
         try:
             async with self.uow_factory() as uow:
                 await broadcasts.record(uow, outcomes, blocked, self.clock.now())
@@ -277,6 +296,8 @@ class BroadcastSender:
         except BaseException:
             self._outcomes[:0], self._blocked[:0] = outcomes, blocked
             raise
+        finally:
+            self._writing -= 1
 
     async def _finish(self, run: _Run) -> None:
         broadcast = run.broadcast
@@ -326,7 +347,8 @@ class BroadcastSender:
         message_id = run.broadcast.progress_message_id
         try:
             if message_id is not None and channel.capabilities.can_edit:
-                await channel.edit(MessageRef(peer, message_id), screen)
+                await self._to_author(peer, lambda: channel.edit(
+                    MessageRef(peer, message_id), screen, bulk=True))
                 return
             if message_id is not None:  # no edits here: a new message at each quarter
                 reached = (progress.total - progress.remaining) * MILESTONES \
@@ -334,7 +356,7 @@ class BroadcastSender:
                 last, run.milestone = run.milestone, max(reached, run.milestone or 0)
                 if last is None or reached <= last:
                     return
-            ref = await channel.send(peer, screen)
+            ref = await self._to_author(peer, lambda: channel.send(peer, screen, bulk=True))
         except MessengerError as exc:
             log.warning("broadcast %s: progress not shown: %s", run.broadcast.id, exc)
             return
@@ -343,6 +365,17 @@ class BroadcastSender:
             async with self.uow_factory() as uow:
                 await broadcasts.set_progress_message(uow, run.broadcast.id, ref.message_id)
                 await uow.commit()
+
+    async def _to_author(self, peer: Peer,
+                         call: Callable[[], Awaitable[MessageRef]]) -> MessageRef:
+        """One message or edit a second in the author's chat (a chat's own limit)."""
+        wait = self._last_to_author.get(peer, 0.0) + AUTHOR_GAP - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        try:
+            return await call()
+        finally:
+            self._last_to_author[peer] = time.monotonic()
 
     async def _summary(self, run: _Run) -> None:
         author = await self._author(run.broadcast)
@@ -358,6 +391,7 @@ class BroadcastSender:
         ended = broadcast.finished_at or self.clock.now()
         took = ended - began if began else ended - ended
         try:
-            await channel.send(peer, summary_screen(broadcast, progress, presses, t, took))
+            summary = summary_screen(broadcast, progress, presses, t, took)
+            await self._to_author(peer, lambda: channel.send(peer, summary, bulk=True))
         except MessengerError as exc:
             log.warning("broadcast %s: summary not sent: %s", broadcast.id, exc)

@@ -471,18 +471,18 @@ class TelegramMessenger(TelegramGroups):
         text, keyboard = render.message(render.with_link_to_pay(screen, link))
         return await self.bot.send_message(chat_id, text, reply_markup=keyboard)
 
-    async def edit(self, ref: MessageRef, screen: Screen) -> MessageRef:
+    async def edit(self, ref: MessageRef, screen: Screen, bulk: bool = False) -> MessageRef:
         # An invoice is a message of its own; so is a file (a text cannot become one).
         if screen.invoice is not None or screen.attachment is not None \
                 or screen.picture is not None:
-            return await self.send(ref.peer, screen)
+            return await self.send(ref.peer, screen, bulk)
         chat_id = int(ref.peer.chat_id)
         text, keyboard = render.message(screen)
         with contextlib.suppress(NotModified):  # the message already shows this screen
             await self.sender.call(chat_id, lambda: self.bot.edit_message_text(
                 text=text, chat_id=chat_id, message_id=int(ref.message_id),
                 reply_markup=keyboard, parse_mode=render.parse_mode(screen),
-            ), reply=True)
+            ), reply=not bulk)
         return ref
 
     async def ack(self, incoming: Incoming, toast: str | None = None) -> None:

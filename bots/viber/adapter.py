@@ -181,9 +181,9 @@ class ViberMessenger:
         answer = await self.call("send_message", {"receiver": peer.chat_id, **body})
         return MessageRef(peer, str(answer.get("message_token", "")))
 
-    async def edit(self, ref: MessageRef, screen: Screen) -> MessageRef:
+    async def edit(self, ref: MessageRef, screen: Screen, bulk: bool = False) -> MessageRef:
         """Viber cannot edit: the screen goes out as a new message."""
-        return await self.send(ref.peer, screen)
+        return await self.send(ref.peer, screen, bulk)
 
     async def ack(self, incoming: Incoming, toast: str | None = None) -> None:
         """Viber has no answer to a button press: the screen that follows is the answer."""

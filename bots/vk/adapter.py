@@ -401,7 +401,7 @@ class VkMessenger:
                     return cmid
         raise MessengerError(f"messages.send: unexpected answer {sent!r}")
 
-    async def edit(self, ref: MessageRef, screen: Screen) -> MessageRef:
+    async def edit(self, ref: MessageRef, screen: Screen, bulk: bool = False) -> MessageRef:
         """The message shows the new screen; a screen that needs several messages, or a
         message VK no longer lets the bot edit, raises MessengerError: the caller sends it."""
         parts = render.messages(screen)
