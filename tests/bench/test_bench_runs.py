@@ -45,3 +45,12 @@ def test_stats_queries_measures_each_period():
     for period in ("today", "7d", "30d", "all"):
         line = rf"(SQLite|PostgreSQL) +{period}: figures [\d.]+ ms, chart series [\d.]+ ms"
         assert re.search(line, out), out
+
+
+def test_segments_measures_each_kind_of_segment():
+    out = bench("segments.py", env={"SEGMENTS_BENCH_STUDENTS": "300"})
+    for segment in ("everyone", "holders:product:club", "ended:30", "never_bought", "unpaid",
+                    "messenger:vk", "language:en", "tag:vip"):
+        line = (rf"(SQLite|PostgreSQL) {segment} +[\d,]+ recipients: estimate \d+ ms, all "
+                rf"read in [\d.]+ s, peak [\d.]+ MB")
+        assert re.search(line, out), out
