@@ -85,9 +85,7 @@ def _with_draft(step: Step) -> Callable[[Context, str], Awaitable[Reply]]:
     async def run(ctx: Context, arg: str) -> Reply:
         draft = draft_of(ctx)
         if draft is None or not draft.get("text"):
-            _leave_steps(ctx)
-            _actor(ctx).nothing("no draft (sent or discarded already)")
-            return Reply(screen(ctx.t("compose_gone")), edit=ctx.incoming.message is not None)
+            return await _gone(ctx)
         return await step(ctx, draft, arg)
 
     run.__name__ = run.__qualname__ = step.__name__
@@ -107,19 +105,21 @@ async def broadcast_command(ctx: Context, _: str) -> Reply:
     return Reply(_text_prompt(ctx.t))
 
 
-def _text_prompt(t: Texts) -> Screen:
+def _text_prompt(t: Texts, again: bool = False) -> Screen:
+    """``again``: the draft has a text already, kept if the author goes back."""
     return screen(t("compose_text_prompt", most=MAX_TEXT),
-                  Button(t("btn_compose_discard"), action="bcx"))
+                  *([_back(t)] if again else []), Button(t("btn_compose_discard"), action="bcx"))
 
 
 @staff_only(Right.BROADCAST, "broadcast.text")
 async def ask_text(ctx: Context, _: str) -> Reply:
     """``bct``: the text is typed again."""
-    if draft_of(ctx) is None:
+    draft = draft_of(ctx)
+    if draft is None:
         return await _gone(ctx)
     ctx.state.step = TEXT_STEP
     _actor(ctx).nothing("asked for the text")
-    return Reply(_text_prompt(ctx.t), edit=True)
+    return Reply(_text_prompt(ctx.t, again=bool(draft["text"])), edit=True)
 
 
 async def _gone(ctx: Context) -> Reply:
@@ -138,7 +138,7 @@ async def typed_text(ctx: Context, text: str) -> Reply:
     try:
         _validate(ctx, {**draft, "text": typed})
     except BroadcastInvalid as invalid:
-        return _refused(ctx, invalid.reason, _text_prompt(ctx.t))
+        return _refused(ctx, invalid.reason, _text_prompt(ctx.t, again=bool(draft["text"])))
     draft["text"] = typed
     ctx.state.step = ""
     _actor(ctx).nothing(f"text of {len(typed)} characters")
@@ -391,9 +391,9 @@ def segment_name(ctx: Context, segment: Segment) -> str:
 # --- preview, estimate, send --------------------------------------------------------------
 
 
-def _as_broadcast(ctx: Context, draft: dict[str, Any], broadcast_id: int = PREVIEW_ID
-                  ) -> Broadcast:
-    return Broadcast(id=broadcast_id, author=account_of(ctx), text=draft["text"],
+def _as_broadcast(ctx: Context, draft: dict[str, Any]) -> Broadcast:
+    """The draft as the broadcast it would be, for its preview."""
+    return Broadcast(id=PREVIEW_ID, author=account_of(ctx), text=draft["text"],
                      picture_url=draft["picture"], buttons=list(draft["buttons"]),
                      segment=draft["segment"], marketing=not draft["service"])
 

@@ -8,17 +8,17 @@ seen, the newest."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, and_, case, cast, exists, false, func, or_, select, true
 
 from core.broadcasts import Recipient, SegmentKind
-from core.models import Identity, OrderStatus, PurchaseStatus
+from core.models import OrderStatus, PurchaseStatus
 from core.ports import Audience, Reach
 from storage.repositories import _SqlRepo, identities, orders, purchases, tags, users
 
+NEVER = datetime.min.replace(tzinfo=UTC)
 # Money arrived for the order (refunded later still counts as bought).
 PAID = (OrderStatus.PAID, OrderStatus.PARTIALLY_PAID, OrderStatus.REFUNDED)
 
@@ -39,15 +39,19 @@ def _choice_order(i: Any, preferred: Any) -> tuple[Any, ...]:
             case((i.last_seen_at.is_(None), 1), else_=0), i.last_seen_at.desc(), i.id.desc())
 
 
-def _choose(accounts: Sequence[Identity], preferred: str | None) -> Identity:
-    """``_choice_order`` in Python, for a page of students."""
-    return min(accounts, key=lambda a: (a.messenger != preferred, a.last_seen_at is None,
-                                        -(a.last_seen_at.timestamp() if a.last_seen_at else 0),
-                                        -a.id))
+def _rank(account: Any) -> tuple[bool, bool, datetime, int]:
+    """``_choice_order`` in Python (the highest first), for a row ``(id, user_id, messenger,
+    last_seen_at, preferred_messenger)`` of a page of students."""
+    account_id, _, messenger, seen, preferred = account
+    return messenger == preferred, seen is not None, seen or NEVER, account_id
 
 
 class SqlSegments(_SqlRepo[None]):
     table = users
+
+    def __init__(self, session: Any) -> None:
+        super().__init__(session)
+        self._conditions: dict[Audience, list[Any]] = {}  # built once, read page by page
 
     async def recipients(self, audience: Audience, after_user_id: int,
                          limit: int) -> list[Recipient]:
@@ -55,16 +59,16 @@ class SqlSegments(_SqlRepo[None]):
         page = (select(u.id, u.preferred_messenger)
                 .where(u.id > after_user_id, *await self._holds(audience))
                 .order_by(u.id).limit(limit).subquery())
-        query = (select(identities, page.c.preferred_messenger)
+        query = (select(i.id, i.user_id, i.messenger, i.last_seen_at,
+                        page.c.preferred_messenger)
                  .join(page, page.c.id == i.user_id)
                  .where(*self._writable(audience)).order_by(i.user_id))
-        by_user: dict[int, tuple[str | None, list[Identity]]] = {}
-        for row in await self._session.execute(query):
-            values = dict(row._mapping)
-            preferred = values.pop("preferred_messenger")
-            by_user.setdefault(values["user_id"], (preferred, []))[1].append(Identity(**values))
-        chosen = (_choose(accounts, preferred) for preferred, accounts in by_user.values())
-        return [Recipient(a.user_id, a.id, a.messenger) for a in chosen]
+        chosen: dict[int, Any] = {}
+        for account in await self._session.execute(query):
+            best = chosen.get(account[1])
+            if best is None or _rank(account) > _rank(best):
+                chosen[account[1]] = account
+        return [Recipient(user_id, a[0], a[2]) for user_id, a in chosen.items()]
 
     async def reach(self, audience: Audience, idle_before: datetime) -> dict[str, Reach]:
         u, i = users.c, identities.c
@@ -101,6 +105,11 @@ class SqlSegments(_SqlRepo[None]):
 
     async def _holds(self, audience: Audience) -> list[Any]:
         """The conditions on ``users`` of a student the audience holds."""
+        if audience not in self._conditions:
+            self._conditions[audience] = await self._build(audience)
+        return self._conditions[audience]
+
+    async def _build(self, audience: Audience) -> list[Any]:
         u, other = users.c, identities.alias("other")
         found = [u.merged_into.is_(None),
                  exists().where(other.c.user_id == u.id, *self._writable(audience, other))]
