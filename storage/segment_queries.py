@@ -57,12 +57,15 @@ class SqlSegments(_SqlRepo[None]):
                          limit: int) -> list[Recipient]:
         u, i = users.c, identities.c
         page = (select(u.id, u.preferred_messenger)
-                .where(u.id > after_user_id, *await self._holds(audience))
+                .where(u.id > after_user_id, *await self._holds(audience),
+                       self._reachable(audience, after_user_id))
                 .order_by(u.id).limit(limit).subquery())
         query = (select(i.id, i.user_id, i.messenger, i.last_seen_at,
                         page.c.preferred_messenger)
                  .join(page, page.c.id == i.user_id)
-                 .where(*self._writable(audience)).order_by(i.user_id))
+                 # the bound again, so that the planner reads only the page's accounts
+                 .where(i.user_id > after_user_id, *self._writable(audience))
+                 .order_by(i.user_id))
         chosen: dict[int, Any] = {}
         for account in await self._session.execute(query):
             best = chosen.get(account[1])
@@ -77,7 +80,7 @@ class SqlSegments(_SqlRepo[None]):
         ranked = (select(i.messenger, i.last_seen_at, rank.label("rank"))
                   .join(users, u.id == i.user_id)
                   .where(*self._writable(audience), *await self._holds(audience))
-                  .subquery())
+                  .subquery())  # joined to a writable account: reachable by that
         r = ranked.c
         idle = or_(r.last_seen_at.is_(None), r.last_seen_at < idle_before)
         query = (select(r.messenger, func.count(), func.count(case((idle, 1))))
@@ -103,16 +106,22 @@ class SqlSegments(_SqlRepo[None]):
             found.append(i.messenger == audience.segment.value)
         return found
 
+    def _reachable(self, audience: Audience, after_user_id: int) -> Any:
+        """The student has an account to write to (of those with ids above the bound)."""
+        u, other = users.c, identities.alias("other")
+        return exists().where(other.c.user_id == u.id, other.c.user_id > after_user_id,
+                              *self._writable(audience, other))
+
     async def _holds(self, audience: Audience) -> list[Any]:
-        """The conditions on ``users`` of a student the audience holds."""
+        """The conditions on ``users`` of a student the audience holds, but for having an
+        account to write to (``_reachable``)."""
         if audience not in self._conditions:
             self._conditions[audience] = await self._build(audience)
         return self._conditions[audience]
 
     async def _build(self, audience: Audience) -> list[Any]:
-        u, other = users.c, identities.alias("other")
-        found = [u.merged_into.is_(None),
-                 exists().where(other.c.user_id == u.id, *self._writable(audience, other))]
+        u = users.c
+        found = [u.merged_into.is_(None)]
         if audience.marketing:
             found.append(u.marketing.is_(True))
         found.append(await self._segment(audience))
