@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import tempfile
 import time
 import tracemalloc
 from datetime import timedelta
@@ -25,13 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 from sqlalchemy import insert  # noqa: E402
-from stats_queries import CHUNK, NOW, fill  # noqa: E402
+from stats_queries import CHUNK, NOW, fill, on_the_database  # noqa: E402
 
 from core.broadcasts import Segment  # noqa: E402
 from core.ports import Audience  # noqa: E402
 from core.services import segments  # noqa: E402
 from storage.tables import IdentityRow, TagRow  # noqa: E402
-from storage.testing import make_postgres_uow_factory, make_sqlite_uow_factory  # noqa: E402
 
 SEGMENTS = ("everyone", "holders:product:club", "holders:offer:club-month", "ended:30",
             "never_bought", "unpaid", "messenger:vk", "language:en", "tag:vip")
@@ -90,14 +88,7 @@ async def run(name: str, factory, engine, students: int) -> None:
 
 async def main() -> None:
     students = int(os.environ.get("SEGMENTS_BENCH_STUDENTS", 100_000))
-    url = os.environ.get("BENCH_DATABASE_URL")
-    if url:
-        factory, engine = await make_postgres_uow_factory(url, "bench_segments")
-        await run("PostgreSQL", factory, engine, students)
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        factory, engine = await make_sqlite_uow_factory(Path(tmp))
-        await run("SQLite", factory, engine, students)
+    await on_the_database(run, students, "bench_segments")
 
 
 if __name__ == "__main__":
