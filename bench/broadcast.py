@@ -165,7 +165,7 @@ async def run(args: argparse.Namespace, work: Path) -> str:
             resume = None
             if kill_at:
                 await wait_until(client, fake_port, lambda s: s["accepted"] >= kill_at,
-                                 every=0.05)
+                                 every=0.1)
                 peaks.append(peak_mb(platform.pid))
                 platform.kill()  # kill -9: no clean stop, nothing released
                 killed = time.monotonic()
@@ -199,8 +199,8 @@ async def run(args: argparse.Namespace, work: Path) -> str:
     print(f"{label}, {what} to {total} students at {args.rate}/s:")
     print(f"  pace while sending: {accepted / span:.2f} messages/s = {ratio:.3f} of the ceiling"
           f" ({accepted} messages in {span:.1f} s)")
-    print(f"  429s received: {seen['limited']} {seen['broken'] or ''}; tightest {args.rate}"
-          f" messages: {seen['tightest']:.3f} s; shortest gaps {seen['gaps']} ms")
+    print(f"  429s received: {seen['limited']} {seen['broken'] or ''}; the shortest span of"
+          f" {args.rate} messages: {seen['tightest'] or 0:.3f} s; shortest gaps {seen['gaps']} ms")
     print(f"  peak memory of the sending process: {max(peaks):.0f} MB")
     if resume is not None:
         print(f"  killed (SIGKILL) after {sent_at_kill} messages; sending resumed {resume:.1f} s"

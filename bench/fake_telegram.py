@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import heapq
 import os
 import time
 
@@ -42,7 +43,11 @@ class Fake:
         self.got: dict[int, int] = {}  # chat -> messages accepted (students only)
         self.first: float | None = None
         self.last: float | None = None
-        self.arrivals: list[float] = []  # of the messages accepted
+        # the last ``rate`` messages accepted, the shortest span of so many, the 5 shortest
+        # gaps between two (negated, a heap of the largest of them on top)
+        self.arrivals: collections.deque[float] = collections.deque(maxlen=rate)
+        self.tightest: float | None = None
+        self.gaps: list[float] = []
         self.limited = 0  # 429s answered
         self.broken: collections.Counter[str] = collections.Counter()  # which limits
         self.author_texts: list[str] = []
@@ -57,9 +62,21 @@ class Fake:
         if now - self.chat_last.get(chat_id, -9.0) < 1.0:
             return "chat"
         self.recent.append(now)
-        self.arrivals.append(now)
         self.chat_last[chat_id] = now
+        self.note(now)
         return None
+
+    def note(self, now: float) -> None:
+        """Keep the shortest span of ``rate`` accepted messages and the shortest gaps."""
+        arrivals = self.arrivals
+        if arrivals:
+            heapq.heappush(self.gaps, -(now - arrivals[-1]))
+            if len(self.gaps) > 5:
+                heapq.heappop(self.gaps)
+        arrivals.append(now)
+        if len(arrivals) == self.rate:
+            span = now - arrivals[0]
+            self.tightest = span if self.tightest is None else min(self.tightest, span)
 
     async def call(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -96,16 +113,13 @@ class Fake:
 
     async def stats(self, request: web.Request) -> web.Response:
         counts = collections.Counter(self.got.values())
-        times, n = self.arrivals, self.rate
-        gaps = sorted(b - a for a, b in zip(times, times[1:], strict=False))
         return web.json_response({
             "chats": len(self.got), "accepted": sum(self.got.values()),
             "repeated": sum(n - 1 for n in self.got.values() if n > 1),
             "per_chat": {str(k): v for k, v in counts.items()},
             "first": self.first, "last": self.last, "now": time.monotonic(),
-            "tightest": min((times[i + n - 1] - times[i] for i in range(len(times) - n + 1)),
-                            default=None),  # the shortest span of ``rate`` messages
-            "gaps": [round(g * 1000, 1) for g in gaps[:5]],
+            "tightest": self.tightest,
+            "gaps": sorted(round(-g * 1000, 1) for g in self.gaps),
             "limited": self.limited, "broken": dict(self.broken), "author": self.author_texts[-3:],
             "author_messages": len(self.author_texts)})
 
