@@ -60,7 +60,7 @@ class Pacer:
         self._sent: deque[list[float]] = deque(maxlen=self.limit)  # [went, counted from]
         self._lock = asyncio.Lock()
 
-    def _next(self) -> float:
+    def next_moment(self) -> float:
         """The earliest moment the next send may go."""
         moment = self._clock()
         if self._sent:
@@ -73,7 +73,7 @@ class Pacer:
         """Until this send may go; it then counts as gone. Returns what ``done`` takes."""
         async with self._lock:
             # A loop: a send that did not wait (``take``) may have come meanwhile.
-            while (moment := self._next()) > self._clock():  # noqa: ASYNC110
+            while (moment := self.next_moment()) > self._clock():  # noqa: ASYNC110
                 await sleep_until(moment, self._clock)
             return self.take()
 
