@@ -80,6 +80,8 @@ class Sweeper:
         metrics = self.platform.metrics
         try:
             held = self.lease is None or await self.lease.held()
+            if held and not self.holding:  # broadcasts waiting go out at once
+                self.platform.broadcasts.wake()
             self.holding = held
             metrics.lease(held)
             if not held:

@@ -100,3 +100,16 @@ async def test_answers_to_students_do_not_queue_behind_a_broadcast(fake_telegram
     assert fake_telegram.last_message(777)["text"] == "Your answer"
     delivered = [c.chat_id for c in _to_students(fake_telegram) if c.status == 200]
     assert sorted(delivered) == [777, *range(1000, 1060)]
+
+
+async def test_a_picture_goes_as_a_photo_with_the_text_as_its_caption(fake_telegram, bot):
+    from flows.ui import Button
+
+    fake_telegram.user(31)
+    screen = Screen("Open day on Saturday", ((Button("Join", action="bb:1:0"),),),
+                    picture="https://school.example/open-day.jpg")
+    await bot.send(Peer("telegram", "31"), screen, bulk=True)
+    [photo] = fake_telegram.calls_to("sendPhoto")
+    assert photo.params["photo"] == "https://school.example/open-day.jpg"
+    assert photo.params["caption"] == "Open day on Saturday"
+    assert fake_telegram.violations == []

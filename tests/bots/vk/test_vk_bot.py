@@ -400,3 +400,11 @@ async def test_stop_is_prompt_while_a_long_poll_waits(uow_factory, school, clock
             await harness.settle()
             assert "didn't get that" in fake.last_message(516)["text"]
         assert fake.violations == []
+
+
+def test_a_picture_goes_as_its_link_under_the_text():
+    from bots.vk import render
+    from flows.ui import Screen
+
+    [(text, keyboard)] = render.messages(Screen("Open day", picture="https://s.example/p.jpg"))
+    assert text == "Open day\n\nhttps://s.example/p.jpg" and keyboard is None
