@@ -29,7 +29,7 @@ from core.broadcasts import (
 from core.local_time import parse_moment
 from core.ports import Audience
 from core.school import pick
-from core.services import broadcasts, segments
+from core.services import broadcasts, segments, tags
 from core.services.broadcast_estimate import Estimate, estimate
 from core.services.broadcasts import MAX_LABEL, BroadcastInvalid
 from core.services.segments import SegmentInvalid
@@ -44,8 +44,8 @@ from flows.ui import Button, Screen, screen
 
 DRAFT = "broadcast"  # the draft, in the author's chat state
 TEXT_STEP, PICTURE_STEP, URL_STEP = "compose_text", "compose_picture", "compose_url"
-DAYS_STEP, AT_STEP = "compose_days", "compose_at"
-STEPS = (TEXT_STEP, PICTURE_STEP, URL_STEP, DAYS_STEP, AT_STEP)
+DAYS_STEP, TAG_STEP, AT_STEP = "compose_days", "compose_tag", "compose_at"
+STEPS = (TEXT_STEP, PICTURE_STEP, URL_STEP, DAYS_STEP, TAG_STEP, AT_STEP)
 DAYS = (7, 30, 90)  # "access ended within" buttons; any other number is typed
 TAGS_SHOWN = 20
 PREVIEW_ID = 0  # the broadcast id of a preview's buttons (``flows.broadcast_buttons``)
@@ -302,12 +302,14 @@ async def _value_picker(ctx: Context, draft: dict[str, Any], what: str) -> Reply
     elif what == "language":
         values = [(code.upper(), f"language:{code}") for code in _languages(ctx)]
     elif what == "tag":
+        ctx.state.step = TAG_STEP  # one not among the most common is typed
         values = [(f"#{tag} · {count}", f"tag:{tag}")
                   for tag, count in await ctx.uow.segments.tags(TAGS_SHOWN)]
     else:
         raise Stale(what)
     _actor(ctx).nothing(f"picking a segment by {what}")
-    text = t(f"compose_pick_{what}") if values else t("compose_pick_none")
+    typed = what in ("ended", "tag")  # a value may be typed too
+    text = t(f"compose_pick_{what}") if values or typed else t("compose_pick_none")
     return Reply(screen(text, *[Button(label, action=f"bcs:{value}") for label, value in values],
                         Button(t("btn_back"), action="bca")), edit=True)
 
@@ -345,6 +347,17 @@ async def _typed_days(ctx: Context, draft: dict[str, Any], text: str) -> Reply:
 
 
 typed_days = staff_only(Right.BROADCAST, "broadcast.audience")(_with_draft(_typed_days))
+
+
+async def _typed_tag(ctx: Context, draft: dict[str, Any], text: str) -> Reply:
+    tag = tags.normalize(text.removeprefix("#"))
+    if tag is None:
+        return _refused(ctx, "bad_tag", screen(
+            ctx.t("compose_pick_tag"), Button(ctx.t("btn_back"), action="bca")))
+    return await _set_segment(ctx, draft, f"tag:{tag}")
+
+
+typed_tag = staff_only(Right.BROADCAST, "broadcast.audience")(_with_draft(_typed_tag))
 
 
 async def _toggle_service(ctx: Context, draft: dict[str, Any], _: str) -> Reply:

@@ -133,6 +133,7 @@ def student_router() -> Router:
                broadcast_compose.PICTURE_STEP: broadcast_compose.typed_picture,
                broadcast_compose.URL_STEP: broadcast_compose.typed_link,
                broadcast_compose.DAYS_STEP: broadcast_compose.typed_days,
+               broadcast_compose.TAG_STEP: broadcast_compose.typed_tag,
                broadcast_compose.AT_STEP: broadcast_compose.typed_time},
         fallback=inbox.free_text,
         before_fallback=automations.typed,

@@ -403,3 +403,21 @@ async def test_text_is_kept_as_typed_and_formatting_where_the_messenger_has_it(h
     await manager.click("Send now")
     [made] = await _broadcasts(harness)
     assert made.text == "<b>Big</b> sale"
+
+
+async def test_a_tag_not_listed_may_be_typed(harness, clock):
+    anna = await _student(harness, "1001", "Anna")
+    async with harness.uow_factory() as uow:
+        user = await uow.users.identity("console", anna.user_id)
+        await tags.add(uow, user.user_id, "webinar-2027", "console:owner", clock.now())
+        await uow.commit()
+    manager = harness.chat("mgr", "Max")
+    await _compose(manager)
+    await manager.click("👥 Audience")
+    await manager.click("By tag")
+    await manager.send("a b")
+    assert manager.last.text.startswith("⚠️ A tag is 1 to 32 latin letters")
+    await manager.send("#Webinar-2027")
+    assert "👥 Audience: students tagged #webinar-2027" in manager.last.text
+    await manager.click("Estimate and send")
+    assert ": 1 students." in manager.last.text
