@@ -190,10 +190,12 @@ async def run(args: argparse.Namespace, work: Path) -> str:
             await stop_process(fake)
     # Paced from the first window on: its messages may come at once (nothing was sent in
     # the second before), so they are left out; so is the time the platform was down.
-    span = seen["last"] - seen["steady"]
+    if seen["steady"] is not None:
+        span, accepted = seen["last"] - seen["steady"], seen["accepted"] - args.rate - 1
+    else:  # a single window's worth: all of it
+        span, accepted = seen["last"] - seen["first"], seen["accepted"] - 1
     if resume is not None:
         span -= gap
-    accepted = seen["accepted"] - args.rate - 1
     ratio = accepted / span / args.rate if span > 0 else float("nan")
     lost = total - seen["chats"]
     label = "PostgreSQL" if args.database else "SQLite"
