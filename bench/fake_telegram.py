@@ -42,6 +42,8 @@ class Fake:
         self.chat_last: dict[int, float] = {}
         self.got: dict[int, int] = {}  # chat -> messages accepted (students only)
         self.first: float | None = None
+        self.steady: float | None = None  # when the first window's messages were all in
+        self.accepted = 0
         self.last: float | None = None
         # the last ``rate`` messages accepted, the shortest span of so many, the 5 shortest
         # gaps between two (negated, a heap of the largest of them on top)
@@ -107,6 +109,9 @@ class Fake:
             self.got[chat_id] = self.got.get(chat_id, 0) + 1
             self.first = self.first if self.first is not None else now
             self.last = now
+            self.accepted += 1
+            if self.accepted == self.rate + 1:
+                self.steady = now  # past the first window, which may come as a burst
         return _ok({"message_id": self.message_id, "date": int(time.time()),
                     "chat": {"id": chat_id, "type": "private"},
                     "text": str(params.get("text", ""))})
@@ -117,7 +122,7 @@ class Fake:
             "chats": len(self.got), "accepted": sum(self.got.values()),
             "repeated": sum(n - 1 for n in self.got.values() if n > 1),
             "per_chat": {str(k): v for k, v in counts.items()},
-            "first": self.first, "last": self.last, "now": time.monotonic(),
+            "first": self.first, "steady": self.steady, "last": self.last, "now": time.monotonic(),
             "tightest": self.tightest,
             "gaps": sorted(round(-g * 1000, 1) for g in self.gaps),
             "limited": self.limited, "broken": dict(self.broken), "author": self.author_texts[-3:],

@@ -72,6 +72,7 @@ class BroadcastSender:
         workers: dict[str, int] | None = None,
         flush_every: float = 0.5,
         progress_every: float = 5.0,
+        author_gap: float = AUTHOR_GAP,
         metrics: Metrics | None = None,
     ) -> None:
         self.uow_factory = uow_factory
@@ -82,6 +83,7 @@ class BroadcastSender:
         self.workers = WORKERS | (workers or {})
         self.flush_every = flush_every
         self.progress_every = progress_every
+        self.author_gap = author_gap
         self.metrics = metrics or Metrics()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -369,7 +371,7 @@ class BroadcastSender:
     async def _to_author(self, peer: Peer,
                          call: Callable[[], Awaitable[MessageRef]]) -> MessageRef:
         """One message or edit a second in the author's chat (a chat's own limit)."""
-        wait = self._last_to_author.get(peer, 0.0) + AUTHOR_GAP - time.monotonic()
+        wait = self._last_to_author.get(peer, 0.0) + self.author_gap - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
         try:

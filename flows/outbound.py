@@ -75,12 +75,16 @@ class OutboundDispatcher:
         """Send everything that is due now, ``width`` messages at a time (the next batch is
         claimed while the last one is going out). Returns how many messages were claimed."""
         total = 0
-        async with OrderedLane(self.width) as lane:
-            while claimed := await self._claim():
-                total += len(claimed)
-                for message in claimed:
-                    await lane.put(message.user_id, self._job(message))
-        return total
+        while True:  # again once all went: a try may have made a message due at once
+            claimed_now = 0
+            async with OrderedLane(self.width) as lane:
+                while claimed := await self._claim():
+                    claimed_now += len(claimed)
+                    for message in claimed:
+                        await lane.put(message.user_id, self._job(message))
+            if not claimed_now:
+                return total
+            total += claimed_now
 
     async def dispatch_once(self) -> int:
         """Claim one batch of due messages and send it. Returns how many were claimed."""

@@ -36,7 +36,7 @@ class Killed(BaseException):
 
 
 class Console(ConsoleMessenger):
-    """The console messenger, with a hook before each message to a student."""
+    """The console messenger, with a hook before each broadcast message to a student."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -45,7 +45,7 @@ class Console(ConsoleMessenger):
 
     async def send(self, peer: Peer, screen: Screen, bulk: bool = False,
                    key: str | None = None):
-        if bulk:
+        if bulk and peer.chat_id.isdigit():  # a student's chat (the staff's have names)
             if self.failing.get(peer.chat_id):
                 self.failing[peer.chat_id] -= 1
                 raise MessengerError("the network hiccuped")
@@ -323,3 +323,25 @@ async def test_stopping_gives_claimed_rows_back(h):
     assert broadcasts.RecipientStatus.CLAIMED not in counts
     progress, _ = await _progress(h, made.id)
     assert progress.sent == sum(_got(h, recipients)) and progress.remaining == 30 - progress.sent
+
+
+async def test_where_messages_cannot_be_edited_the_author_gets_one_at_each_quarter(h):
+    from flows.channel import Capabilities
+
+    h.console.capabilities = Capabilities(can_edit=False)
+    recipients = await _students(h, 8)
+    made = await _broadcast(h, recipients)
+    sender = BroadcastSender(h.uow_factory, h.clock, h.platform.school, h.platform.channels,
+                             flush_every=0.01, progress_every=0, author_gap=0,
+                             workers={"console": 1})
+
+    async def round_trip(peer):
+        await asyncio.sleep(0.02)
+
+    h.console.before_send = round_trip
+    await sender.drain()
+    author = h.chat("admin")
+    progress = [m for m in author.messages if m.text.startswith("📣")]
+    assert 2 <= len(progress) <= 1 + 4  # the first, then one at most per quarter
+    assert all(m.edits == 0 for m in author.messages)
+    assert author.last.text.startswith(f"✅ Broadcast #{made.id} done")
