@@ -1,18 +1,11 @@
-"""A broadcast's audience checked against the school, its recipients read page by page, the
-estimate of time and cost, and a student's promotions switch."""
+"""A broadcast's audience checked against the school, and its recipients read page by page."""
 
 from __future__ import annotations
-
-from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 
 from core.broadcasts import Segment
-from core.ports import Reach
 from core.services import segments
-from core.services.broadcast_estimate import MessagePrice, SendingTerms, estimate
-from core.services.marketing import set_marketing
 from core.services.segments import SegmentInvalid
 
 
@@ -58,36 +51,3 @@ async def test_recipients_come_page_by_page(uow_factory, school, clock, shop):
             uow, _audience(school, clock, "everyone"), page=2)]
     assert [len(page) for page in pages] == [2, 2, 1]
     assert [r.user_id for page in pages for r in page] == [u.id for u in made]
-
-
-async def test_nobody_opted_in_then_out_is_counted_twice(uow_factory, school, clock, shop):
-    anna = await shop.student("Anna")
-    async with uow_factory() as uow:
-        assert await set_marketing(uow, anna.id, False, clock.now())
-        assert not await set_marketing(uow, anna.id, False, clock.now())  # off already
-        await uow.commit()
-    async with uow_factory() as uow:
-        assert (await uow.users.get(anna.id)).marketing is False
-        assert await segments.reach(uow, _audience(school, clock, "everyone")) == {}
-        assert await set_marketing(uow, anna.id, True, clock.now())
-        assert not await set_marketing(uow, 999999, True, clock.now())  # no such student
-        await uow.commit()
-    async with uow_factory() as uow:
-        clock.advance(timedelta(hours=25))
-        found = await segments.reach(uow, _audience(school, clock, "everyone"))
-        assert found == {"telegram": Reach(1, 1)}
-
-
-def test_the_estimate_of_time_and_cost():
-    terms = SendingTerms(rates={"telegram": 30, "viber": 10},
-                         prices={"viber": MessagePrice(Decimal("0.0053"), "EUR")})
-    found = estimate({"telegram": Reach(9000, 8000), "viber": Reach(1000, 400),
-                      "console": Reach(60, 60)}, terms)
-    by_messenger = {line.messenger: line for line in found.lines}
-    assert found.recipients == 10060
-    assert by_messenger["telegram"].seconds == 300 and by_messenger["telegram"].cost is None
-    assert by_messenger["viber"].seconds == 100
-    assert by_messenger["viber"].charged == 400
-    assert by_messenger["viber"].cost == MessagePrice(Decimal("2.1200"), "EUR")
-    assert by_messenger["console"].seconds == 2  # a messenger with no rate: the default, 30
-    assert found.seconds == 300  # side by side: the slowest
