@@ -20,8 +20,10 @@ from core.clock import SystemClock
 from core.notices import GroupInvite
 from core.ports import Charger, Clock, PaymentGateway, UnitOfWorkFactory, WebhookPoster
 from core.school import School
+from core.services.broadcast_estimate import MessagePrice, SendingTerms
 from core.services.export import ExportDesk
 from core.services.payment_desk import Desk
+from flows.broadcast_send import BroadcastSender
 from flows.channel import GroupAdmin
 from flows.checkout_ways import CheckoutWays, unpayable
 from flows.engine import FlowEngine
@@ -62,6 +64,7 @@ class Platform:
     groups: GroupKeeper
     metrics: Metrics
     sweeps: SweepTable
+    broadcasts: BroadcastSender
     staff_menus: StaffMenuKeeper | None = None
     automations: AutomationRunner | None = None
 
@@ -96,6 +99,19 @@ class Platform:
 
 def chargers(gateways: Mapping[str, PaymentGateway]) -> dict[str, Charger]:
     return {name: g for name, g in gateways.items() if isinstance(g, Charger)}
+
+
+def sending_terms(settings: PlatformSettings) -> SendingTerms:
+    """Each registered messenger's pace and price for messages the platform starts, as the
+    settings give them (what a broadcast's estimate is made of)."""
+    rates, prices = {}, {}
+    for entry in settings.messenger_entries:
+        if entry.bulk_rate is not None:
+            rates[entry.name] = entry.bulk_rate(settings)
+        price = entry.message_price(settings) if entry.message_price is not None else None
+        if price is not None:
+            prices[entry.name] = MessagePrice(*price)
+    return SendingTerms(rates, prices)
 
 
 def configured_messengers(settings: PlatformSettings, default_language: str = "en",
@@ -160,23 +176,26 @@ def build_platform(
     dispatcher = OutboundDispatcher(uow_factory, clock, holder, channels, checkout,
                                     prepare={GroupInvite: keeper.prepare_invite},
                                     metrics=metrics)
+    sender = BroadcastSender(uow_factory, clock, holder, channels, metrics=metrics)
     staff_menus = StaffMenuKeeper(uow_factory, clock, holder, channels)
     runner = AutomationRunner(uow_factory, clock, holder, dispatcher)
     flows = FlowEngine(
-        uow_factory, clock, holder, student_router(), channels, checkout, dispatcher,
+        uow_factory, clock, holder, student_router(), channels, checkout,
+        Wakes(dispatcher, sender),
         gateways, groups=keeper.handle,
         group_links=keeper.personal_link if group_admin is not None else None,
         metrics=metrics, titles=titles(settings.messenger_entries), exports=exports,
         staff_menus=staff_menus, automations=runner.after_turn,
+        sending=sending_terms(settings),
     )
     desk = Desk(uow_factory, clock, holder, Wakes(dispatcher, runner), metrics.payment)
     app = make_app(Deps(uow_factory, clock, holder, gateways, dispatcher, metrics, desk,
                         downloads=exports))
-    sweeps = sweep_table(holder, clock, uow_factory, keeper, chargers(gateways))
+    sweeps = sweep_table(holder, clock, uow_factory, keeper, chargers(gateways), sender)
     sweeps |= automation_sweeps(holder, clock, uow_factory, webhook_poster or AiohttpPoster(),
                                 webhook_secret(settings, school))
     return Platform(settings, holder, clock, uow_factory, gateways, channels, dispatcher, flows,
-                    app, keeper, metrics, sweeps, staff_menus=staff_menus,
+                    app, keeper, metrics, sweeps, sender, staff_menus=staff_menus,
                     automations=runner)
 
 

@@ -65,6 +65,7 @@ class Sweeper:
         self.platform = platform
         self.lease = lease
         self.running: set[asyncio.Task] = set()
+        self.holding = False  # the lease, as the last sweep found it
         self.scheduler = AsyncIOScheduler(
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         )
@@ -79,6 +80,9 @@ class Sweeper:
         metrics = self.platform.metrics
         try:
             held = self.lease is None or await self.lease.held()
+            if held and not self.holding:  # broadcasts waiting go out at once
+                self.platform.broadcasts.wake()
+            self.holding = held
             metrics.lease(held)
             if not held:
                 return  # another process runs the sweeps
@@ -126,6 +130,11 @@ async def start(platform: Platform, engine: AsyncEngine) -> Running:
         asyncio.create_task(platform.automations.run_forever(), name="automations")
     sweeper = Sweeper(platform, SchedulerLease(engine))
     sweeper.start()
+
+    async def holds_lease() -> bool:  # broadcasts go out from the one process with the lease
+        return sweeper.holding
+
+    platform.broadcasts.start(holds_lease)
     return Running(platform, engine, sweeper)
 
 
@@ -378,6 +387,7 @@ async def serve(settings: PlatformSettings, school: School, terminal: bool = Fal
         await asyncio.gather(*starting, return_exceptions=True)
         for run in runs:
             await run.sweeper.stop()
+            await run.platform.broadcasts.stop()  # rows claimed and not sent go back
             for messenger in run.platform.channels.values():
                 await messenger.stop()
         # Every task (a dispatcher, a sweep in progress) must finish its rollback while the

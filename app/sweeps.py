@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from core import jobs
 from core.automations import jobs as automation_jobs
 from core.automations import webhooks as automation_webhooks
-from core.ports import Charger, Clock, UnitOfWorkFactory, WebhookPoster
+from core.ports import Charger, Clock, Notifier, UnitOfWorkFactory, WebhookPoster
 from core.school import School
 from flows.groups import GroupKeeper
 
@@ -17,7 +17,8 @@ SweepTable = dict[str, tuple[int, Job]]
 
 
 def sweep_table(school: Callable[[], School], clock: Clock, uow_factory: UnitOfWorkFactory,
-                groups: GroupKeeper, chargers: Mapping[str, Charger]) -> SweepTable:
+                groups: GroupKeeper, chargers: Mapping[str, Charger],
+                broadcast_sender: Notifier) -> SweepTable:
     async def orders() -> int:
         return await jobs.cancel_unpaid_orders(uow_factory, school(), clock.now())
 
@@ -42,6 +43,12 @@ def sweep_table(school: Callable[[], School], clock: Clock, uow_factory: UnitOfW
     async def digests() -> int:
         return await jobs.send_digests(uow_factory, school(), clock.now())
 
+    async def broadcasts() -> int:
+        count = await jobs.start_broadcasts(uow_factory, clock.now())
+        if count:  # scheduled ones whose time came go out at once
+            broadcast_sender.wake()
+        return count
+
     return {
         "orders": (300, orders),
         "lessons": (30, lessons),
@@ -50,6 +57,7 @@ def sweep_table(school: Callable[[], School], clock: Clock, uow_factory: UnitOfW
         "reminders": (60, reminders),
         "renewals": (60, renewals),
         "digests": (60, digests),
+        "broadcasts": (15, broadcasts),
     }
 
 

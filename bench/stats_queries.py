@@ -117,16 +117,22 @@ async def run(name: str, factory, engine, students: int) -> None:
     await engine.dispose()
 
 
-async def main() -> None:
-    students = int(os.environ.get("STATS_BENCH_STUDENTS", 100_000))
+async def on_the_database(run, students: int, schema: str) -> None:
+    """``run(name, factory, engine, students)`` on PostgreSQL when ``BENCH_DATABASE_URL``
+    names one (its schema ``schema`` wiped), else on a temporary SQLite file."""
     url = os.environ.get("BENCH_DATABASE_URL")
     if url:
-        factory, engine = await make_postgres_uow_factory(url, "bench_stats")
+        factory, engine = await make_postgres_uow_factory(url, schema)
         await run("PostgreSQL", factory, engine, students)
         return
     with tempfile.TemporaryDirectory() as tmp:
         factory, engine = await make_sqlite_uow_factory(Path(tmp))
         await run("SQLite", factory, engine, students)
+
+
+async def main() -> None:
+    students = int(os.environ.get("STATS_BENCH_STUDENTS", 100_000))
+    await on_the_database(run, students, "bench_stats")
 
 
 if __name__ == "__main__":

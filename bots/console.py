@@ -174,7 +174,7 @@ class ConsoleMessenger:
         self.sent += 1
         return MessageRef(peer, message.id)
 
-    async def edit(self, ref: MessageRef, screen: Screen) -> MessageRef:
+    async def edit(self, ref: MessageRef, screen: Screen, bulk: bool = False) -> MessageRef:
         if ref.peer.chat_id in self.blocked:
             raise UserBlocked(f"{ref.peer.chat_id} blocked the bot")
         for message in self.chat(ref.peer.chat_id).messages:

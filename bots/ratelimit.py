@@ -37,6 +37,60 @@ class SlidingWindow:
         return not self._times or self._times[-1] <= now - self.window
 
 
+class Pacer:
+    """At most ``per_second`` sends in any ``window`` seconds, served first come, first served,
+    never closer together than half their even spacing (no bursts).
+
+    The window counts when sends really went: a send counts from the moment it went, or,
+    once the caller says it is ``done`` (the answer came), from then on (it arrived by then),
+    up to ``hold`` seconds later. So a send held up between its turn and the wire (a busy
+    event loop, a stalled process) for up to ``hold`` cannot let the ones after it land in its
+    window; and the time a late send lost is made up within the window, so the pace stays at
+    the limit."""
+
+    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic,
+                 window: float = 1.0, hold: float = 1.0) -> None:
+        if per_second < 1 or window <= 0:
+            raise ValueError("a pace is at least one send in a positive window")
+        self.hold = hold  # the longest a send may be held up on its way out, seconds
+        self.limit = int(per_second)
+        self.window = window
+        self.gap = window / self.limit / 2
+        self._clock = clock
+        self._sent: deque[list[float]] = deque(maxlen=self.limit)  # [went, counted from]
+        self._lock = asyncio.Lock()
+
+    def next_moment(self) -> float:
+        """The earliest moment the next send may go."""
+        moment = self._clock()
+        if self._sent:
+            moment = max(moment, self._sent[-1][0] + self.gap)
+        if len(self._sent) == self.limit:
+            moment = max(moment, self._sent[0][1] + self.window)
+        return moment
+
+    async def wait(self) -> list[float]:
+        """Until this send may go; it then counts as gone. Returns what ``done`` takes."""
+        async with self._lock:
+            # A loop: a send that did not wait (``take``) may have come meanwhile.
+            while (moment := self.next_moment()) > self._clock():  # noqa: ASYNC110
+                await sleep_until(moment, self._clock)
+            return self.take()
+
+    def take(self) -> list[float]:
+        """A send goes now (one that did not wait counts too: the next ones make room)."""
+        now = self._clock()
+        sent = [now, now]
+        self._sent.append(sent)
+        return sent
+
+    def done(self, sent: list[float]) -> None:
+        """The send ``wait`` or ``take`` returned has been answered: it arrived by now, and
+        counts from now, or from ``hold`` after it went if the answer took longer (a slow
+        network's round trip must not slow the pace)."""
+        sent[1] = min(self._clock(), sent[0] + self.hold)
+
+
 class Limits:
     """Windows per key (a chat, a group) created on demand and forgotten when idle."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
@@ -30,14 +31,21 @@ class MessengerEntry:
     # A check against the platform's PUBLIC_URL: raises ValueError (settings, public).
     check: Callable[[Any, bool], None] | None = None
     api_errors: Callable[[], ApiErrors] | None = None  # beyond OSError and aiohttp's
+    # Messages the platform starts, a second (its sending pace), for broadcast estimates.
+    bulk_rate: Callable[[Any], float] | None = None
+    # What one such message costs outside the student's 24-hour session, where it charges.
+    # (amount, currency)
+    message_price: Callable[[Any], tuple[Decimal, str] | None] | None = None
 
 
 MESSENGERS: tuple[MessengerEntry, ...] = (
     MessengerEntry("telegram", "Telegram", telegram.TelegramSettings, telegram.build,
                    "TELEGRAM_BOT_TOKEN", numeric_ids=True, check=telegram.check,
-                   api_errors=telegram.api_errors),
-    MessengerEntry("vk", "VK", vk.VkSettings, vk.build, "VK_GROUP_TOKEN", numeric_ids=True),
-    MessengerEntry("viber", "Viber", viber.ViberSettings, viber.build, "VIBER_AUTH_TOKEN"),
+                   api_errors=telegram.api_errors, bulk_rate=telegram.bulk_rate),
+    MessengerEntry("vk", "VK", vk.VkSettings, vk.build, "VK_GROUP_TOKEN", numeric_ids=True,
+                   bulk_rate=vk.bulk_rate),
+    MessengerEntry("viber", "Viber", viber.ViberSettings, viber.build, "VIBER_AUTH_TOKEN",
+                   bulk_rate=viber.bulk_rate, message_price=viber.message_price),
 )
 # Senders without an entry staff may still be named on: the console of the tests and of
 # ``run.py chat``, the browser sandbox's pretend people, and the web pages.

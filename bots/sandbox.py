@@ -114,7 +114,7 @@ class SandboxMessenger(ConsoleMessenger):
         self._publish({"type": "message", **message_json(peer.chat_id, message)})
         return ref
 
-    async def edit(self, ref: MessageRef, screen: Screen) -> MessageRef:
+    async def edit(self, ref: MessageRef, screen: Screen, bulk: bool = False) -> MessageRef:
         result = await super().edit(ref, screen)
         message = self._find(ref.peer.chat_id, result.message_id)
         if message is not None and result == ref:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import AnyHttpUrl, BaseModel, SecretStr, field_validator
+from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, field_validator
 
 from bots.base import ApiErrors, Messenger, MessengerContext
 
@@ -14,6 +14,9 @@ class TelegramSettings(BaseModel):
     telegram_api_url: AnyHttpUrl | None = None  # a self-hosted Bot API server
     telegram_provider_token: SecretStr | None = None  # card payments in the chat
     telegram_webhook_secret: SecretStr | None = None  # required in webhook mode (PUBLIC_URL)
+    # Messages the platform starts (broadcasts, lessons, reminders), overall: Telegram's free
+    # limit is about 30; a bot with paid broadcasts allowed may go up to 1000.
+    telegram_messages_per_second: int = Field(30, ge=1, le=1000)
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -44,6 +47,7 @@ def build(settings: TelegramSettings, context: MessengerContext) -> Messenger | 
         return None
     # aiogram takes seconds to import: only a school with a Telegram bot pays for it.
     from bots.telegram.adapter import WEBHOOK_PATH, TelegramMessenger
+    from bots.telegram.sender import TelegramSender
 
     secret = settings.telegram_webhook_secret
     provider = settings.telegram_provider_token
@@ -55,6 +59,7 @@ def build(settings: TelegramSettings, context: MessengerContext) -> Messenger | 
         webhook_url=f"{context.base_url}{WEBHOOK_PATH}" if context.public else None,
         webhook_secret=secret.get_secret_value() if secret else None,
         default_language=context.default_language,
+        sender=TelegramSender(per_second=settings.telegram_messages_per_second),
     )
 
 
@@ -68,3 +73,7 @@ def api_errors() -> ApiErrors:
 
     return (TelegramNetworkError, TelegramServerError, TelegramRetryAfter), \
         (TelegramUnauthorizedError,)
+
+
+def bulk_rate(settings: TelegramSettings) -> float:
+    return settings.telegram_messages_per_second

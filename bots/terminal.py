@@ -53,7 +53,7 @@ class TerminalMessenger(ConsoleMessenger):
         self._print(screen, edited=False)
         return ref
 
-    async def edit(self, ref: MessageRef, screen: Screen) -> MessageRef:
+    async def edit(self, ref: MessageRef, screen: Screen, bulk: bool = False) -> MessageRef:
         result = await super().edit(ref, screen)
         self._print(screen, edited=True)
         return result

@@ -6,6 +6,8 @@ from pydantic import AnyHttpUrl, BaseModel, SecretStr, model_validator
 
 from bots.base import Messenger, MessengerContext
 
+RPS = 20  # API calls a second a community token may make
+
 
 class VkSettings(BaseModel):
     vk_group_token: SecretStr | None = None  # a VK community's access token (messages)
@@ -37,3 +39,7 @@ def build(settings: VkSettings, context: MessengerContext) -> Messenger | None:
         confirmation_code=settings.vk_confirmation_code,
         webhook=context.public and secret is not None,
     )
+
+
+def bulk_rate(settings: VkSettings) -> float:
+    return RPS  # one call a message

@@ -83,7 +83,7 @@ class Broadcast:
     author: str = ""  # the staff account, ``telegram:123``
     author_messenger: str = ""  # where the progress message is kept
     author_chat_id: str = ""
-    text: str = ""
+    text: str = ""  # formatted: the HTML subset Telegram reads, plain text escaped
     picture_url: str | None = None
     buttons: list[dict[str, str]] = field(default_factory=list)  # BroadcastButton as dicts
     segment: str = ""  # ``Segment.encode()``
@@ -120,6 +120,29 @@ class BroadcastRecipient:
     attempts: int = 0
     claimed_at: datetime | None = None
     done_at: datetime | None = None
+    error: str | None = None
+
+
+@dataclass
+class Claimed:
+    """A recipient row a sender has in hand, with what sending needs: the account's chat,
+    the student's language, and whether they still take marketing."""
+
+    recipient: BroadcastRecipient
+    external_id: str = ""
+    language: str = ""
+    marketing: bool = True  # the student's own setting now
+    reachable: bool = True  # the account, now
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed recipient: its new status (PENDING: try again), the
+    attempts it has used and the error, if any."""
+
+    recipient_id: int
+    status: RecipientStatus
+    attempts: int
     error: str | None = None
 
 

@@ -11,6 +11,7 @@ from core.ports import Charger, ChargeResult, ReceiptIssuer, UnitOfWorkFactory
 from core.school import School
 from core.services import (
     access,
+    broadcasts,
     checkout,
     digests,
     lessons,
@@ -157,4 +158,18 @@ async def send_digests(uow_factory: UnitOfWorkFactory, school: School, now: date
             await uow.commit()
         total += recorded
         if claimed < batch:
+            return total
+
+
+async def start_broadcasts(uow_factory: UnitOfWorkFactory, now: datetime,
+                           batch: int = 50) -> int:
+    """Scheduled broadcasts whose time came start sending (the sender picks them up).
+    Returns how many started."""
+    total = 0
+    while True:
+        async with uow_factory() as uow:
+            started = await broadcasts.due(uow, now, batch)
+            await uow.commit()
+        total += len(started)
+        if len(started) < batch:
             return total

@@ -23,6 +23,16 @@ from core.automations.records import (
     StudentField,
     WebhookCall,
 )
+from core.broadcasts import (
+    Broadcast,
+    BroadcastStatus,
+    ButtonPress,
+    Claimed,
+    Outcome,
+    Recipient,
+    RecipientStatus,
+    Segment,
+)
 from core.contacts import Contact, ContactKind
 from core.inbox import Conversation, ConversationMessage, ConversationStatus
 from core.models import (
@@ -496,6 +506,48 @@ class StaffNoteRepository(Protocol):
     async def count(self, user_id: int) -> int: ...
 
 
+@dataclass(frozen=True)
+class Audience:
+    """The students a broadcast's segment holds at ``now`` (``core.services.segments`` makes
+    it from a checked segment)."""
+
+    segment: Segment
+    now: datetime
+    marketing: bool = True  # only students who allow marketing messages
+    # LANGUAGE: the stored languages that show the segment's language ("" for the school's
+    # default where the segment names it)
+    languages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How many recipients an audience has on one messenger, and how many of them have not
+    written since a moment (a messenger charging outside a session charges for those)."""
+
+    recipients: int
+    idle: int
+
+
+class SegmentRepository(Protocol):
+    """Which students an audience holds: never merged ones, never ones with no reachable
+    account; each with the account to write to (the preferred messenger's, else the most
+    recently seen; a MESSENGER segment's on that messenger)."""
+
+    async def recipients(self, audience: Audience, after_user_id: int,
+                         limit: int) -> list[Recipient]:
+        """At most ``limit`` recipients with user ids above ``after_user_id``, by user id."""
+        ...
+
+    async def reach(self, audience: Audience, idle_before: datetime) -> dict[str, Reach]:
+        """Per messenger: the recipients, and those last seen before ``idle_before``."""
+        ...
+
+    async def tags(self, limit: int) -> list[tuple[str, int]]:
+        """The tags students carry with how many carry each (merged students left out), the
+        most common first."""
+        ...
+
+
 class StudentRepository(Protocol):
     """Looking students up for the staff (``/find``). Students merged into another (linked
     accounts) are never returned: their identities and rows moved to the one they joined."""
@@ -633,6 +685,71 @@ class WebhookCallRepository(Protocol):
     async def for_run(self, run_id: int) -> list[WebhookCall]: ...
 
 
+class BroadcastRepository(Protocol):
+    """Broadcasts, their recipient rows and the presses on their buttons
+    (``core.broadcasts``)."""
+
+    async def add(self, broadcast: Broadcast) -> Broadcast: ...
+    async def get(self, broadcast_id: int) -> Broadcast | None: ...
+
+    async def add_recipients(self, broadcast_id: int, recipients: Sequence[Recipient]) -> int:
+        """One PENDING row per recipient (distinct students), inserted in chunks. Returns
+        how many rows were inserted."""
+        ...
+
+    async def transition(self, broadcast_id: int, expected: frozenset[BroadcastStatus],
+                         new: BroadcastStatus, at: datetime) -> bool:
+        """Compare-and-set of the status; sets ``finished_at`` when ``new`` is CANCELLED or
+        DONE. True if this call made the change."""
+        ...
+
+    async def set_progress_message(self, broadcast_id: int, message_id: str | None) -> None: ...
+
+    async def due(self, now: datetime, limit: int) -> list[Broadcast]:
+        """SCHEDULED broadcasts whose ``start_at`` <= now, earliest first, locked (SKIP
+        LOCKED)."""
+        ...
+
+    async def with_status(self, status: BroadcastStatus) -> list[Broadcast]:
+        """Broadcasts in ``status``, oldest first."""
+        ...
+
+    async def statuses(self, broadcast_ids: Sequence[int]) -> dict[int, BroadcastStatus]: ...
+
+    async def claim(self, broadcast_id: int, messenger: str, now: datetime,
+                    stale_before: datetime, limit: int) -> list[Claimed]:
+        """Mark CLAIMED (``claimed_at=now``, one more attempt) and return the broadcast's
+        rows to ``messenger`` that are PENDING, or CLAIMED before ``stale_before`` (their
+        sender died), by id. Skips rows another transaction holds (SKIP LOCKED)."""
+        ...
+
+    async def record(self, outcomes: Sequence[Outcome], now: datetime) -> None:
+        """Write what became of claimed rows, all in one go; only rows still CLAIMED
+        change (a cancel in between keeps them SKIPPED)."""
+        ...
+
+    async def release(self, recipient_ids: Sequence[int]) -> None:
+        """CLAIMED rows back to PENDING, their attempt given back (a sender stopping)."""
+        ...
+
+    async def skip_pending(self, broadcast_id: int, reason: str, now: datetime) -> int:
+        """Every PENDING row of the broadcast becomes SKIPPED. Returns how many."""
+        ...
+
+    async def counts(self, broadcast_id: int) -> dict[RecipientStatus, int]: ...
+
+    async def counts_by_messenger(self, broadcast_id: int, status: RecipientStatus,
+                                  ) -> dict[str, int]: ...
+
+    async def add_press(self, press: ButtonPress) -> bool:
+        """False (nothing stored) when the student pressed that button already."""
+        ...
+
+    async def presses(self, broadcast_id: int) -> dict[int, int]:
+        """Presses per button index."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``async with factory() as uow``: leaving without ``commit`` rolls back."""
 
@@ -661,12 +778,14 @@ class UnitOfWork(Protocol):
     staff_menus: StaffMenuRepository
     notes: StaffNoteRepository
     students: StudentRepository
+    segments: SegmentRepository
     automation_runs: AutomationRunRepository
     automation_events: AutomationEventRepository
     automation_states: AutomationStateRepository
     student_fields: StudentFieldRepository
     trigger_scans: TriggerScanRepository
     webhook_calls: WebhookCallRepository
+    broadcasts: BroadcastRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, *exc: object) -> None: ...

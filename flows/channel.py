@@ -54,7 +54,10 @@ class Channel(Protocol):
         messenger's sending limits apply to. ``key``: the same for every attempt to send
         the same message, where the messenger can drop a repeat (VK's ``random_id``)."""
         ...
-    async def edit(self, ref: MessageRef, screen: Screen) -> MessageRef: ...
+    async def edit(self, ref: MessageRef, screen: Screen, bulk: bool = False) -> MessageRef:
+        """``bulk``: an edit the platform makes by itself (a broadcast's progress), paced
+        like ``send``'s bulk messages."""
+        ...
     async def ack(self, incoming: Incoming, toast: str | None = None) -> None:
         """Answer a button press (``toast``: a short note) or a payment check (``toast``: the
         reason to refuse; None lets the payment go ahead)."""

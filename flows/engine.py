@@ -25,6 +25,7 @@ from core.ports import (
 )
 from core.school import School
 from core.services import users
+from core.services.broadcast_estimate import SendingTerms
 from core.services.export import ExportDesk
 from core.staff import AuditEntry, AuditResult, Role
 from flows.admin_alerts import tell_admins
@@ -139,6 +140,7 @@ class Context:
     staff: StaffActor | None = None
     exports: ExportDesk | None = None  # signed download links of the CSV exports
     staff_menus: StaffMenuUpdates | None = None  # where messengers show staff their own menu
+    sending: SendingTerms = SendingTerms()  # messengers' pace and price, for estimates
 
     def can_pay(self, currency: str) -> bool:
         """Can this student pay in ``currency`` here: in the chat, or on a checkout page?"""
@@ -235,6 +237,7 @@ class FlowEngine:
         exports: ExportDesk | None = None,
         staff_menus: StaffMenuUpdates | None = None,
         automations: Callable[[], Awaitable[int]] | None = None,
+        sending: SendingTerms | None = None,
     ) -> None:
         self.uow_factory = uow_factory
         self.exports = exports
@@ -258,6 +261,7 @@ class FlowEngine:
         self.staff_menus = staff_menus
         # Moves on the automations a turn started or answered, right after its commit.
         self.automations = automations
+        self.sending = sending or SendingTerms()
 
     async def handle(self, incoming: Incoming) -> None:
         """Answer one update. Raises only when money arrived and could not be recorded, so
@@ -390,6 +394,7 @@ class FlowEngine:
                 metrics=self.metrics,
                 exports=self.exports,
                 staff_menus=self.staff_menus,
+                sending=self.sending,
             )
             handler, arg = self.router.route(incoming, state)
             if handler is None:

@@ -24,6 +24,7 @@ from core.services import delivery
 from flows import notifications
 from flows.channel import Channel, MessengerError, RetryAfter, UserBlocked
 from flows.checkout_ways import CheckoutWays
+from flows.lanes import OrderedLane
 from flows.texts import Texts
 from flows.ui import Peer, Screen
 from observability.metrics import Metrics
@@ -39,9 +40,10 @@ class OutboundDispatcher:
         school: Callable[[], School],
         channels: dict[str, Channel],
         checkout: CheckoutWays,
-        batch: int = 50,
+        batch: int = 100,
         prepare: Mapping[type[Notice], Callable[[Any], Awaitable[None]]] | None = None,
         metrics: Metrics | None = None,
+        width: int = 16,
     ) -> None:
         # Work a notice of some kind needs before it can be rendered, done with no
         # transaction open (a group invite's personal link is made in Telegram).
@@ -52,6 +54,7 @@ class OutboundDispatcher:
         self.channels = channels
         self.checkout = checkout
         self.batch = batch
+        self.width = width  # messages in flight at once; each student's go in order
         self._wake = asyncio.Event()
         self.metrics = metrics or Metrics()
 
@@ -69,20 +72,36 @@ class OutboundDispatcher:
             self._wake.clear()
 
     async def drain(self) -> int:
-        """Send everything that is due now. Returns how many messages were claimed."""
+        """Send everything that is due now, ``width`` messages at a time (the next batch is
+        claimed while the last one is going out). Returns how many messages were claimed."""
         total = 0
-        while claimed := await self.dispatch_once():
-            total += claimed
-        return total
+        while True:  # again once all went: a try may have made a message due at once
+            claimed_now = 0
+            async with OrderedLane(self.width) as lane:
+                while claimed := await self._claim():
+                    claimed_now += len(claimed)
+                    for message in claimed:
+                        await lane.put(message.user_id, self._job(message))
+            if not claimed_now:
+                return total
+            total += claimed_now
 
     async def dispatch_once(self) -> int:
-        """Claim due messages and send them. Returns how many were claimed."""
+        """Claim one batch of due messages and send it. Returns how many were claimed."""
+        async with OrderedLane(self.width) as lane:
+            claimed = await self._claim()
+            for message in claimed:
+                await lane.put(message.user_id, self._job(message))
+        return len(claimed)
+
+    async def _claim(self) -> list[OutboxMessage]:
         async with self.uow_factory() as uow:
             claimed = await delivery.claim(uow, self.clock.now(), self.batch)
             await uow.commit()
-        for message in claimed:
-            await self._send_one(message)
-        return len(claimed)
+        return claimed
+
+    def _job(self, message: OutboxMessage) -> Callable[[], Awaitable[None]]:
+        return lambda: self._send_one(message)
 
     async def _send_one(self, message: OutboxMessage) -> None:
         try:

@@ -53,6 +53,7 @@ STAFF_COMMANDS: list[StaffCommand] = [
     StaffCommand("stats", Right.STATS),
     StaffCommand("export", Right.EXPORT),
     StaffCommand("promo", Right.PROMO),
+    StaffCommand("broadcast", Right.BROADCAST),
     StaffCommand("find", Right.STUDENTS),
     StaffCommand("automations", Right.AUTOMATIONS),
 ]

@@ -9,8 +9,11 @@ from core.services import users
 from core.services.linking import DEEP_LINK_PREFIX
 from core.services.users import DeepLink
 from flows import automations, catalog, linking, staff
+from flows.broadcast_view import STOP_PROMOTIONS
 from flows.engine import Context, Reply, menu_button
 from flows.ui import Button, Screen, screen
+
+START_PROMOTIONS = "mk:on"  # the way back from ``STOP_PROMOTIONS`` (``flows.broadcast_buttons``)
 
 
 def main_menu(ctx: Context) -> Screen:
@@ -24,6 +27,9 @@ def main_menu(ctx: Context) -> Screen:
         Button(t("btn_my"), action="my"),
         *link,
         Button(t("btn_help"), action="help"),
+        # Promotions (marketing broadcasts) off and on in one tap.
+        Button(t("bc_stop_promotions"), action=STOP_PROMOTIONS) if ctx.user.marketing
+        else Button(t("btn_promos_on"), action=START_PROMOTIONS),
     )
 
 

@@ -66,6 +66,11 @@ class Screen:
     # Only for a messenger whose ``Capabilities.attachments`` has its kind: a flow offers
     # another way (a link, the text alone) to the others.
     attachment: Attachment | None = None
+    # A picture by its public https address (a broadcast's): Telegram sends a photo with the
+    # text as its caption, Viber a picture message before the text, the others a link.
+    picture: str | None = None
+    # ``text`` is formatted (``flows.formatting``): Telegram shows it so, others as plain text.
+    html: bool = False
 
     @property
     def buttons(self) -> list[Button]:
@@ -161,3 +166,6 @@ class Incoming:
     payment: InChatPayment | None = None
     group: GroupEvent | None = None
     reply_to: MessageRef | None = None  # the message a typed one replies to (Telegram)
+    # The typed text with the formatting the author gave it (``flows.formatting``), where
+    # the messenger has formatting (Telegram); None elsewhere.
+    html: str | None = None

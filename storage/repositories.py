@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.automations.records import OPEN as RUNS_NOT_OVER
 from core.automations.records import RunStatus
+from core.broadcasts import RecipientStatus
 from core.contacts import Contact, ContactKind
 from core.inbox import Conversation, ConversationMessage, ConversationStatus
 from core.models import (
@@ -65,6 +66,9 @@ from storage.tables import (
     AuditRow,
     AutomationEventRow,
     AutomationRunRow,
+    BroadcastRecipientRow,
+    BroadcastRow,
+    ButtonPressRow,
     ChatStateRow,
     ContactRow,
     ConversationMessageRow,
@@ -120,12 +124,18 @@ automation_runs = AutomationRunRow.__table__
 automation_events = AutomationEventRow.__table__
 student_fields = StudentFieldRow.__table__
 webhook_calls = WebhookCallRow.__table__
+broadcasts = BroadcastRow.__table__
+broadcast_recipients = BroadcastRecipientRow.__table__
+broadcast_presses = ButtonPressRow.__table__
 # Tables whose rows belong to a student: they follow the student when accounts are linked.
 OWNED_BY_USER = (identities, orders, purchases, outbox, invite_links, link_codes, audit_log,
                  conversations, contacts, staff_notes, automation_runs, automation_events,
                  webhook_calls)
-# Rows a student has at most one of per key: on linking, the survivor's row wins.
-UNIQUE_PER_USER = ((tags, "tag"), (student_fields, "key"))
+# Rows a student has at most one of per key: on linking, the survivor's row wins (but see
+# ``_merge_broadcasts``).
+UNIQUE_PER_USER = ((tags, ("tag",)), (student_fields, ("key",)),
+                   (broadcast_recipients, ("broadcast_id",)),
+                   (broadcast_presses, ("broadcast_id", "button")))
 
 
 @cache
@@ -326,10 +336,12 @@ class SqlUsers(Crud[User]):
             d.user_id == source_id, tuple_(d.course, d.lesson).in_(taken)))
         await self._session.execute(
             update(deliveries).where(d.user_id == source_id).values(user_id=into_id))
+        await self._merge_broadcasts(source_id, into_id)
         for table, key in UNIQUE_PER_USER:
-            kept = select(table.c[key]).where(table.c.user_id == into_id)
+            columns = [table.c[name] for name in key]
+            kept = select(*columns).where(table.c.user_id == into_id)
             await self._session.execute(delete(table).where(
-                table.c.user_id == source_id, table.c[key].in_(kept)))
+                table.c.user_id == source_id, tuple_(*columns).in_(kept)))
             await self._session.execute(
                 update(table).where(table.c.user_id == source_id).values(user_id=into_id))
         await SqlConversations(self._session).close_second_open(source_id, into_id)
@@ -339,6 +351,21 @@ class SqlUsers(Crud[User]):
                 update(table).where(table.c.user_id == source_id).values(user_id=into_id))
         await self._session.execute(
             update(users).where(users.c.id == source_id).values(merged_into=into_id))
+
+    async def _merge_broadcasts(self, source_id: int, into_id: int) -> None:
+        """A broadcast that goes to both accounts keeps one row (so its total drops by one):
+        the joining account's if it went out already and the survivor's still waits (the
+        student must not get it twice), else the survivor's."""
+        r, b = broadcast_recipients.c, broadcasts.c
+        both = select(r.broadcast_id).where(r.user_id == source_id).intersect(
+            select(r.broadcast_id).where(r.user_id == into_id))
+        await self._session.execute(
+            update(broadcasts).where(b.id.in_(both)).values(total=b.total - 1))
+        went_out = select(r.broadcast_id).where(
+            r.user_id == source_id, r.status.in_([RecipientStatus.SENT, RecipientStatus.CLAIMED]))
+        await self._session.execute(delete(broadcast_recipients).where(
+            r.user_id == into_id, r.status == RecipientStatus.PENDING,
+            r.broadcast_id.in_(went_out)))
 
     async def _merge_runs(self, source_id: int, into_id: int) -> None:
         """Runs move to the survivor with everything else; where the survivor has its own run

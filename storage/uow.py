@@ -15,6 +15,7 @@ from storage.automation_repositories import (
     SqlTriggerScans,
     SqlWebhookCalls,
 )
+from storage.broadcast_repositories import SqlBroadcasts
 from storage.reports import SqlDigests, SqlExports, SqlStats
 from storage.repositories import (
     SqlAudit,
@@ -40,6 +41,7 @@ from storage.repositories import (
     SqlTags,
     SqlUsers,
 )
+from storage.segment_queries import SqlSegments
 
 # The unit of work's repositories, by the name ``core.ports.UnitOfWork`` gives them.
 REPOSITORIES = {
@@ -68,12 +70,14 @@ REPOSITORIES = {
     "staff_menus": SqlStaffMenus,
     "notes": SqlStaffNotes,
     "students": SqlStudents,
+    "segments": SqlSegments,
     "automation_runs": SqlAutomationRuns,
     "automation_events": SqlAutomationEvents,
     "automation_states": SqlAutomationStates,
     "student_fields": SqlStudentFields,
     "trigger_scans": SqlTriggerScans,
     "webhook_calls": SqlWebhookCalls,
+    "broadcasts": SqlBroadcasts,
 }
 
 

@@ -62,9 +62,10 @@ class InChatPayments:
 class Harness:
     def __init__(self, uow_factory: UnitOfWorkFactory, school: School, clock: FakeClock,
                  invoices: frozenset[str] = frozenset(), refunds=None,
-                 test_payments: bool = True, gateways: dict | None = None):
+                 test_payments: bool = True, gateways: dict | None = None,
+                 console: ConsoleMessenger | None = None):
         self.clock = clock
-        self.console = ConsoleMessenger(invoices=invoices)
+        self.console = console or ConsoleMessenger(invoices=invoices)
         self.settings = Settings(_env_file=None, secret_key="s" * 32, port=8080,
                                  test_payments=test_payments)
         self.platform = build_platform(

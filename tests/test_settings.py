@@ -100,3 +100,8 @@ def test_a_telegram_bot_is_built_from_the_settings():
     assert hooked.webhook_url == "https://school.example/telegram/webhook"
     assert "EUR" in hooked.capabilities.invoices
     assert str(hooked.bot.session.api.base).startswith("http://127.0.0.1:8081/bot")
+    assert polling.sender.per_second == 30  # Telegram's free limit
+    paid = configured_messengers(make(telegram_bot_token="123456:ABC",
+                                      telegram_messages_per_second=200))["telegram"]
+    assert paid.sender.per_second == 200
+    assert "TELEGRAM_MESSAGES_PER_SECOND" in problems(telegram_messages_per_second=0)

@@ -167,7 +167,8 @@ class TelegramMessenger(TelegramGroups):
             if replied is not None else None
         await self._deliver(
             self._incoming(message.chat.id, message.from_user, IncomingKind.TEXT,
-                           message.sender_chat, text=message.text or "", reply_to=reply_to)
+                           message.sender_chat, text=message.text or "", reply_to=reply_to,
+                           html=message.html_text if message.text else None)
         )
 
     async def _on_callback(self, query: CallbackQuery) -> AnswerCallbackQuery | None:
@@ -396,11 +397,13 @@ class TelegramMessenger(TelegramGroups):
                 raise
             except MessengerError as exc:  # say, the provider refuses this currency
                 log.error("invoice refused (%s): the checkout link goes instead", exc)
-        if screen.attachment is not None:
+        if screen.attachment is not None or screen.picture is not None:
             return MessageRef(peer, await self._send_attachment(chat_id, screen, reply))
         text, keyboard = render.message(screen)
+        mode = render.parse_mode(screen)
         message = await self.sender.call(
-            chat_id, lambda: self.bot.send_message(chat_id, text, reply_markup=keyboard), reply,
+            chat_id, lambda: self.bot.send_message(chat_id, text, reply_markup=keyboard,
+                                                   parse_mode=mode), reply,
         )
         return MessageRef(peer, str(message.message_id))
 
@@ -409,12 +412,21 @@ class TelegramMessenger(TelegramGroups):
         longer than a caption may be, the text first as a message of its own; the keyboard
         goes on the last message. Returns the id of that message."""
         attachment = screen.attachment
-        assert attachment is not None
-        text, keyboard = render.message(dataclasses.replace(screen, attachment=None))
+        text, keyboard = render.message(dataclasses.replace(screen, attachment=None,
+                                                            picture=None))
         caption: str | None = text
+        mode = render.parse_mode(screen)
         if len(text.encode("utf-16-le")) // 2 > render.MAX_CAPTION:  # 📊 counts as two
-            await self.sender.call(chat_id, lambda: self.bot.send_message(chat_id, text), reply)
+            await self.sender.call(chat_id, lambda: self.bot.send_message(
+                chat_id, text, parse_mode=mode), reply)
             caption = None
+        if attachment is None:  # a picture by its address: Telegram fetches it
+            assert screen.picture is not None
+            picture = screen.picture
+            send = lambda: self.bot.send_photo(  # noqa: E731
+                chat_id, picture, caption=caption or None, reply_markup=keyboard,
+                parse_mode=mode if caption else None)
+            return str((await self.sender.call(chat_id, send, reply)).message_id)
         upload = BufferedInputFile(attachment.data, filename=attachment.filename)
         if attachment.kind == "photo":
             send = lambda: self.bot.send_photo(  # noqa: E731
@@ -459,17 +471,18 @@ class TelegramMessenger(TelegramGroups):
         text, keyboard = render.message(render.with_link_to_pay(screen, link))
         return await self.bot.send_message(chat_id, text, reply_markup=keyboard)
 
-    async def edit(self, ref: MessageRef, screen: Screen) -> MessageRef:
+    async def edit(self, ref: MessageRef, screen: Screen, bulk: bool = False) -> MessageRef:
         # An invoice is a message of its own; so is a file (a text cannot become one).
-        if screen.invoice is not None or screen.attachment is not None:
-            return await self.send(ref.peer, screen)
+        if screen.invoice is not None or screen.attachment is not None \
+                or screen.picture is not None:
+            return await self.send(ref.peer, screen, bulk)
         chat_id = int(ref.peer.chat_id)
         text, keyboard = render.message(screen)
         with contextlib.suppress(NotModified):  # the message already shows this screen
             await self.sender.call(chat_id, lambda: self.bot.edit_message_text(
                 text=text, chat_id=chat_id, message_id=int(ref.message_id),
-                reply_markup=keyboard,
-            ), reply=True)
+                reply_markup=keyboard, parse_mode=render.parse_mode(screen),
+            ), reply=not bulk)
         return ref
 
     async def ack(self, incoming: Incoming, toast: str | None = None) -> None:

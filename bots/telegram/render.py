@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice
 
+from flows.formatting import escape
 from flows.ui import Button, Screen
 
 MAX_TEXT = 4096
@@ -44,7 +45,8 @@ def message(screen: Screen) -> tuple[str, InlineKeyboardMarkup | None]:
         keep = []
         for button in row:
             if button.url is not None and not _public(button.url):
-                text += f"\n\n{button.text}: {button.url}"
+                line = f"\n\n{button.text}: {button.url}"
+                text += escape(line) if screen.html else line
             else:
                 keep.append(_button(button))
         if keep:
@@ -52,6 +54,11 @@ def message(screen: Screen) -> tuple[str, InlineKeyboardMarkup | None]:
     if len(text) > MAX_TEXT:
         text = text[: MAX_TEXT - 1] + "…"
     return text, InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+
+def parse_mode(screen: Screen) -> str | None:
+    """Formatted screens are sent as HTML; the others as they are (``<`` shows as ``<``)."""
+    return "HTML" if screen.html else None
 
 
 def invoice_keyboard(screen: Screen) -> InlineKeyboardMarkup:

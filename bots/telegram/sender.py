@@ -1,7 +1,8 @@
 """Every call that sends to a Telegram chat goes through here. Messages the platform starts
 (lessons, confirmations, reminders, broadcasts) keep Telegram's limits: about 30 a second
 overall, one a second per chat (short bursts allowed), 20 a minute per group. An answer to
-the student's own message or button press is not a bulk notification and is not paced; what
+the student's own message or button press (or an edit) is not a bulk notification and is not
+paced, though it takes its place in the overall pace (the paced sends after it make room); what
 one chat may trigger is bounded instead (``admit_reply``: a token bucket per chat, beyond
 which a press gets only its toast). Telegram's errors become the messenger error tree.
 
@@ -36,6 +37,7 @@ from bots.ratelimit import (
     Buckets,
     ChatPauses,
     Limits,
+    Pacer,
     Pause,
     RateMeter,
     SlidingWindow,
@@ -48,6 +50,9 @@ T = TypeVar("T")
 UNREACHABLE = ("chat not found", "PEER_ID_INVALID")  # 400s; 403s are all "blocked"
 # Telegram counts arrivals, which jitter: windows are kept a little longer than the limit says.
 MARGIN = 1.05
+# The overall pace counts each send from its answer (``Pacer``): it cannot have arrived later,
+# so a small margin is enough there, for the clocks' jitter.
+OVERALL_WINDOW = 1.005
 BUSY_SHARE = 0.5  # of the overall rate: sending this much, a 429 is the bot's, not a chat's
 
 
@@ -81,7 +86,7 @@ class TelegramSender:
         self.chat_pauses = ChatPauses(clock)
         self._recent = RateMeter(1.0)
         self._replies = Buckets(reply_burst, replies_per_second)
-        self._overall = SlidingWindow(1, MARGIN / per_second)
+        self._overall = Pacer(per_second, clock, OVERALL_WINDOW)
         chat_window = MARGIN * chat_burst / per_chat_second
         self._chats = Limits(lambda: SlidingWindow(chat_burst, chat_window))
         self._groups = Limits(lambda: SlidingWindow(per_group_minute, MARGIN * group_window))
@@ -100,14 +105,17 @@ class TelegramSender:
         paced = not admin and (not reply or _is_group(chat_id))
         chat_limit = self._groups if _is_group(chat_id) else self._chats
         for attempt in range(self.retries + 1):
+            sent = None
             while True:  # a pause may begin while this send waits for its slots
                 await self.pause.wait()
                 await self._wait_for_chat(chat_id, 0.0 if reply else self.chat_patience)
                 if paced:  # slots are taken after a pause, so it cannot release a burst
                     await sleep_until(chat_limit.reserve(chat_id, self.clock()), self.clock)
-                    await sleep_until(self._overall.reserve(self.clock()), self.clock)
+                    sent = await self._overall.wait()
                 if not self.pause.active and not self.chat_pauses.left(chat_id):
                     break
+            if not paced and not admin:  # a reply goes at once; paced sends make room for it
+                sent = self._overall.take()
             try:
                 self._recent.record(self.clock())
                 return await request()
@@ -125,6 +133,9 @@ class TelegramSender:
                 raise MessengerError(exc.message) from exc
             except (TelegramNetworkError, TelegramServerError, TelegramAPIError) as exc:
                 raise MessengerError(str(exc)) from exc
+            finally:
+                if sent is not None:
+                    self._overall.done(sent)
         raise AssertionError("unreachable")
 
     async def _wait_for_chat(self, chat_id: int | str, patience: float) -> None:

@@ -26,7 +26,9 @@ from aiohttp import web
 
 from bots.base import Capabilities, MessengerError, OnIncoming, RetryAfter, UserBlocked
 from bots.json_body import BadBody, parse_json_object, read_body
+from bots.ratelimit import Pacer
 from bots.viber import render
+from bots.viber_setup import BULK_PER_SECOND
 from flows.ui import Incoming, IncomingKind, MessageRef, Peer, Screen, Sender
 
 log = logging.getLogger(__name__)
@@ -62,8 +64,10 @@ class ViberMessenger:
         api_url: str | None = None,
         webhook_url: str | None = None,
         sender_avatar: str | None = None,
+        bulk_per_second: float = BULK_PER_SECOND,
     ) -> None:
         self.token = token
+        self._pace = Pacer(bulk_per_second)
         self.api_url = (api_url or API_URL).rstrip("/") + "/"
         self.webhook_url = webhook_url
         self.sender = {"name": sender_name[:MAX_SENDER_NAME]}
@@ -164,12 +168,22 @@ class ViberMessenger:
         if welcome is not None and not welcome:  # the answer to conversation_started
             welcome.append(body)
             return MessageRef(peer, "welcome")
+        if bulk:
+            await self._pace.wait()
+        else:
+            self._pace.take()  # an answer goes at once; the paced ones after it make room
+        if screen.picture is not None:  # a picture message of its own, the text after it
+            await self.call("send_message", {
+                "receiver": peer.chat_id, "sender": self.sender, "type": "picture",
+                "text": "", "media": screen.picture, "min_api_version": MIN_API_VERSION})
+            if bulk:
+                await self._pace.wait()
         answer = await self.call("send_message", {"receiver": peer.chat_id, **body})
         return MessageRef(peer, str(answer.get("message_token", "")))
 
-    async def edit(self, ref: MessageRef, screen: Screen) -> MessageRef:
+    async def edit(self, ref: MessageRef, screen: Screen, bulk: bool = False) -> MessageRef:
         """Viber cannot edit: the screen goes out as a new message."""
-        return await self.send(ref.peer, screen)
+        return await self.send(ref.peer, screen, bulk)
 
     async def ack(self, incoming: Incoming, toast: str | None = None) -> None:
         """Viber has no answer to a button press: the screen that follows is the answer."""

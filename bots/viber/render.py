@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from flows.formatting import plain
 from flows.ui import Button, Screen
 
 ACTION = "act:"  # ActionBody of an action button
@@ -52,5 +53,6 @@ def keyboard(screen: Screen) -> dict[str, Any] | None:
 
 
 def message(screen: Screen) -> tuple[str, dict[str, Any] | None]:
-    text = screen.text if len(screen.text) <= MAX_TEXT else screen.text[:MAX_TEXT - 1] + "…"
+    text = plain(screen.text) if screen.html else screen.text  # shown as typed, unformatted
+    text = text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
     return text or "…", keyboard(screen)

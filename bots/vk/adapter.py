@@ -33,6 +33,7 @@ from bots.vk import render
 from bots.vk.callback import WEBHOOK_PATH, CallbackEndpoint
 from bots.vk.lru import Recent
 from bots.vk.session import AbortableAdapter, api_session, long_poll_session
+from bots.vk_setup import RPS
 from flows.ui import Incoming, IncomingKind, MessageRef, Peer, Screen, Sender
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,6 @@ __all__ = ["API_VERSION", "NAME", "WEBHOOK_PATH", "VkMessenger"]
 
 NAME = "vk"
 API_VERSION = "5.199"
-RPS = 20  # API calls a second a community token may make
 CHAT_PEER_START = 2_000_000_000  # peer ids from here on are group chats
 SNACKBAR = 90  # characters of a snackbar (the answer to a button press)
 # The student blocked the community (900), never allowed its messages or took that back
@@ -401,7 +401,7 @@ class VkMessenger:
                     return cmid
         raise MessengerError(f"messages.send: unexpected answer {sent!r}")
 
-    async def edit(self, ref: MessageRef, screen: Screen) -> MessageRef:
+    async def edit(self, ref: MessageRef, screen: Screen, bulk: bool = False) -> MessageRef:
         """The message shows the new screen; a screen that needs several messages, or a
         message VK no longer lets the bot edit, raises MessengerError: the caller sends it."""
         parts = render.messages(screen)

@@ -15,6 +15,7 @@ import json
 import secrets
 from urllib.parse import urlsplit
 
+from flows.formatting import plain
 from flows.ui import Button, Screen
 
 MAX_TEXT = 4096
@@ -59,8 +60,10 @@ def keyboard(rows: list[list[VkButton]]) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def messages(screen: Screen) -> tuple[Part, ...]:
-    """The messages that show ``screen``: one, or more when it has over 10 buttons."""
-    text = screen.text
+    """The messages that show ``screen``: one, or more when it has over 10 buttons. A
+    picture goes as its link under the text (VK attaches only pictures uploaded to it)."""
+    shown = plain(screen.text) if screen.html else screen.text  # VK has no formatting
+    text = shown if screen.picture is None else f"{shown}\n\n{screen.picture}"
     rows: list[list[VkButton]] = []
     for row in screen.rows:
         keep = []

@@ -9,12 +9,26 @@ from types import ModuleType
 from zoneinfo import ZoneInfo
 
 from core.school import School
-from flows.texts import automations, card, en, fr, inbox, promo, ru, staff, staff_menus, stats
+from flows.texts import (
+    automations,
+    broadcast_compose,
+    broadcasts,
+    card,
+    en,
+    fr,
+    inbox,
+    promo,
+    ru,
+    staff,
+    staff_menus,
+    stats,
+)
 
 CATALOGS: dict[str, ModuleType] = {"en": en, "ru": ru, "fr": fr}
 # Wording kept beside the flows it belongs to: each part is ``TEXTS = {language: {key: text}}``
 # for every language above.
-PARTS: tuple[ModuleType, ...] = (staff, inbox, stats, promo, staff_menus, card, automations)
+PARTS: tuple[ModuleType, ...] = (staff, inbox, stats, promo, staff_menus, card, automations,
+                                  broadcast_compose, broadcasts)
 for _part in PARTS:
     for _language, _texts in _part.TEXTS.items():
         CATALOGS[_language].TEXTS.update(_texts)

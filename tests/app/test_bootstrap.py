@@ -3,14 +3,18 @@ parts share one set of metrics and the paid groups' keeper, and one sweep table 
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from factories import with_stars_subscription
+from pydantic import ValidationError
 
-from app.bootstrap import build_platform, configured_messengers
+from app.bootstrap import build_platform, configured_messengers, sending_terms
 from app.settings import Settings
 from bots.console import ConsoleMessenger
 from bots.registry import MESSENGERS, known_messengers, titles
 from core.notices import GroupInvite
+from core.services.broadcast_estimate import MessagePrice, SendingTerms
 
 HOOKED = dict(public_url="https://school.example", test_payments=False,
               telegram_bot_token="123456:ABC", telegram_webhook_secret="w" * 20,
@@ -51,8 +55,10 @@ def test_the_parts_are_wired_through_their_constructors(uow_factory, school, clo
     assert list(platform.gateways) == ["test"]
     assert {name: seconds for name, (seconds, _) in platform.sweeps.items()} == {
         "orders": 300, "lessons": 30, "expiry": 60, "groups": 60, "reminders": 60,
-        "renewals": 60, "digests": 60, "automations": 15, "webhooks": 15}
+        "renewals": 60, "digests": 60, "broadcasts": 15, "automations": 15, "webhooks": 15}
     assert platform.flows.automations == platform.automations.after_turn
+    assert platform.broadcasts.metrics is platform.metrics
+    assert platform.broadcasts in platform.flows.notifier.notifiers  # woken after a turn
 
 
 async def test_an_unknown_sweep_is_refused(harness):
@@ -95,3 +101,14 @@ async def test_a_live_school_with_a_card_gateway_sells_in_vk_and_viber(
     if gateway == "stripe":
         await platform.gateways[gateway].close()
         await in_stars.gateways[gateway].close()
+
+
+def test_broadcast_estimates_take_each_messengers_pace_and_vibers_price_from_the_settings():
+    assert sending_terms(Settings(_env_file=None)) == SendingTerms(
+        {"telegram": 30, "vk": 20, "viber": 25}, {})
+    terms = sending_terms(Settings(_env_file=None, telegram_messages_per_second=100,
+                                   viber_message_price="0.0053", viber_price_currency="USD"))
+    assert terms.rate("telegram") == 100
+    assert terms.prices == {"viber": MessagePrice(Decimal("0.0053"), "USD")}
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, viber_message_price="-1")

@@ -65,7 +65,7 @@ class ToyMessenger:
         self.sent.setdefault(peer.chat_id, []).append(screen)
         return MessageRef(peer, str(next(self.ids)))
 
-    async def edit(self, ref: MessageRef, screen: Screen) -> MessageRef:
+    async def edit(self, ref: MessageRef, screen: Screen, bulk: bool = False) -> MessageRef:
         return await self.send(ref.peer, screen)  # it cannot edit: a new message
 
     async def ack(self, incoming: Incoming, toast: str | None = None) -> None:

@@ -45,3 +45,25 @@ def test_stats_queries_measures_each_period():
     for period in ("today", "7d", "30d", "all"):
         line = rf"(SQLite|PostgreSQL) +{period}: figures [\d.]+ ms, chart series [\d.]+ ms"
         assert re.search(line, out), out
+
+
+def test_segments_measures_each_kind_of_segment():
+    out = bench("segments.py", env={"SEGMENTS_BENCH_STUDENTS": "300"})
+    for segment in ("everyone", "holders:product:club", "ended:30", "never_bought", "unpaid",
+                    "messenger:vk", "language:en", "tag:vip"):
+        line = (rf"(SQLite|PostgreSQL) {segment} +[\d,]+ recipients: estimate \d+ ms, all "
+                rf"read in [\d.]+ s, peak [\d.]+ MB")
+        assert re.search(line, out), out
+
+
+def test_broadcast_sends_to_every_student_through_the_fake_bot_api():
+    out = bench("broadcast.py", "--students", "300", "--rate", "300", "--no-kill")
+    assert "sent twice: 0; never sent: 0" in out, out
+    assert re.search(r"broadcast: [\d.]+ of ceiling, \d+ x 429, peak \d+ MB, resume [\d.]+ s$",
+                     out.strip().splitlines()[-1]), out
+
+
+def test_broadcast_outbox_mode_sends_the_backlog():
+    out = bench("broadcast.py", "--outbox", "--students", "300", "--rate", "300")
+    assert "never sent: 0" in out, out
+    assert re.search(r"^outbox: [\d.]+ of ceiling, \d+ x 429$", out.strip().splitlines()[-1]), out

@@ -7,7 +7,7 @@ async def test_russian_student_gets_russian_and_the_schools_own_welcome(harness)
     chat = harness.chat(language="ru-RU")
     await chat.start()
     assert chat.last.text == "Привет из Test School!"
-    assert chat.last.labels == ["📚 Курсы", "🎓 Мои курсы", "❓ Помощь"]
+    assert chat.last.labels == ["📚 Курсы", "🎓 Мои курсы", "❓ Помощь", "🔕 Не присылать акции"]
     await chat.click("Курсы")
     assert "Питон навсегда · 49 EUR" in chat.last.labels
 

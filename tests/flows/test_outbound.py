@@ -53,12 +53,17 @@ async def test_crash_after_sending_sends_once_more_at_most(harness, clock, monke
     chat = await _paid_student(harness)
     dispatcher = harness.platform.dispatcher
 
+    class Crash(BaseException):
+        """The process died: nothing after it runs (not SystemExit, which asyncio would
+        raise out of the event loop from the sending task)."""
+
     async def die(*args, **kwargs):
-        raise SystemExit("crash")
+        raise Crash
 
     monkeypatch.setattr(dispatcher, "_record", die)
-    with pytest.raises(SystemExit):
+    with pytest.raises(BaseExceptionGroup) as died:
         await dispatcher.dispatch_once()
+    assert died.group_contains(Crash)
     monkeypatch.undo()
     await harness.deliver()
     clock.advance(STALE_AFTER + timedelta(seconds=1))

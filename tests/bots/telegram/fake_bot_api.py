@@ -34,7 +34,8 @@ Public API (see each docstring):
   ``await deliver(update)``, ``await wait_consumed()``, ``pending_updates``, ``webhook``,
   ``allowed_updates``, ``dropped_updates``, ``filtered_updates``
 - failures: ``fail(method, code=429, retry_after=2, times=1)``, ``clear_failures()``,
-  ``block(chat_id)``, ``unblock(chat_id)``, ``limit_per_chat(count, window, retry_after)``
+  ``block(chat_id)``, ``unblock(chat_id)``, ``limit_per_chat(count, window, retry_after)``,
+  ``limit_overall(count, window, retry_after)``
 - rates: ``max_rate(methods, window_seconds)``, ``max_rate_per_chat(...)``,
   ``rates_per_chat(...)`` (methods default to SEND_METHODS; chats="private" / "group")
 
@@ -47,6 +48,7 @@ fake_updates (Update builders).
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import socket
 import time
@@ -165,6 +167,8 @@ class FakeBotAPI(GroupHandlers, UpdateDelivery, UpdateBuilders):
         self._failures: list[_Failure] = []
         self._chat_limit: tuple[int, float, int] | None = None
         self._chat_sends: dict[int | str, list[float]] = {}
+        self._overall_limit: tuple[int, float, int] | None = None
+        self._overall_sends: collections.deque[float] = collections.deque()
 
         # updates and webhook
         self._queue: list[dict[str, Any]] = []
@@ -331,6 +335,7 @@ class FakeBotAPI(GroupHandlers, UpdateDelivery, UpdateBuilders):
                 raise bad(errors[0], violation=True)
             self._inject_failure(method, call.chat_id)
             self._enforce_chat_limit(method, call.chat_id, call.at)
+            self._enforce_overall_limit(method, call.at)
             if method in BLOCKABLE_METHODS and call.chat_id in self.blocked:
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
             if "reply_markup" in params:
@@ -493,6 +498,25 @@ class FakeBotAPI(GroupHandlers, UpdateDelivery, UpdateBuilders):
             raise ApiError(429, f"Too Many Requests: retry after {retry_after}",
                            parameters={"retry_after": retry_after})
         self._chat_sends[chat_id] = [*recent, at]
+
+    def limit_overall(self, count: int = 30, window: float = 1.0, retry_after: int = 1) -> None:
+        """Enforce the bot's overall limit as Telegram does: a message sent or edited when
+        ``count`` of them (to any chats) arrived in the last ``window`` seconds is answered
+        429 with ``retry_after`` (refused calls do not count)."""
+        self._overall_limit = (count, window, retry_after)
+
+    def _enforce_overall_limit(self, method: str, at: float) -> None:
+        if self._overall_limit is None or (method not in SEND_METHODS
+                                           and method not in EDIT_METHODS):
+            return
+        count, window, retry_after = self._overall_limit
+        recent = self._overall_sends
+        while recent and recent[0] <= at - window:
+            recent.popleft()
+        if len(recent) >= count:
+            raise ApiError(429, f"Too Many Requests: retry after {retry_after}",
+                           parameters={"retry_after": retry_after})
+        recent.append(at)
 
     def block(self, chat_id: int) -> None:
         """The user blocked the bot: messages to them answer 403 "bot was blocked by the user"."""

@@ -145,3 +145,18 @@ async def test_a_non_zero_status_is_an_error_not_a_success(viber):
         await viber.bot.call("send_message", {"receiver": "gleb==", "type": "text",
                                               "text": "x", "sender": {"name": "S"}})
     assert viber.bot.deep_link("link-ABC") == "viber://pa?chatURI=testschool&context=link-ABC"
+
+
+async def test_a_screen_with_a_picture_goes_as_a_picture_message_then_its_text(viber):
+    from flows.ui import Button, Peer, Screen
+
+    viber.fake.user("pic-1", "Anna")
+    await viber.fake.subscribes("pic-1")
+    screen = Screen("Open day on Saturday", ((Button("Join", action="bb:1:0"),),),
+                    picture="https://school.example/open-day.jpg")
+    await viber.bot.send(Peer("viber", "pic-1"), screen, bulk=True)
+    picture, text = viber.fake.messages("pic-1")[-2:]
+    assert picture["type"] == "picture"
+    assert picture["body"]["media"] == "https://school.example/open-day.jpg"
+    assert text["type"] == "text" and text["text"] == "Open day on Saturday"
+    assert [b["Text"] for b in viber.fake.buttons("pic-1")] == ["Join"]

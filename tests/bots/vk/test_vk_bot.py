@@ -126,12 +126,17 @@ async def test_an_outbound_message_sent_again_after_a_crash_is_shown_once(vk, cl
     await vk.pay(await _buy(vk, anna))
     dispatcher = vk.platform.dispatcher
 
+    class Crash(BaseException):
+        """The process died (not SystemExit: asyncio raises that out of the event loop
+        from the task that sends)."""
+
     async def die(*args, **kwargs):
-        raise SystemExit("crash")
+        raise Crash
 
     monkeypatch.setattr(dispatcher, "_record", die)
-    with pytest.raises(SystemExit):
+    with pytest.raises(BaseExceptionGroup) as died:
         await dispatcher.dispatch_once()
+    assert died.group_contains(Crash)
     monkeypatch.undo()
     clock.advance(STALE_AFTER + timedelta(seconds=1))
     assert await vk.outbox() == 1
@@ -395,3 +400,11 @@ async def test_stop_is_prompt_while_a_long_poll_waits(uow_factory, school, clock
             await harness.settle()
             assert "didn't get that" in fake.last_message(516)["text"]
         assert fake.violations == []
+
+
+def test_a_picture_goes_as_its_link_under_the_text():
+    from bots.vk import render
+    from flows.ui import Screen
+
+    [(text, keyboard)] = render.messages(Screen("Open day", picture="https://s.example/p.jpg"))
+    assert text == "Open day\n\nhttps://s.example/p.jpg" and keyboard is None
