@@ -111,13 +111,13 @@ async def test_a_manager_composes_everything_and_sends_it_now(harness):
 
     await manager.click("Estimate and send")
     # Anna, Boris and the manager's own chat: everyone who wrote to the bot.
-    assert manager.last.text.startswith("📊 Estimate for Everyone: 3 students.")
+    assert manager.last.text.startswith("📊 Estimate for Everyone. Students: 3.")
     assert "• console: 3 — 1 s at 30 messages/s" in manager.last.text
     assert manager.last.labels == ["🚀 Send now", "🕒 Send later…", "⬅️ Back"]
     estimate = manager.last
 
     await manager.click("Send now")
-    assert manager.last.text == ("🚀 Broadcast #1 is on its way to 3 students. Its progress "
+    assert manager.last.text == ("🚀 Broadcast #1 is on its way (students: 3). Its progress "
                                  "follows here.")
     [made] = await _broadcasts(harness)
     assert (made.text, made.picture_url, made.segment, made.marketing, made.total) == (
@@ -180,7 +180,7 @@ async def test_each_segment_is_picked_with_buttons_and_counted(harness, clock, p
         await manager.click(picker)
     await manager.click(choice)
     await manager.click("Estimate and send")
-    assert f": {expected} students." in manager.last.text.splitlines()[0]
+    assert f". Students: {expected}." in manager.last.text.splitlines()[0]
     await manager.click("Send now")
     [made] = await _broadcasts(harness)
     assert made.total == expected
@@ -198,7 +198,7 @@ async def test_days_of_ended_access_may_be_typed(harness, clock):
     await manager.send("21")
     assert "👥 Audience: access ended within 21 days" in manager.last.text
     await manager.click("Estimate and send")
-    assert manager.last.text.startswith("📊 Estimate for access ended within 21 days: 1 ")
+    assert manager.last.text.startswith("📊 Estimate for access ended within 21 days. Students: 1")
 
 
 async def test_a_service_announcement_reaches_holders_who_turned_promotions_off(harness):
@@ -212,7 +212,7 @@ async def test_a_service_announcement_reaches_holders_who_turned_promotions_off(
     await manager.click("Holders of an offer")
     await manager.click("Python forever")
     await manager.click("Estimate and send")
-    assert ": 1 students." in manager.last.text
+    assert ". Students: 1." in manager.last.text
     assert "Students who turned promotions off are not counted." in manager.last.text
     await manager.click("Back")
     await manager.click("Service announcement: no")
@@ -220,7 +220,7 @@ async def test_a_service_announcement_reaches_holders_who_turned_promotions_off(
     await manager.click("Preview")
     assert not any("Stop promotions" in label for label in manager.messages[-2].labels)
     await manager.click("Estimate and send")
-    assert ": 2 students." in manager.last.text
+    assert ". Students: 2." in manager.last.text
     await manager.click("Send now")
     [made] = await _broadcasts(harness)
     assert made.marketing is False and made.segment == "holders:offer:python-life"
@@ -252,7 +252,7 @@ async def test_sent_at_a_time_typed_in_the_schools_time(harness, clock):
     assert await _broadcasts(harness) == []
 
     await manager.send("tomorrow 10:00")
-    assert manager.last.text == ("🕒 Broadcast #1 to 2 students will go out Mar 3, 2026 10:00 "
+    assert manager.last.text == ("🕒 Broadcast #1 (students: 2) will go out Mar 3, 2026 10:00 "
                                  "(Europe/Berlin).")
     [made] = await _broadcasts(harness)
     assert made.status is BroadcastStatus.SCHEDULED
@@ -420,4 +420,4 @@ async def test_a_tag_not_listed_may_be_typed(harness, clock):
     await manager.send("#Webinar-2027")
     assert "👥 Audience: students tagged #webinar-2027" in manager.last.text
     await manager.click("Estimate and send")
-    assert ": 1 students." in manager.last.text
+    assert ". Students: 1." in manager.last.text
