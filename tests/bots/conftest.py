@@ -1,0 +1,19 @@
+"""Fixtures for every messenger's tests."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _aiogram_closes_at_once(monkeypatch):
+    """aiogram waits 250 ms after closing its HTTP session, for TLS connections to close; the
+    fake Bot API here speaks plain HTTP on 127.0.0.1, where there is nothing to wait for."""
+    import bots.telegram  # noqa: F401  first, as the platform does (deferred_types.py)
+    from aiogram.client.session.aiohttp import AiohttpSession
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    monkeypatch.setattr(AiohttpSession, "close", close)
