@@ -23,6 +23,8 @@ import os
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 from sqlalchemy import NullPool, make_url, text
@@ -36,7 +38,7 @@ from storage.migrate import head_revisions, migrate
 BACKENDS = ("sqlite", "postgres")
 _template: Path | None = None  # the migrated SQLite database every test database copies
 # (url, schema) -> the tables of a schema this process migrated, with the revisions it had then
-_migrated: dict[tuple[str, str], tuple[tuple[str, ...], set[str]]] = {}
+_migrated: dict[tuple[str, str], _Migrated] = {}
 _made: set[tuple[str, str]] = set()  # every (url, schema) this process wiped and migrated
 
 
@@ -94,41 +96,65 @@ async def make_postgres_uow_factory(
 
 
 async def _remember_migrated(engine: AsyncEngine, url: str, schema: str) -> None:
-    """Notes the migrated schema's tables, unless a migration left rows in one (emptying it
-    would then not give what migrating gives: such a schema is migrated every time)."""
+    """Notes the migrated schema's tables in an order to empty them in (a table before those
+    it points at), unless a migration left rows in one or the tables point at each other in
+    a circle: such a schema is wiped and migrated every time."""
     async with engine.connect() as connection:
         tables = await _tables(connection, schema)
-        for table in tables:
-            if await connection.scalar(text(f'SELECT EXISTS (SELECT FROM {schema}."{table}")')):
-                return
-    _migrated[(url, schema)] = tables, head_revisions()
+        if await _holding_rows(connection, schema, tables):
+            return
+        pointers = (await connection.execute(text(
+            "SELECT child.relname, parent.relname FROM pg_constraint c "
+            "JOIN pg_class child ON child.oid = c.conrelid "
+            "JOIN pg_class parent ON parent.oid = c.confrelid "
+            "JOIN pg_namespace n ON n.oid = c.connamespace "
+            "WHERE c.contype = 'f' AND n.nspname = :schema"), {"schema": schema})).all()
+    order = TopologicalSorter({table: set() for table in tables})
+    for child, parent in pointers:
+        if child != parent:
+            order.add(parent, child)  # the rows pointing at a parent go first
+    try:
+        deletion_order = tuple(order.static_order())
+    except CycleError:
+        return
+    _migrated[(url, schema)] = _Migrated(tables, head_revisions(), deletion_order)
 
 
 async def _empty_if_migrated(engine: AsyncEngine, url: str, schema: str) -> bool:
     """Empties the schema if this process migrated it and it still has the tables and the
-    revision it had then."""
+    revision it had then: DELETE in the tables that hold rows and sequences set back to their
+    start (TRUNCATE would make new files for every table, and cost more than migrating)."""
     known = _migrated.pop((url, schema), None)
     if known is None:
         return False
-    tables, revisions = known
     schema = _name(schema)
     try:
         async with engine.begin() as connection:
-            if await _tables(connection, schema) != tables:
+            if await _tables(connection, schema) != known.tables:
                 return False
             found = set((await connection.execute(
                 text(f"SELECT version_num FROM {schema}.alembic_version"))).scalars())
-            if found != revisions:
+            if found != known.revisions:
                 return False
             await connection.execute(text("SET LOCAL lock_timeout = '10s'"))
-            if tables:
-                await connection.execute(text(
-                    "TRUNCATE " + ", ".join(f'{schema}."{t}"' for t in tables)
-                    + " RESTART IDENTITY CASCADE"))
+            holding = set(await _holding_rows(connection, schema, known.tables))
+            for table in (t for t in known.deletion_order if t in holding):
+                await connection.execute(text(f'DELETE FROM {schema}."{table}"'))
+            await connection.execute(text(
+                "SELECT setval(format('%I.%I', schemaname, sequencename), start_value, false) "
+                "FROM pg_sequences WHERE schemaname = :schema AND last_value IS NOT NULL"),
+                {"schema": schema})
     except DBAPIError:  # alembic_version is gone, or a table is locked by a connection left open
         return False
     _migrated[(url, schema)] = known
     return True
+
+
+@dataclass(frozen=True)
+class _Migrated:
+    tables: tuple[str, ...]
+    revisions: set[str]
+    deletion_order: tuple[str, ...]
 
 
 async def _tables(connection: AsyncConnection, schema: str) -> tuple[str, ...]:
@@ -136,6 +162,17 @@ async def _tables(connection: AsyncConnection, schema: str) -> tuple[str, ...]:
     return tuple((await connection.execute(text(
         "SELECT tablename FROM pg_tables WHERE schemaname = :schema "
         "AND tablename <> 'alembic_version' ORDER BY tablename"), {"schema": schema},
+    )).scalars())
+
+
+async def _holding_rows(
+    connection: AsyncConnection, schema: str, tables: tuple[str, ...]
+) -> list[str]:
+    """Those of ``tables`` that hold a row, in one query."""
+    if not tables:
+        return []
+    return list((await connection.execute(text(" UNION ALL ".join(
+        f"SELECT '{t}' WHERE EXISTS (SELECT FROM {schema}.\"{t}\")" for t in tables)),
     )).scalars())
 
 

@@ -9,7 +9,8 @@ import pytest
 def _aiogram_closes_at_once(monkeypatch):
     """aiogram waits 250 ms after closing its HTTP session, for TLS connections to close; the
     fake Bot API here speaks plain HTTP on 127.0.0.1, where there is nothing to wait for."""
-    import bots.telegram  # noqa: F401  first, as the platform does (deferred_types.py)
+    # bots.telegram first, as the platform imports it (bots/telegram/deferred_types.py).
+    import bots.telegram  # noqa: F401  isort: skip
     from aiogram.client.session.aiohttp import AiohttpSession
 
     async def close(self) -> None:
