@@ -45,3 +45,12 @@ def test_stats_queries_measures_each_period():
     for period in ("today", "7d", "30d", "all"):
         line = rf"(SQLite|PostgreSQL) +{period}: figures [\d.]+ ms, chart series [\d.]+ ms"
         assert re.search(line, out), out
+
+
+def test_telegram_burst_measures_the_limits_over_http():
+    out = bench("telegram_burst.py", "--chats", "20", "--messages", "1", "--limited", "0")
+    assert re.search(r"sent 20 messages to 20 chats in [\d.]+ s \(the limits allow no less "
+                     r"than [\d.]+ s\); 0 answered 429", out), out
+    assert re.search(r"most calls in any second: \d+ \(limit 30\)", out), out
+    assert re.search(r"most calls to one chat in any second: 1, in any 3 seconds: 1", out), out
+    assert "calls the real Bot API would refuse: 0" in out
