@@ -1,11 +1,26 @@
 from __future__ import annotations
 
+import asyncio
+import os
+
 import pytest
 from factories import START, make_school
 from harness import Harness
 
 from core.clock import FakeClock
-from storage.testing import make_uow_factory, postgres_url
+from storage.testing import drop_schemas_made, make_uow_factory, postgres_url, worker_database
+
+
+def pytest_configure(config):
+    """Under pytest-xdist each worker gets a PostgreSQL database of its own."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and postgres_url():
+        os.environ["TEST_DATABASE_URL"] = asyncio.run(worker_database(postgres_url(), worker))
+
+
+def pytest_sessionfinish(session):
+    if postgres_url():
+        asyncio.run(drop_schemas_made())
 
 
 @pytest.fixture

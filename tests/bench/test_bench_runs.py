@@ -67,3 +67,12 @@ def test_broadcast_outbox_mode_sends_the_backlog():
     out = bench("broadcast.py", "--outbox", "--students", "300", "--rate", "300")
     assert "never sent: 0" in out, out
     assert re.search(r"^outbox: [\d.]+ of ceiling, \d+ x 429$", out.strip().splitlines()[-1]), out
+
+
+def test_telegram_burst_measures_the_limits_over_http():
+    out = bench("telegram_burst.py", "--chats", "20", "--messages", "1", "--limited", "0")
+    assert re.search(r"sent 20 messages to 20 chats in [\d.]+ s \(the limits allow no less "
+                     r"than [\d.]+ s\); 0 answered 429", out), out
+    assert re.search(r"most calls in any second: \d+ \(limit 30\)", out), out
+    assert re.search(r"most calls to one chat in any second: 1, in any 3 seconds: 1", out), out
+    assert "calls the real Bot API would refuse: 0" in out

@@ -6,9 +6,10 @@ import pytest
 from storage_helpers import T0
 
 from core.ports import UnitOfWorkFactory
-from storage.testing import BACKENDS, drop_postgres_schema, make_uow_factory, postgres_url
+from storage.testing import BACKENDS, make_uow_factory, postgres_url
 
-# Our own schema: other suites may be wiping ``public`` of the same database right now.
+# Our own schema: other suites may be wiping ``public`` of the same database right now. It is
+# migrated once and emptied for each test, and dropped when the session ends.
 PG_SCHEMA = f"storage_tests_{os.getpid()}"
 
 
@@ -30,8 +31,6 @@ async def uow_factory(backend: str, tmp_path) -> AsyncIterator[UnitOfWorkFactory
     yield factory
     await factory.close()
     await engine.dispose()
-    if backend == "postgres":
-        await drop_postgres_schema(postgres_url(), PG_SCHEMA)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from core.models import ChatState, Identity, User
 from core.ports import TransactionConflict
 from storage.engine import create_engine, session_factory
 from storage.factory import sql_uow_factory
-from storage.testing import drop_postgres_schema, make_postgres_uow_factory, postgres_url
+from storage.testing import make_postgres_uow_factory, postgres_url
 
 pytestmark = pytest.mark.postgres
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -36,7 +36,6 @@ async def database():
     yield factory, engine
     await factory.close()
     await engine.dispose()
-    await drop_postgres_schema(url, SCHEMA)
 
 
 @pytest.fixture

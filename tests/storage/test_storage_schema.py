@@ -17,7 +17,6 @@ from storage import tables
 from storage.engine import create_engine
 from storage.migrate import MIGRATIONS, alembic_config, migrate
 from storage.testing import (
-    drop_postgres_schema,
     make_postgres_uow_factory,
     make_sqlite_uow_factory,
     postgres_url,
@@ -37,8 +36,6 @@ async def engine(request, tmp_path):
         _, engine = await make_postgres_uow_factory(postgres_url(), PG_SCHEMA)
     yield engine
     await engine.dispose()
-    if request.param == "postgres":
-        await drop_postgres_schema(postgres_url(), PG_SCHEMA)
 
 
 def _differences(connection):

@@ -1,4 +1,5 @@
-"""The one rate-limited path to Telegram, measured by the fake Bot API's clock of arrivals."""
+"""The one rate-limited path to Telegram, measured by the fake Bot API's clock of arrivals, or
+by a stand-in for Telegram on virtual time where what is measured is the pacing itself."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ import asyncio
 import time
 
 import pytest
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import SendMessage
+from fake_bot_api import FakeBotAPI
+from virtual_time import run_in_virtual_time
 
 from bots.base import RetryAfter, UserBlocked
 from bots.telegram.adapter import TelegramMessenger
@@ -24,28 +29,61 @@ def peer(chat_id: int) -> Peer:
     return Peer("telegram", str(chat_id))
 
 
-async def test_a_burst_of_200_stays_within_the_limits_and_survives_429s(fake_telegram, bot):
-    chats = [1000 + i for i in range(100)]
-    for chat in chats:
-        fake_telegram.user(chat)
-    fake_telegram.fail("sendMessage", code=429, retry_after=1, times=3)
-    started = time.monotonic()
-    sends = [bot.send(peer(chat), Screen(f"hello {n}"), bulk=True)
-             for n in range(2) for chat in chats]
-    refs = await asyncio.gather(*sends)
-    elapsed = time.monotonic() - started
+class StandIn:
+    """Telegram as the sender's requests meet it, on virtual time (the sender's clock is the
+    loop's, and a sleep takes no real time): the same moments on every run, however busy the
+    machine. Notes when each call arrives; answers the first ``limited`` calls with 429."""
 
-    assert len({(r.peer.chat_id, r.message_id) for r in refs}) == 200
-    calls = fake_telegram.calls_to("sendMessage")
-    delivered = [c for c in calls if c.status == 200]
-    assert len(delivered) == 200
-    for limited in (c for c in calls if c.status == 429):  # nothing new goes out in a pause
-        assert not [c for c in calls if limited.at + 0.1 < c.at < limited.at + 0.95]
-    assert fake_telegram.max_rate("sendMessage", 1.0) <= 30
-    assert fake_telegram.max_rate_per_chat("sendMessage", 1.0) <= 3  # 1/s, short bursts
-    assert fake_telegram.max_rate_per_chat("sendMessage", 3.0) <= 3
+    def __init__(self, clock, limited: int = 0) -> None:
+        self.clock = clock
+        self.limited = limited
+        self.arrivals: list[tuple[float, int, int]] = []  # (at, chat, HTTP status)
+
+    def request(self, chat: int, text: str):
+        async def call() -> tuple[int, str]:
+            if self.limited:
+                self.limited -= 1
+                self.arrivals.append((self.clock(), chat, 429))
+                raise TelegramRetryAfter(SendMessage(chat_id=chat, text=text),
+                                         "Too Many Requests: retry after 1", retry_after=1)
+            self.arrivals.append((self.clock(), chat, 200))
+            return chat, text
+
+        return call
+
+    def delivered(self) -> list[float]:
+        return [at for at, _, status in self.arrivals if status == 200]
+
+    def max_rate(self, window: float) -> int:
+        return FakeBotAPI.max_in_window((at for at, _, _ in self.arrivals), window)
+
+    def max_rate_per_chat(self, window: float) -> int:
+        chats = {chat for _, chat, _ in self.arrivals}
+        return max(FakeBotAPI.max_in_window((at for at, to, _ in self.arrivals if to == chat),
+                                            window) for chat in chats)
+
+
+def test_a_burst_of_200_stays_within_the_limits_and_survives_429s():
+    chats = [1000 + i for i in range(100)]
+
+    async def burst(clock):
+        telegram, sender = StandIn(clock, limited=3), TelegramSender(clock=clock)
+        started = clock()
+        sent = await asyncio.gather(*(sender.call(chat, telegram.request(chat, f"hello {n}"))
+                                      for n in range(2) for chat in chats))
+        return telegram, sent, clock() - started
+
+    telegram, sent, elapsed = run_in_virtual_time(burst)
+
+    assert len(set(sent)) == 200
+    assert len(telegram.delivered()) == 200
+    arrivals = telegram.arrivals
+    for limited, _, _ in (a for a in arrivals if a[2] == 429):  # nothing new goes out in a pause
+        assert not [at for at, _, _ in arrivals if limited + 0.1 < at < limited + 0.95]
+    assert telegram.max_rate(1.0) <= 30
+    assert telegram.max_rate_per_chat(1.0) <= 3  # 1/s, short bursts
+    assert telegram.max_rate_per_chat(3.0) <= 3
     assert elapsed >= 200 / 30 - 1  # it really waited: no way around the limits
-    assert fake_telegram.violations == []
 
 
 async def test_a_429_while_sending_near_the_overall_limit_pauses_every_sender(fake_telegram):
@@ -156,10 +194,13 @@ async def test_answers_to_the_students_own_presses_are_not_paced(fake_telegram, 
     assert time.monotonic() - started < 1.0  # ten replies to one chat: no 1/s pacing
 
 
-async def test_a_pause_does_not_release_a_burst_to_one_chat(fake_telegram, bot):
-    fake_telegram.user(13)
-    fake_telegram.fail("sendMessage", code=429, retry_after=1, times=1)
-    await asyncio.gather(*(bot.send(peer(13), Screen(f"m{i}"), bulk=True) for i in range(6)))
-    assert fake_telegram.max_rate_per_chat("sendMessage", 1.0) <= 3
-    ok = [c.at for c in fake_telegram.calls_to("sendMessage") if c.status == 200]
+def test_a_pause_does_not_release_a_burst_to_one_chat():
+    async def six_to_one_chat(clock):
+        telegram, sender = StandIn(clock, limited=1), TelegramSender(clock=clock)
+        await asyncio.gather(*(sender.call(13, telegram.request(13, f"m{i}")) for i in range(6)))
+        return telegram
+
+    telegram = run_in_virtual_time(six_to_one_chat)
+    assert telegram.max_rate_per_chat(1.0) <= 3
+    ok = telegram.delivered()
     assert len(ok) == 6 and ok[-1] - ok[0] >= 2.0  # 3 per ~3 s after the pause

@@ -21,7 +21,6 @@ from core.services import linking
 from storage.engine import create_engine, session_factory
 from storage.factory import sql_uow_factory
 from storage.testing import (
-    drop_postgres_schema,
     make_postgres_uow_factory,
     make_sqlite_uow_factory,
     postgres_url,
@@ -70,8 +69,6 @@ async def database(request, tmp_path):
     db = Database(request.param, tmp_path)
     yield db
     await db.close()
-    if request.param == "postgres":
-        await drop_postgres_schema(postgres_url(), SCHEMA)
 
 
 async def test_once_per_student_unless_repeatable(database, clock):
