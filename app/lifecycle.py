@@ -241,6 +241,9 @@ async def open_database(url: str, setting: str) -> AsyncEngine:
             await connection.execute(text("SELECT 1"))
     except (OSError, DBAPIError) as exc:
         await engine.dispose()
+        # aiosqlite's worker thread reports its own stop to this loop after a failed connect;
+        # closing the loop first makes that thread print a traceback below the one-line error.
+        await asyncio.sleep(0.1)
         reason = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
         shown = make_url(url).render_as_string(hide_password=True)
         raise StartupError(
