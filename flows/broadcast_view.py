@@ -63,9 +63,13 @@ def controls(broadcast: Broadcast, t: Texts) -> tuple[tuple[Button, ...], ...]:
 def progress_screen(broadcast: Broadcast, progress: Progress, t: Texts,
                     seconds_left: float | None) -> Screen:
     """Sent, failed, unreachable, remaining and the time left (None: not known yet)."""
-    left = t("bc_left_unknown") if seconds_left is None else duration(t, seconds_left)
     text = t("bc_progress", id=broadcast.id, state=t(f"bc_state_{broadcast.status}"),
-             left=left, **_counts(progress))
+             **_counts(progress))
+    if progress.remaining and seconds_left is None:
+        text += "\n" + t("bc_left_unknown", remaining=progress.remaining)
+    elif progress.remaining:
+        text += "\n" + t("bc_left", remaining=progress.remaining,
+                         time=duration(t, seconds_left))
     return Screen(text, controls(broadcast, t))
 
 

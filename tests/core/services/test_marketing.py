@@ -14,7 +14,8 @@ def _everyone(school, clock):
     return segments.audience(school, Segment.decode("everyone"), clock.now())
 
 
-async def test_promotions_off_then_on_once_each_and_the_audience_follows(uow_factory, school, clock, shop):
+async def test_promotions_off_then_on_once_each_and_the_audience_follows(uow_factory, school,
+                                                                         clock, shop):
     anna = await shop.student("Anna")
     async with uow_factory() as uow:
         assert await set_marketing(uow, anna.id, False, clock.now())
