@@ -5,6 +5,7 @@ process, which always holds the lease."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from sqlalchemy import text
@@ -20,6 +21,9 @@ class SchedulerLease:
         self.engine = engine
         self.key = key
         self._connection: AsyncConnection | None = None
+        # Sweeps ask at the same moment (all of them at start): one question at a time, or
+        # each would open a session of its own and all but one would find the lock taken.
+        self._asking = asyncio.Lock()
 
     @property
     def shared(self) -> bool:
@@ -29,6 +33,10 @@ class SchedulerLease:
         """Do we hold the lease? Tries to take it if not; a lost connection loses it."""
         if not self.shared:
             return True
+        async with self._asking:
+            return await self._held()
+
+    async def _held(self) -> bool:
         if self._connection is not None:
             try:
                 await self._connection.execute(text("SELECT 1"))
