@@ -10,9 +10,10 @@ Three processes, none measuring itself:
   kills the platform with SIGKILL once ``--kill-at`` of the students got the message, starts it
   again, and waits until every student has it and the author got the summary.
 
-It prints the pace against the ceiling while sending (the time between the kill and the
-first message after it left out), the 429s, the sending process's peak memory (VmHWM), how
-long sending took to resume after the kill, and how many students got it twice or never;
+It prints the pace against the ceiling while sending (every second or more with nothing sent
+left out, and shown: the restart after the kill, the wait for the rows the killed process had
+claimed), the 429s, the sending process's peak memory (VmHWM), how long sending took to
+resume after the kill, and how many students got it twice or never;
 the last line reads ``broadcast: <ratio> of ceiling, <n> x 429, peak <m> MB, resume <s> s``.
 
     python bench/broadcast.py [--students 100000] [--rate 30] [--kill-at 0.5]
@@ -189,13 +190,18 @@ async def run(args: argparse.Namespace, work: Path) -> str:
             await stop_process(platform)
             await stop_process(fake)
     # Paced from the first window on: its messages may come at once (nothing was sent in
-    # the second before), so they are left out; so is the time the platform was down.
+    # the second before), so they are left out.
     if seen["steady"] is not None:
         span, accepted = seen["last"] - seen["steady"], seen["accepted"] - args.rate - 1
     else:  # a single window's worth: all of it
         span, accepted = seen["last"] - seen["first"], seen["accepted"] - 1
-    if resume is not None:
-        span -= gap
+    # Nor is any stretch of a second or more with nothing sent: the restart, and the wait for
+    # the rows the killed process had claimed (they come back after the stale bound). Shown
+    # below, so a stall of the platform cannot hide there.
+    idle = seen["idle"]
+    if resume is not None and seen["steady"] is None:  # a single window, the restart in it
+        idle = [*idle, gap]
+    span -= sum(idle)
     ratio = accepted / span / args.rate if span > 0 else float("nan")
     lost = total - seen["chats"]
     label = "PostgreSQL" if args.database else "SQLite"
@@ -206,6 +212,8 @@ async def run(args: argparse.Namespace, work: Path) -> str:
     print(f"  429s received: {seen['limited']} {seen['broken'] or ''}; the shortest span of"
           f" {args.rate} messages: {seen['tightest'] or 0:.3f} s; shortest gaps {seen['gaps']} ms")
     print(f"  peak memory of the sending process: {max(peaks):.0f} MB")
+    print(f"  nothing sent for {sum(idle):.1f} s in all (left out of the pace): "
+          f"{', '.join(f'{stretch:.1f}' for stretch in idle) or 'never'} s")
     if resume is not None:
         print(f"  killed (SIGKILL) after {sent_at_kill} messages; sending resumed {resume:.1f} s"
               f" after the kill; sent twice: {seen['repeated']}; never sent: {lost}")

@@ -32,6 +32,7 @@ ADMIN = {"status": "administrator", "user": BOT, "can_be_edited": False, "is_ano
          "can_edit_stories": False, "can_delete_stories": False,
          "can_send_welcome_messages": False}
 RETRY_AFTER = 1
+IDLE = 1.0  # seconds without a student's message: nothing was being sent
 
 
 class Fake:
@@ -45,6 +46,7 @@ class Fake:
         self.steady: float | None = None  # when the first window's messages were all in
         self.accepted = 0
         self.last: float | None = None
+        self.idle: list[float] = []  # past the first window, each stretch of IDLE or more
         # the last ``rate`` messages accepted, the shortest span of so many, the 5 shortest
         # gaps between two (negated, a heap of the largest of them on top)
         self.arrivals: collections.deque[float] = collections.deque(maxlen=rate)
@@ -108,6 +110,8 @@ class Fake:
         else:
             self.got[chat_id] = self.got.get(chat_id, 0) + 1
             self.first = self.first if self.first is not None else now
+            if self.steady is not None and self.last is not None and now - self.last >= IDLE:
+                self.idle.append(now - self.last)
             self.last = now
             self.accepted += 1
             if self.accepted == self.rate + 1:
@@ -123,6 +127,7 @@ class Fake:
             "repeated": sum(n - 1 for n in self.got.values() if n > 1),
             "per_chat": {str(k): v for k, v in counts.items()},
             "first": self.first, "steady": self.steady, "last": self.last, "now": time.monotonic(),
+            "idle": self.idle,
             "tightest": self.tightest,
             "gaps": sorted(round(-g * 1000, 1) for g in self.gaps),
             "limited": self.limited, "broken": dict(self.broken), "author": self.author_texts[-3:],
