@@ -195,13 +195,17 @@ async def run(args: argparse.Namespace, work: Path) -> str:
         span, accepted = seen["last"] - seen["steady"], seen["accepted"] - args.rate - 1
     else:  # a single window's worth: all of it
         span, accepted = seen["last"] - seen["first"], seen["accepted"] - 1
-    # Nor is any stretch of a second or more with nothing sent: the restart, and the wait for
-    # the rows the killed process had claimed (they come back after the stale bound). Shown
-    # below, so a stall of the platform cannot hide there.
+    # Nor is any stretch of a second or more with nothing sent, with the window after it: the
+    # restart, and the wait for the rows the killed process had claimed (they come back after
+    # the stale bound). Shown below, so a stall of the platform cannot hide there.
     idle = seen["idle"]
-    if resume is not None and seen["steady"] is None:  # a single window, the restart in it
-        idle = [*idle, gap]
-    span -= sum(idle)
+    if seen["steady"] is None:
+        if resume is not None:  # a single window, the restart in it
+            idle = [gap]
+            span -= gap
+    else:
+        span -= seen["unpaced_time"]
+        accepted -= seen["unpaced"]
     ratio = accepted / span / args.rate if span > 0 else float("nan")
     lost = total - seen["chats"]
     label = "PostgreSQL" if args.database else "SQLite"
@@ -212,7 +216,8 @@ async def run(args: argparse.Namespace, work: Path) -> str:
     print(f"  429s received: {seen['limited']} {seen['broken'] or ''}; the shortest span of"
           f" {args.rate} messages: {seen['tightest'] or 0:.3f} s; shortest gaps {seen['gaps']} ms")
     print(f"  peak memory of the sending process: {max(peaks):.0f} MB")
-    print(f"  nothing sent for {sum(idle):.1f} s in all (left out of the pace): "
+    print(f"  nothing sent for {sum(idle):.1f} s in all (left out of the pace with the window "
+          f"after each): "
           f"{', '.join(f'{stretch:.1f}' for stretch in idle) or 'never'} s")
     if resume is not None:
         print(f"  killed (SIGKILL) after {sent_at_kill} messages; sending resumed {resume:.1f} s"

@@ -47,6 +47,11 @@ class Fake:
         self.accepted = 0
         self.last: float | None = None
         self.idle: list[float] = []  # past the first window, each stretch of IDLE or more
+        # Left out of the pace, as the first window is: each idle stretch and the window after
+        # it (its messages may come at once, nothing having been sent in the second before).
+        self.unpaced_time = 0.0
+        self.unpaced = 0  # messages
+        self._window: tuple[float, int] | None = None  # (its idle start, messages left)
         # the last ``rate`` messages accepted, the shortest span of so many, the 5 shortest
         # gaps between two (negated, a heap of the largest of them on top)
         self.arrivals: collections.deque[float] = collections.deque(maxlen=rate)
@@ -112,7 +117,14 @@ class Fake:
             self.first = self.first if self.first is not None else now
             if self.steady is not None and self.last is not None and now - self.last >= IDLE:
                 self.idle.append(now - self.last)
+                self._window = (self.last, self.rate)
             self.last = now
+            if self._window is not None:
+                start, left = self._window
+                self.unpaced += 1
+                self._window = (start, left - 1) if left > 1 else None
+                if self._window is None:
+                    self.unpaced_time += now - start
             self.accepted += 1
             if self.accepted == self.rate + 1:
                 self.steady = now  # past the first window, which may come as a burst
@@ -127,7 +139,9 @@ class Fake:
             "repeated": sum(n - 1 for n in self.got.values() if n > 1),
             "per_chat": {str(k): v for k, v in counts.items()},
             "first": self.first, "steady": self.steady, "last": self.last, "now": time.monotonic(),
-            "idle": self.idle,
+            "idle": self.idle, "unpaced": self.unpaced,
+            "unpaced_time": self.unpaced_time + (  # a window under way: up to its last
+                self.last - self._window[0] if self._window and self.last else 0.0),
             "tightest": self.tightest,
             "gaps": sorted(round(-g * 1000, 1) for g in self.gaps),
             "limited": self.limited, "broken": dict(self.broken), "author": self.author_texts[-3:],
