@@ -41,6 +41,12 @@ async def _student(harness, chat_id: str, name: str, language: str = "en", offer
             await uow.commit()
     return chat
 
+async def _tag(harness, chat, tag: str) -> None:
+    async with harness.uow_factory() as uow:
+        user = await uow.users.identity("console", chat.user_id)
+        await tags.add(uow, user.user_id, tag, "console:owner", harness.clock.now())
+        await uow.commit()
+
 
 async def _broadcasts(harness):
     async with harness.uow_factory() as uow:
@@ -168,10 +174,7 @@ async def test_each_segment_is_picked_with_buttons_and_counted(harness, clock, p
     await cem_unpaid.click("Buy")  # an order, never paid
     await _student(harness, "1005", "Egor", language="ru")
     eve = await _student(harness, "1006", "Eve")
-    async with harness.uow_factory() as uow:
-        user = await uow.users.identity("console", eve.user_id)
-        await tags.add(uow, user.user_id, "vip", "console:owner", clock.now())
-        await uow.commit()
+    await _tag(harness, eve, "vip")
     manager = harness.chat("mgr", "Max")
     await _compose(manager)
 
@@ -407,10 +410,7 @@ async def test_text_is_kept_as_typed_and_formatting_where_the_messenger_has_it(h
 
 async def test_a_tag_not_listed_may_be_typed(harness, clock):
     anna = await _student(harness, "1001", "Anna")
-    async with harness.uow_factory() as uow:
-        user = await uow.users.identity("console", anna.user_id)
-        await tags.add(uow, user.user_id, "webinar-2027", "console:owner", clock.now())
-        await uow.commit()
+    await _tag(harness, anna, "webinar-2027")
     manager = harness.chat("mgr", "Max")
     await _compose(manager)
     await manager.click("👥 Audience")
